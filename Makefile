@@ -1,0 +1,32 @@
+# Two commands set up everything: `make sweep` (the paper's sweep and figure), `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help env sweep figures test clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(INSTALLED): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt \
+		--config-settings editable_mode=compat -e '.[test]'
+	touch $@
+
+env: $(INSTALLED)  ## Create .venv with the pinned dependencies (done by the other targets)
+
+sweep: $(INSTALLED)  ## Run the full experiment sweep into results/, then the figures
+	$(PY) task.py -cp experiment -m
+	$(MAKE) figures
+
+figures: $(INSTALLED)  ## Draw the figures in plots/ from results/
+	$(PY) plots/convergence.py
+
+test: $(INSTALLED)  ## Run all tests
+	$(PY) -m pytest
+
+clean:  ## Remove the environment and Hydra's run logs (results/ is kept)
+	rm -rf $(VENV) outputs multirun

@@ -1,0 +1,62 @@
+"""What produced a result: code version, package versions, machine, timing, overrides."""
+
+import platform
+import socket
+import subprocess
+import sys
+from datetime import datetime, timezone
+from functools import cache
+from importlib import metadata
+
+from optsweep.paths import PROJECT_ROOT
+
+PACKAGES = ("numpy", "scipy", "hydra-core", "omegaconf", "hydra-experiment-sweeper")
+
+
+def _git(*arguments: str) -> str | None:
+    try:
+        completed = subprocess.run(
+            ["git", *arguments], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return completed.stdout.strip()
+
+
+@cache
+def git_state() -> dict:
+    """The project's commit and whether the work tree differs from it (None outside git).
+
+    Computed once per process: a sweep does not change its own code while it runs.
+    """
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
+@cache
+def package_versions() -> dict:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def provenance(overrides: list[str], started: datetime, wall_time: float) -> dict:
+    """The ``meta`` part of a result record."""
+    return {
+        "git": git_state(),
+        "versions": package_versions(),
+        "host": socket.gethostname(),
+        "argv": list(sys.argv),
+        "overrides": list(overrides),
+        "started": started.isoformat(),
+        "wall_time": wall_time,
+    }

@@ -36,6 +36,13 @@ def _escape(text: str) -> str:
     return text.replace("%", "%25").replace("/", "%2F").replace(os.sep, "%2F")
 
 
+def identifying_overrides(overrides: list[str]) -> list[str]:
+    """The overrides that say what a job computes: sorted, without ``+``/``~`` prefixes,
+    ``output.*`` (where results go) left out."""
+    bare = (override.lstrip("+~") for override in overrides)
+    return sorted(override for override in bare if not override.startswith("output."))
+
+
 def default_result_path(output_dir: str | Path, overrides: list[str]) -> Path:
     """``<output_dir>/<group choice>/<other overrides>.pkl``, unique for each job of a sweep.
 
@@ -43,7 +50,7 @@ def default_result_path(output_dir: str | Path, overrides: list[str]) -> Path:
     all of them (sorted, ``output.*`` left out) can never make two jobs share it. The choice of
     ``settings`` (or ``method``) becomes the directory, so each setting's results sit together.
     """
-    relevant = sorted(o.lstrip("+~") for o in overrides if not o.lstrip("+~").startswith("output."))
+    relevant = identifying_overrides(overrides)
     directory = next((o for o in relevant if o.split("=")[0] in ("settings", "method")), "")
     rest = [o for o in relevant if o != directory]
     name = _escape(",".join(rest)) or "defaults"

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from optsweep.figures import save_figure, style_sheet  # noqa: E402
 from optsweep.paths import PROJECT_ROOT  # noqa: E402
-from optsweep.results import results_frame  # noqa: E402
+from optsweep.results import identifying_overrides, results_frame  # noqa: E402
 
 
 # The figure shows the sweep of experiment/task.yaml: jobs set by these overrides alone.
@@ -24,7 +24,7 @@ SWEPT_KEYS = {"settings", "maxfun", "seed"}
 
 
 def _override_keys(overrides) -> set:
-    return {override.lstrip("+~").split("=", 1)[0] for override in overrides}
+    return {override.split("=", 1)[0] for override in identifying_overrides(overrides)}
 
 
 def sweep_rows(frame):

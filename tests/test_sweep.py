@@ -1,0 +1,141 @@
+"""End-to-end: real sweeps of task.py in temporary directories, checked against scipy."""
+
+import pickle
+import sys
+import subprocess
+
+import numpy as np
+from scipy.optimize import minimize
+
+from conftest import ROOT, run_task
+from optsweep import problem
+from optsweep.results import load_result, result_files
+from optsweep.solve import given_options
+
+SETTINGS = ("lbfgsb", "nelder-mead", "tnc")
+BUDGETS = range(10, 151, 10)
+
+
+def test_full_sweep_writes_one_result_per_job(full_sweep):
+    files = result_files(full_sweep)
+    assert len(files) == 45
+    jobs = set()
+    for path in files:
+        record = load_result(path)
+        assert set(record) == {"config", "result", "meta"}
+        jobs.add((record["meta"]["choices"]["settings"], record["config"]["maxfun"]))
+    assert jobs == {(s, b) for s in SETTINGS for b in BUDGETS}
+
+
+def test_each_result_equals_calling_scipy_directly(full_sweep):
+    for path in result_files(full_sweep):
+        record = load_result(path)
+        config, recorded = record["config"], record["result"]
+        jac = config["jac"]
+        expected = minimize(problem.objective, np.array(config["x0"]),
+                            method=config["method"]["name"],
+                            options=given_options(config["method"]["options"]),
+                            **({} if jac is None else {"jac": jac}))
+        assert recorded.fun == expected.fun, path
+        np.testing.assert_array_equal(recorded.x, expected.x)
+        assert recorded.nfev == expected.nfev
+
+
+def test_results_record_config_and_provenance(full_sweep):
+    record = load_result(full_sweep / "settings=lbfgsb" / "maxfun=30.pkl")
+    config, meta = record["config"], record["meta"]
+    assert config["method"]["name"] == "L-BFGS-B"
+    assert config["method"]["options"]["maxfun"] == 30
+    assert config["method"]["options"]["eps"] == 1e-3
+    assert config["jac"] == "2-point" and config["x0"] == [-0.5, -0.5] and config["seed"] == 0
+    assert "EVALUATIONS EXCEEDS LIMIT" in record["result"].message  # the budget reached scipy
+    assert len(meta["git"]["commit"]) == 40 and isinstance(meta["git"]["dirty"], bool)
+    assert set(meta["versions"]) >= {"python", "numpy", "scipy", "hydra-core"}
+    assert all(meta["versions"].values())
+    assert meta["host"] and meta["started"] and meta["wall_time"] > 0
+    assert "settings=lbfgsb" in meta["overrides"] and "maxfun=30" in meta["overrides"]
+
+
+def test_two_runs_of_one_command_give_identical_data(full_sweep, tmp_path):
+    run_task("-cp", "experiment", "settings=tnc", "-m", workdir=tmp_path)
+    again = result_files(tmp_path / "results")
+    assert len(again) == 15
+    for path in again:
+        first = load_result(full_sweep / path.relative_to(tmp_path / "results"))
+        second = load_result(path)
+        for part in ("config", "result"):
+            assert pickle.dumps(first[part]) == pickle.dumps(second[part]), (path, part)
+
+
+def test_rerunning_one_setting_touches_only_its_results(full_sweep, tmp_path):
+    results = tmp_path / "results"
+    subprocess.run(["cp", "-a", str(full_sweep), str(results)], check=True)
+    before = {p: p.stat().st_mtime_ns for p in result_files(results)}
+    run_task("-cp", "experiment", "settings=lbfgsb", "-m", workdir=tmp_path)
+    after = {p: p.stat().st_mtime_ns for p in result_files(results)}
+    assert after.keys() == before.keys()
+    changed = {p.parent.name for p in after if after[p] != before[p]}
+    assert changed == {"settings=lbfgsb"}
+    assert sum(after[p] != before[p] for p in after) == 15
+
+
+def test_one_off_override_sweeps_alongside(tmp_path):
+    completed = run_task("-cp", "experiment", "settings=tnc", "method.options.maxCGit=1,5,10",
+                         "maxfun=50,100", "-m", workdir=tmp_path)
+    files = result_files(tmp_path / "results")
+    assert len(files) == 6, completed.stderr
+    values = {(load_result(p)["config"]["method"]["options"]["maxCGit"],
+               load_result(p)["config"]["maxfun"]) for p in files}
+    assert values == {(c, b) for c in (1, 5, 10) for b in (50, 100)}
+
+
+def test_plain_tree_runs_one_job_from_another_directory(tmp_path):
+    completed = run_task("method=tnc", "method.options.eta=0.1", workdir=tmp_path)
+    (path,) = result_files(tmp_path / "results")
+    record = load_result(path)
+    assert record["config"]["method"]["options"]["eta"] == 0.1
+    assert record["config"]["method"]["name"] == "TNC"
+    assert "warn" not in completed.stderr.lower(), completed.stderr
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "multirun").exists()
+
+
+def test_normal_sweep_prints_no_warning(tmp_path):
+    completed = run_task("-cp", "experiment", "settings=nelder-mead", "maxfun=10,20", "-m",
+                         workdir=tmp_path)
+    assert "warn" not in (completed.stderr + completed.stdout).lower(), completed.stderr
+
+
+def test_seeded_random_start_is_reproducible_and_recorded(tmp_path):
+    starts = {}
+    for seed, run in ((3, "a"), (3, "b"), (4, "c")):
+        results = tmp_path / run
+        run_task("method=bfgs", f"seed={seed}", workdir=tmp_path, results=results)
+        (path,) = result_files(results)
+        starts[run] = load_result(path)["config"]["x0"]
+    assert starts["a"] == starts["b"] != starts["c"]
+    assert starts["a"] == np.random.default_rng(3).uniform(-2, 2, size=2).tolist()
+
+
+def test_output_path_collision_is_refused_before_any_job(tmp_path):
+    completed = run_task("-cp", "experiment", "settings=tnc", "maxfun=10,20", "seed=1,2",
+                         "output.file=${output.dir}/${method.name}-${maxfun}.pkl", "-m",
+                         workdir=tmp_path, check=False)
+    assert completed.returncode != 0
+    assert "would write the same result file" in completed.stderr
+    assert "seed=1" in completed.stderr and "seed=2" in completed.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_swept_seed_gets_its_own_files_by_default(tmp_path):
+    run_task("-cp", "experiment", "settings=tnc", "maxfun=10", "seed=1,2", "x0=null", "-m",
+             workdir=tmp_path)
+    files = result_files(tmp_path / "results")
+    assert len(files) == 2
+    assert {load_result(p)["config"]["seed"] for p in files} == {1, 2}
+
+
+def test_help_lists_groups_and_options(tmp_path):
+    completed = subprocess.run([sys.executable, str(ROOT / "task.py"), "--help"], cwd=tmp_path,
+                               capture_output=True, text=True, check=True)
+    assert "method: bfgs, cg, cobyla" in completed.stdout
+    assert "seed: 0" in completed.stdout

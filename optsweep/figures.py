@@ -15,6 +15,21 @@ _METADATA = {
 }
 
 
+class FigureError(Exception):
+    """The results cannot make the figure honestly (missing, mixed, ...): say why."""
+
+
+def remove_outputs(stem: Path) -> list[Path]:
+    """Delete the files ``save_figure`` writes for ``stem``; return those that existed."""
+    removed = []
+    for suffix in _METADATA:
+        path = stem.with_suffix(suffix)
+        if path.exists():
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
 def style_sheet() -> str:
     return str(PROJECT_ROOT / "plots" / "paper.mplstyle")
 

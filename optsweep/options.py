@@ -4,10 +4,12 @@ scipy only emits an ``OptimizeWarning`` for an unknown option and then runs with
 so a typo such as ``maxfunn`` silently produces wrong results. Everything here raises instead.
 """
 
+import difflib
 import inspect
+import re
 from functools import cache
 
-from scipy.optimize import _minimize
+from scipy.optimize import _minimize, show_options
 
 # The unconstrained, Hessian-free methods this project compares, by scipy's (lower-case) name,
 # mapped to the function that implements each. scipy keeps these private, but their signatures
@@ -56,6 +58,35 @@ def accepted_options(method: str) -> tuple[str, ...]:
     )
 
 
+# Documented scalar types we enforce, and what a config value must be for each.
+_SCALAR_TYPES = {"int": "an integer", "float": "a number", "number": "a number", "bool": "true or false"}
+
+
+@cache
+def documented_types(method: str) -> dict[str, str]:
+    """{option: "int" | "float" | "number" | "bool"} for the options scipy documents as one
+    plain scalar type ("maxfun : int", "maxiter, maxfev : int", "disp : None or int")."""
+    _solver(method)  # unknown methods fail here, with the list of known ones
+    doc = show_options("minimize", method, disp=False)
+    types = {}
+    for names, text in re.findall(r"^\s*(\w+(?:, \w+)*) : ([^\n]+)$", doc, re.MULTILINE):
+        kind = re.sub(r",\s*(optional|default.*)$", "", text.strip()).removeprefix("None or ")
+        if kind in _SCALAR_TYPES:
+            for name in names.split(", "):
+                types.setdefault(name, kind)
+    return types
+
+
+def _has_type(value, kind: str) -> bool:
+    if isinstance(value, bool):
+        return kind == "bool"
+    if kind == "int":
+        return isinstance(value, int)
+    if kind in ("float", "number"):
+        return isinstance(value, (int, float))
+    return False
+
+
 def uses_gradient(method: str) -> bool:
     """Whether the method takes a ``jac`` (gradient-free methods would ignore one)."""
     return "jac" in inspect.signature(_solver(method)).parameters
@@ -66,10 +97,20 @@ def check_method(method: str, options: dict, jac) -> None:
     accepted = accepted_options(method)
     unknown = sorted(set(options) - set(accepted))
     if unknown:
+        close = difflib.get_close_matches(unknown[0], accepted, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         raise InvalidMethodConfig(
             f"method {method!r} has no option {', '.join(map(repr, unknown))} "
-            f"(in method.options); it accepts: {', '.join(accepted)}"
+            f"(in method.options); {hint}it accepts: {', '.join(accepted)}"
         )
+    types = documented_types(method)
+    for key, value in options.items():
+        kind = types.get(key)
+        if kind is not None and not _has_type(value, kind):
+            raise InvalidMethodConfig(
+                f"method.options.{key}={value!r} must be {_SCALAR_TYPES[kind]} "
+                f"(scipy documents '{key} : {kind}' for {method})"
+            )
     if jac not in JAC_CHOICES:
         raise InvalidMethodConfig(
             f"jac={jac!r} is not one of {', '.join(map(str, JAC_CHOICES))}"

@@ -2,59 +2,103 @@
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from hydra.errors import CompactHydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from optsweep.paths import PROJECT_ROOT
 from optsweep.options import SOLVERS, InvalidMethodConfig, check_method
 from optsweep.results import recorded_config, result_path
+from optsweep.schema import InvalidTaskConfig, check_keys, check_values
 from optsweep.solve import given_options
+
+INVALID = (InvalidMethodConfig, InvalidTaskConfig, OmegaConfBaseException)
 
 
 class SweepRejected(CompactHydraException):
     """The sweep cannot run as configured; nothing was run."""
 
 
-def check_job(cfg: DictConfig, overrides: list[str]) -> Path:
-    """Validate one composed job config and return the path its result will be written to."""
+@dataclass(frozen=True)
+class JobPlan:
+    """A checked job: where its result goes and the config it will record."""
+
+    overrides: tuple[str, ...]
+    path: Path
+    config: dict
+    overwrite: bool = False  # output.overwrite: rerun even if the stored result is current
+
+
+def check_job(cfg: DictConfig, overrides: list[str]) -> JobPlan:
+    """Validate one composed job config; raise one of ``INVALID`` naming the problem."""
     if cfg.get("method") is None:
         raise InvalidMethodConfig(
             f"no method selected: add method=<name>, one of the files in config/method/ "
             f"(scipy methods supported: {', '.join(sorted(SOLVERS))})"
         )
+    check_keys(cfg)
     config = recorded_config(cfg)
+    check_values(config)
     method = config["method"]
     check_method(method["name"], given_options(method["options"]), config["jac"])
-    return result_path(cfg, overrides)
+    return JobPlan(tuple(overrides), result_path(cfg, overrides), config,
+                   bool(cfg.output.overwrite))
 
 
-def check_sweep(jobs: Iterable[tuple[list[str], DictConfig]]) -> list[Path]:
-    """Check every job of a sweep; return their result paths or raise ``SweepRejected``.
+def _shown(path: Path) -> str:
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
 
-    Reports every bad job and every collision (two jobs writing one result file) at once.
+
+def _where(cfg: DictConfig) -> str:
+    """The config files a job is made of (primary task.yaml, chosen group options), to say
+    where a bad key may come from, e.g. "experiment/settings/tnc.yaml"."""
+    if "hydra" not in cfg:
+        return "command-line overrides"
+    sources = [Path(s.path) for s in cfg.hydra.runtime.config_sources if s.schema == "file"]
+    wanted = [cfg.hydra.job.config_name] + [
+        f"{group}/{choice}" for group, choice in cfg.hydra.runtime.choices.items()
+        if choice and not group.startswith("hydra/")
+    ]
+    files = []
+    for name in wanted:
+        found = next((d / f"{name}.yaml" for d in sources if (d / f"{name}.yaml").is_file()), None)
+        if found is not None:
+            files.append(_shown(found))
+    return ", ".join(files + ["command-line overrides"])
+
+
+def check_sweep(jobs: Iterable[tuple[list[str], DictConfig]]) -> list[JobPlan]:
+    """Check every job of a sweep; return their plans or raise ``SweepRejected``.
+
+    Reports every distinct problem once, with the number of jobs it affects and the first of
+    them, and every collision (two jobs writing one result file).
     """
-    problems, paths = [], []
+    problems = defaultdict(list)
+    plans = []
     owners = defaultdict(list)
     for overrides, cfg in jobs:
         label = " ".join(overrides) or "(no overrides)"
         try:
-            path = check_job(cfg, overrides)
-        except (InvalidMethodConfig, OmegaConfBaseException) as error:
-            problems.append(f"job [{label}]: {error}")
+            plan = check_job(cfg, overrides)
+        except INVALID as error:
+            problems[f"{error}\n    (from {_where(cfg)})"].append(label)
             continue
-        owners[path].append(label)
-        paths.append(path)
+        owners[plan.path].append(label)
+        plans.append(plan)
+    lines = [
+        f"{message}\n    in {len(labels)} job(s), e.g. [{labels[0]}]"
+        for message, labels in problems.items()
+    ]
     for path, labels in owners.items():
         if len(labels) > 1:
             jobs_text = "".join(f"\n    [{label}]" for label in labels)
-            problems.append(
+            lines.append(
                 f"{len(labels)} jobs would write the same result file {path}:{jobs_text}\n"
                 "  make output.file depend on every swept key, or leave it null"
             )
-    if problems:
-        raise SweepRejected(
-            "sweep refused before running any job:\n  " + "\n  ".join(problems)
-        )
-    return paths
+    if lines:
+        raise SweepRejected("sweep refused before running any job:\n  " + "\n  ".join(lines))
+    return plans

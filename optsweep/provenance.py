@@ -1,5 +1,6 @@
 """What produced a result: code version, package versions, machine, timing, overrides."""
 
+import hashlib
 import platform
 import socket
 import subprocess
@@ -11,6 +12,8 @@ from importlib import metadata
 from optsweep.paths import PROJECT_ROOT
 
 PACKAGES = ("numpy", "scipy", "hydra-core", "omegaconf", "hydra-experiment-sweeper")
+# Modules that only read or present results: editing them leaves results current.
+_PRESENTATION = ("figures.py", "export.py")
 
 
 def _git(*arguments: str) -> str | None:
@@ -45,6 +48,28 @@ def package_versions() -> dict:
     return versions
 
 
+@cache
+def code_version() -> str:
+    """A hash of the code that computes results and of the numeric packages' versions.
+
+    A result is current only if this matches (see ``results.stored_if_current``): editing
+    task.py or a module of optsweep/ (other than the presentation ones) or upgrading numpy or
+    scipy makes every result stale. Unlike a git commit it also sees uncommitted edits, and
+    works outside git.
+    """
+    digest = hashlib.sha256()
+    package = PROJECT_ROOT / "optsweep"
+    files = [PROJECT_ROOT / "task.py"] + sorted(
+        p for p in package.glob("*.py") if p.name not in _PRESENTATION
+    )
+    for path in files:
+        digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    versions = package_versions()
+    digest.update(f"numpy={versions['numpy']} scipy={versions['scipy']}".encode())
+    return digest.hexdigest()[:16]
+
+
 def now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -52,6 +77,7 @@ def now() -> datetime:
 def provenance(overrides: list[str], started: datetime, wall_time: float) -> dict:
     """The ``meta`` part of a result record."""
     return {
+        "code": code_version(),
         "git": git_state(),
         "versions": package_versions(),
         "host": socket.gethostname(),

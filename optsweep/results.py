@@ -1,20 +1,22 @@
-"""Result files: what one holds, where it goes, how it is written and read back.
+"""Result records: what one holds, where it goes, when it is current, how to read many.
 
-One pickle per job, a dict with three parts:
+One file per job (format and safety: ``storage.py``) holding a dict with three parts:
 - ``config``: the resolved job config as plain containers, with the start point actually used;
 - ``result``: scipy's ``OptimizeResult``;
 - ``meta``: provenance (see ``provenance.py``) and where the file was written.
-``config`` and ``result`` hold no timestamps, so two runs of one command give identical bytes.
+``config`` and ``result`` hold no timestamps, so two runs of one command give identical data.
 """
 
 import hashlib
 import os
-import pickle
-import tempfile
+import warnings
 from pathlib import Path
 
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
+
+from optsweep import problem
+from optsweep.storage import ResultFileError, decode, encode, write_atomically
 
 SUFFIX = ".pkl"
 # Longest file name we build from overrides; longer ones are shortened with a hash.
@@ -24,16 +26,16 @@ _NOT_RECORDED = ("output", "hydra")
 
 
 def recorded_config(cfg: DictConfig) -> dict:
-    """The job config as plain Python containers, resolved, without output locations."""
-    return {
+    """The job config as plain Python containers, resolved, without output locations, and
+    with ``x0`` replaced by the start point actually used (drawn from ``seed`` if null)."""
+    config = {
         key: OmegaConf.to_container(cfg[key], resolve=True, throw_on_missing=True)
         if OmegaConf.is_config(cfg[key]) else cfg[key]
         for key in cfg if key not in _NOT_RECORDED
     }
-
-
-def _escape(text: str) -> str:
-    return text.replace("%", "%25").replace("/", "%2F").replace(os.sep, "%2F")
+    config["x0"] = problem.start_point(config["x0"], config["seed"],
+                                       **config["x0_random"]).tolist()
+    return config
 
 
 def identifying_overrides(overrides: list[str]) -> list[str]:
@@ -41,6 +43,10 @@ def identifying_overrides(overrides: list[str]) -> list[str]:
     ``output.*`` (where results go) left out."""
     bare = (override.lstrip("+~") for override in overrides)
     return sorted(override for override in bare if not override.startswith("output."))
+
+
+def _escape(text: str) -> str:
+    return text.replace("%", "%25").replace("/", "%2F").replace(os.sep, "%2F")
 
 
 def default_result_path(output_dir: str | Path, overrides: list[str]) -> Path:
@@ -68,38 +74,62 @@ def result_path(cfg: DictConfig, overrides: list[str]) -> Path:
 
 
 def save_result(path: Path, record: dict) -> None:
-    """Write ``record`` to ``path`` atomically: readers see the old file or the new, never half.
-
-    The pickle goes to a temporary file in the same directory, is flushed to disk, then renamed
-    over ``path``; a crash at any point leaves any older result at ``path`` intact.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            pickle.dump(record, file, protocol=5)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    """Write ``record`` to ``path`` atomically (see ``storage.write_atomically``)."""
+    write_atomically(path, encode(record))
 
 
 def load_result(path: str | Path) -> dict:
-    """Read one result file. Pickles can run code: load only results this project wrote."""
-    with open(path, "rb") as file:
-        return pickle.load(file)
+    """Read one result file; ``ResultFileError`` names the file and what is wrong with it."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise ResultFileError(path, f"cannot read: {error.strerror}") from None
+    return decode(data, path)
+
+
+def stored_if_current(path: Path, config: dict, code: str) -> dict | None:
+    """The record at ``path`` if it was computed from ``config`` by code version ``code``."""
+    try:
+        record = load_result(path)
+    except ResultFileError:
+        return None
+    if record["config"] == config and record["meta"].get("code") == code:
+        return record
+    return None
 
 
 def result_files(directory: str | Path) -> list[Path]:
     """All result files under ``directory``, in a stable order (temporary files excluded)."""
     return sorted(p for p in Path(directory).rglob(f"*{SUFFIX}") if not p.name.startswith("."))
+
+
+class NoResults(Exception):
+    """A results directory that is missing or holds no results."""
+
+
+def load_results(directory: str | Path, on_error: str = "raise") -> list[tuple[Path, dict]]:
+    """Every result under ``directory`` as ``(path, record)``.
+
+    A file that is not a readable result raises ``ResultFileError`` (``on_error="raise"``, the
+    default: a figure must not silently miss a point) or is skipped with a warning that names
+    it (``on_error="warn"``, for exploring in a notebook). A missing or empty directory raises
+    ``NoResults`` saying which command writes results.
+    """
+    files = result_files(directory) if Path(directory).is_dir() else []
+    if not files:
+        raise NoResults(
+            f"no results in {directory}: run `python task.py -cp experiment -m` "
+            "(or `make sweep`) to produce them"
+        )
+    loaded = []
+    for path in files:
+        try:
+            loaded.append((path, load_result(path)))
+        except ResultFileError as error:
+            if on_error != "warn":
+                raise
+            warnings.warn(f"skipped {error}", stacklevel=2)
+    return loaded
 
 
 def setting_name(record: dict) -> str:
@@ -108,23 +138,32 @@ def setting_name(record: dict) -> str:
     return choices.get("settings") or choices.get("method") or record["config"]["method"]["name"]
 
 
-def results_frame(directory: str | Path) -> pd.DataFrame:
-    """One row per result file: flattened config keys (``method.options.maxfun``), the main
-    result fields (``fun``, ``nfev``, ``nit``, ``success``), ``setting``, the job's Hydra
-    ``overrides`` and ``path``."""
-    rows = []
-    for path in result_files(directory):
-        record = load_result(path)
-        result = record["result"]
-        row = pd.json_normalize(record["config"]).iloc[0].to_dict()
-        row.update(
-            fun=float(result.fun),
-            nfev=int(result.get("nfev", -1)),
-            nit=int(result.get("nit", -1)),
-            success=bool(result.success),
-            setting=setting_name(record),
-            overrides=tuple(record["meta"]["overrides"]),
-            path=str(path),
-        )
-        rows.append(row)
-    return pd.DataFrame(rows)
+def _row(path: Path, record: dict) -> dict:
+    result, meta = record["result"], record["meta"]
+    row = pd.json_normalize(record["config"]).iloc[0].to_dict()
+    row.update(
+        fun=float(result.fun),
+        nfev=int(result.get("nfev", -1)),
+        nit=int(result.get("nit", -1)),
+        success=bool(result.success),
+        status=int(result.status),
+        message=str(result.message),
+        setting=setting_name(record),
+        overrides=tuple(meta["overrides"]),
+        path=str(path),
+    )
+    row.update({f"meta.{key}": value for key, value in pd.json_normalize(
+        {k: v for k, v in meta.items() if k not in ("overrides", "choices", "argv", "path")}
+    ).iloc[0].items()})
+    return row
+
+
+def results_frame(directory: str | Path, on_error: str = "raise") -> pd.DataFrame:
+    """One row per result: flattened config keys (``method.options.maxfun``), the main result
+    fields (``fun``, ``nfev``, ``nit``, ``success``, ``status``, ``message``), ``setting``, the
+    job's Hydra ``overrides``, ``path`` and provenance (``meta.git.commit``, ...).
+
+    Errors as in ``load_results``.
+    """
+    return pd.DataFrame([_row(path, record)
+                         for path, record in load_results(directory, on_error)])

@@ -7,21 +7,31 @@ from optsweep import problem
 from optsweep.options import check_method
 
 
+class NonFiniteObjective(ArithmeticError):
+    """The optimizer ended on a NaN or infinite objective value: not a result to keep."""
+
+
 def given_options(options: dict) -> dict:
     """The options the config sets; null means "scipy's default", so it is not passed."""
     return {key: value for key, value in options.items() if value is not None}
 
 
-def solve(config: dict) -> tuple[OptimizeResult, np.ndarray]:
-    """Minimize the objective with ``config``'s method; return scipy's result and the start.
+def solve(config: dict) -> OptimizeResult:
+    """Minimize the objective from ``config["x0"]`` with ``config``'s method.
 
-    ``config`` is a resolved job config as plain containers (see ``results.recorded_config``).
+    ``config`` is a recorded job config (``results.recorded_config``): resolved, plain
+    containers, ``x0`` the actual start. Raises ``NonFiniteObjective`` if f ends NaN or inf.
     """
     method = config["method"]
     options = given_options(method["options"])
     check_method(method["name"], options, config["jac"])
-    x0 = problem.start_point(config["x0"], config["seed"], **config["x0_random"])
     jac = problem.gradient if config["jac"] == "exact" else config["jac"]
     keywords = {} if jac is None else {"jac": jac}
-    result = minimize(problem.objective, x0, method=method["name"], options=options, **keywords)
-    return result, x0
+    result = minimize(problem.objective, np.asarray(config["x0"], dtype=float),
+                      method=method["name"], options=options, **keywords)
+    if not np.isfinite(result.fun):
+        raise NonFiniteObjective(
+            f"{method['name']} ended with f={result.fun} at x={result.x.tolist()} "
+            f"({result.message})"
+        )
+    return result

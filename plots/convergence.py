@@ -13,9 +13,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from optsweep.figures import save_figure, style_sheet  # noqa: E402
+from optsweep.figures import FigureError, remove_outputs, save_figure, style_sheet  # noqa: E402
 from optsweep.paths import PROJECT_ROOT  # noqa: E402
-from optsweep.results import identifying_overrides, results_frame  # noqa: E402
+from optsweep.results import NoResults, identifying_overrides, results_frame  # noqa: E402
+from optsweep.storage import ResultFileError  # noqa: E402
 
 
 # The figure shows the sweep of experiment/task.yaml: jobs set by these overrides alone.
@@ -33,7 +34,7 @@ def sweep_rows(frame):
                    for o in frame["overrides"]]]
     duplicated = frame[frame.duplicated(["setting", "maxfun", "seed"], keep=False)]
     if not duplicated.empty:
-        raise SystemExit(
+        raise FigureError(
             "several results for one setting, budget and seed; remove the stale ones:\n  "
             + "\n  ".join(sorted(duplicated["path"]))
         )
@@ -66,14 +67,21 @@ def main(argv=None) -> None:
     parser.add_argument("--results", type=Path, default=PROJECT_ROOT / "results")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "plots")
     arguments = parser.parse_args(argv)
-    frame = results_frame(arguments.results)
-    if frame.empty or "maxfun" not in frame or sweep_rows(frame).empty:
-        raise SystemExit(
-            f"no experiment results in {arguments.results}: "
-            "run `python task.py -cp experiment -m` (or `make sweep`) first"
-        )
-    figure = draw(convergence_lines(frame))
-    for path in save_figure(figure, arguments.out / "convergence"):
+    stem = arguments.out / "convergence"
+    try:
+        frame = results_frame(arguments.results)
+        if "maxfun" not in frame or sweep_rows(frame).empty:
+            raise FigureError(
+                f"no experiment sweep results in {arguments.results}: "
+                "run `python task.py -cp experiment -m` (or `make sweep`) first"
+            )
+        figure = draw(convergence_lines(frame))
+    except (FigureError, NoResults, ResultFileError) as error:
+        # Never leave an older figure looking current: it no longer matches the results.
+        removed = remove_outputs(stem)
+        note = f"\nremoved the outdated {', '.join(map(str, removed))}" if removed else ""
+        raise SystemExit(f"convergence figure not drawn: {error}{note}") from None
+    for path in save_figure(figure, stem):
         print(f"wrote {path}")
 
 

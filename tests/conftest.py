@@ -15,6 +15,7 @@ def run_task(*arguments: str, workdir: Path, results: Path | None = None,
     """``python task.py ARGUMENTS`` started in ``workdir`` (not the project root).
 
     Results go to ``results`` (default ``workdir/results``), Hydra's logs to ``workdir``.
+    ``.output`` of the returned process is its stdout and stderr together.
     """
     results = results or workdir / "results"
     command = [
@@ -25,6 +26,7 @@ def run_task(*arguments: str, workdir: Path, results: Path | None = None,
     environment = {k: v for k, v in os.environ.items() if not k.startswith("HYDRA_")}
     completed = subprocess.run(command, cwd=workdir, capture_output=True, text=True,
                                env=environment, timeout=600)
+    completed.output = completed.stdout + completed.stderr  # Hydra logs to stdout
     if check and completed.returncode != 0:
         pytest.fail(f"{' '.join(arguments)} exited {completed.returncode}:\n{completed.stderr}")
     return completed

@@ -1,7 +1,5 @@
 """Result files: collision-free names, atomic writes."""
 
-import pickle
-
 import pytest
 
 from optsweep.results import default_result_path, load_result, save_result
@@ -28,9 +26,10 @@ class Unpicklable:
 
 def test_failed_write_keeps_the_older_result_and_leaves_no_temporary(tmp_path):
     path = tmp_path / "r.pkl"
-    save_result(path, {"config": {"a": 1}})
+    first = {"config": {"a": 1}, "result": [1.0], "meta": {}}
+    save_result(path, first)
     with pytest.raises(RuntimeError):
-        save_result(path, {"config": {"a": 2}, "result": ["x" * 100_000, Unpicklable()]})
-    assert load_result(path) == {"config": {"a": 1}}
+        save_result(path, {"config": {"a": 2}, "result": ["x" * 100_000, Unpicklable()],
+                           "meta": {}})
+    assert load_result(path) == first
     assert [p.name for p in tmp_path.iterdir()] == ["r.pkl"]
-    assert pickle.loads(path.read_bytes()) == {"config": {"a": 1}}

@@ -71,7 +71,12 @@ def test_rerunning_one_setting_touches_only_its_results(full_sweep, tmp_path):
     results = tmp_path / "results"
     subprocess.run(["cp", "-a", str(full_sweep), str(results)], check=True)
     before = {p: p.stat().st_mtime_ns for p in result_files(results)}
-    run_task("-cp", "experiment", "settings=lbfgsb", "-m", workdir=tmp_path)
+    completed = run_task("-cp", "experiment", "settings=lbfgsb", "-m", workdir=tmp_path)
+    assert "15 jobs: 15 skipped (up to date), 0 ran, 0 failed" in completed.output
+    assert {p: p.stat().st_mtime_ns for p in result_files(results)} == before
+    completed = run_task("-cp", "experiment", "settings=lbfgsb", "output.overwrite=true", "-m",
+                         workdir=tmp_path)
+    assert "15 jobs: 0 skipped (up to date), 15 ran, 0 failed" in completed.output
     after = {p: p.stat().st_mtime_ns for p in result_files(results)}
     assert after.keys() == before.keys()
     changed = {p.parent.name for p in after if after[p] != before[p]}

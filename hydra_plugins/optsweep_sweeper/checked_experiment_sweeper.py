@@ -1,11 +1,13 @@
-"""``hydra/sweeper=checked_experiment``: the experiment sweeper, made strict.
+"""``hydra/sweeper=checked_experiment``: the experiment sweeper, made strict and resumable.
 
 hydra-experiment-sweeper 0.1.1 runs the sweep written in ``hydra.sweeper.overrides``. This
 subclass adds what a reproducible sweep needs:
 - ``glob(...)`` sweeps over config groups (``settings: glob(*)``), so a new settings file joins
   the sweep without editing the sweep;
-- every job is composed and checked before the first one runs (options, result paths, no two
-  jobs writing one file), see ``optsweep.preflight``;
+- every job is composed and checked before the first one runs (options, keys, types, result
+  paths, no two jobs writing one file), see ``optsweep.preflight``;
+- jobs whose stored result is current (same recorded config, same code version) are skipped,
+  unless ``output.overwrite=true``; ``hydra.sweeper.dry_run=true`` lists what would happen;
 - a failed job no longer leaves exit code 0: the other jobs still run, then a summary names
   each failed job, its exception and its log file, and the command exits non-zero.
 """
@@ -27,7 +29,9 @@ from hydra_plugins.experiment_sweeper_plugin.experiment_sweeper import (
 from more_itertools import chunked
 from omegaconf import open_dict
 
-from optsweep.preflight import check_sweep
+from optsweep.preflight import JobPlan, check_sweep
+from optsweep.provenance import code_version
+from optsweep.results import stored_if_current
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,8 @@ class CheckedExperimentSweeperConfig(SweeperConfig):
     _target_: str = (
         "hydra_plugins.optsweep_sweeper.checked_experiment_sweeper.CheckedExperimentSweeper"
     )
+    # List every job (overrides, result file, run or skip) and run none.
+    dry_run: bool = False
 
 
 ConfigStore.instance().store(
@@ -61,7 +67,20 @@ def _failure_line(ret: JobReturn) -> str:
     )
 
 
+def _status(plan: JobPlan, code: str) -> str:
+    """Why a job runs ("missing", "stale", "overwrite") or "current" if it is skipped."""
+    if not plan.path.exists():
+        return "missing"
+    if stored_if_current(plan.path, plan.config, code) is None:
+        return "stale"
+    return "overwrite" if plan.overwrite else "current"
+
+
 class CheckedExperimentSweeper(ExperimentSweeper):
+    def __init__(self, max_batch_size, overrides, dry_run: bool = False):
+        super().__init__(max_batch_size=max_batch_size, overrides=overrides)
+        self.dry_run = dry_run
+
     def generate_jobs(self, arguments: list[str]) -> list[tuple[str, ...]]:
         """All jobs: the product of the configured and command-line overrides.
 
@@ -90,26 +109,51 @@ class CheckedExperimentSweeper(ExperimentSweeper):
         HydraConfig.instance().set_config(cfg)  # so ${hydra:...} resolves as in the job
         return list(overrides), cfg
 
-    def sweep(self, arguments):
-        log.info(f"Sweep output dir : {self.config.hydra.sweep.dir}")
-        self.save_sweep_config()
-        jobs = self.generate_jobs(arguments)
+    def _plan(self, jobs) -> list[JobPlan]:
         try:
-            check_sweep(self._compose(i, job) for i, job in enumerate(jobs))
+            return check_sweep(self._compose(i, job) for i, job in enumerate(jobs))
         finally:
             HydraConfig.instance().set_config(self.config)
 
+    def sweep(self, arguments):
+        log.info(f"Sweep output dir : {self.config.hydra.sweep.dir}")
+        jobs = self.generate_jobs(arguments)
+        plans = self._plan(jobs)
+        code = code_version()
+        statuses = [_status(plan, code) for plan in plans]
+        if self.dry_run:
+            self._print_dry_run(plans, statuses)
+            return []
+        self.save_sweep_config()
+        todo = [plan.overrides for plan, status in zip(plans, statuses) if status != "current"]
+        skipped = len(plans) - len(todo)
+        if skipped:
+            log.info(f"{skipped} of {len(plans)} jobs are up to date and skipped "
+                     "(output.overwrite=true reruns them)")
+
         returns, failed = [], []
         initial_job_idx = 0
-        for batch in chunked(jobs, self.batch_size(jobs)):
+        for batch in chunked(todo, self.batch_size(todo) or 1):
             results = self.launcher.launch(batch, initial_job_idx=initial_job_idx)
             initial_job_idx += len(batch)
             returns.append(results)
             failed += [r for r in results if r.status is not JobStatus.COMPLETED]
-        log.info(f"{len(jobs) - len(failed)} of {len(jobs)} jobs succeeded")
+        summary = (f"{len(plans)} jobs: {skipped} skipped (up to date), "
+                   f"{len(todo) - len(failed)} ran, {len(failed)} failed")
         if failed:
             raise SweepFailed(
-                f"{len(failed)} of {len(jobs)} jobs failed; the other results were saved.\n"
+                f"{summary}. Failed jobs (the other results were saved):\n"
                 + "\n".join(_failure_line(r) for r in failed)
             )
+        log.info(summary)
         return returns
+
+    @staticmethod
+    def _print_dry_run(plans: list[JobPlan], statuses: list[str]) -> None:
+        actions = {"missing": "run (no result)", "stale": "run (stale result)",
+                   "overwrite": "run (overwrite)", "current": "skip (up to date)"}
+        for index, (plan, status) in enumerate(zip(plans, statuses)):
+            print(f"#{index} {actions[status]:18} [{' '.join(plan.overrides)}] -> {plan.path}")
+        to_run = sum(status != "current" for status in statuses)
+        print(f"dry run: {len(plans)} jobs, {to_run} would run, "
+              f"{len(plans) - to_run} would be skipped; nothing was run")

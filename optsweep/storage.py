@@ -1,0 +1,131 @@
+"""Result files on disk: atomic writes, integrity checks, safe reading, per-job locks.
+
+File format: a header line ``OPTSWEEP-RESULT 1 <sha256 of payload> <payload length>\\n``, then
+the payload, a pickle. Reading checks the header and the checksum before unpickling, so an
+empty, truncated, corrupt or foreign file is named and refused; then it unpickles with an
+allow-list of classes (numpy arrays and scalars, scipy's ``OptimizeResult``), so even a crafted
+file cannot make the loader run code. Never load results from untrusted sources all the same:
+share the CSV export instead (``python -m optsweep.export``).
+"""
+
+import fcntl
+import hashlib
+import io
+import os
+import pickle
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+MAGIC = b"OPTSWEEP-RESULT"
+FORMAT_VERSION = 1
+STALE_SUFFIX = ".stale"
+
+# (module, name) pairs a result pickle may refer to; anything else is refused.
+_ALLOWED_GLOBALS = {
+    ("numpy", "dtype"),
+    ("numpy", "ndarray"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("scipy.optimize._optimize", "OptimizeResult"),
+    ("scipy.optimize._lbfgsb_py", "LbfgsInvHessProduct"),
+}
+
+
+class ResultFileError(Exception):
+    """A file in a results directory that is not a readable result; names file and reason."""
+
+    def __init__(self, path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = Path(path), reason
+
+
+class _AllowListUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _ALLOWED_GLOBALS:
+            raise pickle.UnpicklingError(
+                f"refers to {module}.{name}, which result files never contain"
+            )
+        return super().find_class(module, name)
+
+
+def encode(record) -> bytes:
+    payload = pickle.dumps(record, protocol=5)
+    digest = hashlib.sha256(payload).hexdigest()
+    return b"%s %d %s %d\n" % (MAGIC, FORMAT_VERSION, digest.encode(), len(payload)) + payload
+
+
+def decode(data: bytes, path) -> dict:
+    """The record in ``data`` (the bytes of ``path``), or ``ResultFileError`` saying why not."""
+    if not data:
+        raise ResultFileError(path, "empty file")
+    header, newline, payload = data.partition(b"\n")
+    fields = header.split(b" ")
+    if fields[0] != MAGIC or not newline or len(fields) != 4:
+        raise ResultFileError(path, "not a result file written by this project (no header)")
+    if fields[1] != b"%d" % FORMAT_VERSION:
+        raise ResultFileError(path, f"result format {fields[1].decode()!r} is not supported")
+    if len(payload) != int(fields[3]):
+        raise ResultFileError(
+            path, f"truncated: {len(payload)} of {int(fields[3])} payload bytes"
+        )
+    if hashlib.sha256(payload).hexdigest().encode() != fields[2]:
+        raise ResultFileError(path, "corrupt: checksum mismatch")
+    try:
+        record = _AllowListUnpickler(io.BytesIO(payload)).load()
+    except Exception as error:
+        raise ResultFileError(path, f"refused to unpickle: {error}") from None
+    if not isinstance(record, dict) or not {"config", "result", "meta"} <= set(record):
+        raise ResultFileError(path, "not a result record (needs config, result, meta)")
+    return record
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new, never half.
+
+    The bytes go to a temporary file in the same directory, are synced to disk, then renamed
+    over ``path``; a crash at any point leaves any older file at ``path`` intact.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def move_aside(path: Path) -> Path | None:
+    """Rename an existing result to ``<name>.stale`` so no reader takes it as current."""
+    stale = path.with_name(path.name + STALE_SUFFIX)
+    try:
+        os.replace(path, stale)
+    except FileNotFoundError:
+        return None
+    return stale
+
+
+@contextmanager
+def job_lock(path: Path):
+    """Hold an exclusive lock on the job whose result is ``path`` (waits for a holder).
+
+    Two sweeps running the same job one after the other see each other's result; the lock is
+    released by the kernel if the process dies, so a killed sweep never blocks the next.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

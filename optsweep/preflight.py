@@ -11,7 +11,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from optsweep.paths import PROJECT_ROOT
 from optsweep.options import SOLVERS, InvalidMethodConfig, check_method
-from optsweep.results import recorded_config, result_path
+from optsweep.results import resolved_config, result_path, with_start_point
 from optsweep.schema import InvalidTaskConfig, check_keys, check_values
 from optsweep.solve import given_options
 
@@ -40,8 +40,9 @@ def check_job(cfg: DictConfig, overrides: list[str]) -> JobPlan:
             f"(scipy methods supported: {', '.join(sorted(SOLVERS))})"
         )
     check_keys(cfg)
-    config = recorded_config(cfg)
+    config = resolved_config(cfg)
     check_values(config)
+    config = with_start_point(config)
     method = config["method"]
     check_method(method["name"], given_options(method["options"]), config["jac"])
     return JobPlan(tuple(overrides), result_path(cfg, overrides), config,

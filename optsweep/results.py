@@ -25,17 +25,20 @@ _MAX_NAME = 200
 _NOT_RECORDED = ("output", "hydra")
 
 
-def recorded_config(cfg: DictConfig) -> dict:
-    """The job config as plain Python containers, resolved, without output locations, and
-    with ``x0`` replaced by the start point actually used (drawn from ``seed`` if null)."""
-    config = {
+def resolved_config(cfg: DictConfig) -> dict:
+    """The job config as plain Python containers, resolved, without output locations."""
+    return {
         key: OmegaConf.to_container(cfg[key], resolve=True, throw_on_missing=True)
         if OmegaConf.is_config(cfg[key]) else cfg[key]
         for key in cfg if key not in _NOT_RECORDED
     }
-    config["x0"] = problem.start_point(config["x0"], config["seed"],
-                                       **config["x0_random"]).tolist()
-    return config
+
+
+def with_start_point(config: dict) -> dict:
+    """``config`` with ``x0`` replaced by the start actually used (drawn from ``seed`` if
+    null): the config a result records."""
+    start = problem.start_point(config["x0"], config["seed"], **config["x0_random"])
+    return {**config, "x0": start.tolist()}
 
 
 def identifying_overrides(overrides: list[str]) -> list[str]:

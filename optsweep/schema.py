@@ -46,7 +46,7 @@ def referenced_keys(container) -> set[str]:
 
 
 def _not_a_task_key(name: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(name, candidates, n=1)
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"{name!r} is not a task key ({', '.join(candidates)}){hint}"
 

@@ -19,7 +19,7 @@ def given_options(options: dict) -> dict:
 def solve(config: dict) -> OptimizeResult:
     """Minimize the objective from ``config["x0"]`` with ``config``'s method.
 
-    ``config`` is a recorded job config (``results.recorded_config``): resolved, plain
+    ``config`` is a recorded job config (``results.with_start_point``): resolved, plain
     containers, ``x0`` the actual start. Raises ``NonFiniteObjective`` if f ends NaN or inf.
     """
     method = config["method"]

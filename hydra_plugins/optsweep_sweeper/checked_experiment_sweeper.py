@@ -59,7 +59,8 @@ class SweepFailed(CompactHydraException):
 
 def _failure_line(ret: JobReturn) -> str:
     error = ret._return_value
-    log_file = Path(ret.working_dir or ".") / f"{ret.task_name}.log"
+    # The job's Hydra output directory (its working directory is the caller's, unchanged).
+    log_file = Path(ret.hydra_cfg.hydra.runtime.output_dir) / f"{ret.task_name}.log"
     return (
         f"  [{' '.join(ret.overrides or [])}]\n"
         f"    {type(error).__name__}: {error}\n"

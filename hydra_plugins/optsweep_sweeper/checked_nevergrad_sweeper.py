@@ -3,11 +3,10 @@
 hydra-nevergrad-sweeper 1.4.0rc3 applies ``max_failure_rate`` to each batch of evaluations
 separately, and if every evaluation fails at a tolerated rate it still logs "Best parameters"
 (the untried initial point) and exits 0. Here the rate applies to the whole search, failed and
-non-finite evaluations count as bad values (infinite loss) up to that rate, and a search in
+non-finite evaluations count as bad values (``FAILED_LOSS``) up to that rate, and a search in
 which nothing succeeded, or too much failed, exits non-zero without reporting a best point.
 """
 
-import math
 from dataclasses import dataclass, field, replace
 
 from hydra.core.config_store import ConfigStore
@@ -65,9 +64,9 @@ class _FailureCountingLauncher:
                 f"{failed} of {self.done} evaluations failed, more than "
                 f"max_failure_rate={self.max_failure_rate}"
             ))
-        # The sweeper sees a failure as a completed evaluation with an infinite loss, so its
+        # The sweeper sees a failure as a completed evaluation with a very bad loss, so its
         # own per-batch failure check never stops a search that is within the overall rate.
-        return [_as_infinite_loss(r) if r in failures else r for r in returns]
+        return [_as_bad_value(r) if r in failures else r for r in returns]
 
     def _report(self, headline: str) -> str:
         lines = [f"  [{' '.join(r.overrides or [])}] {type(r._return_value).__name__}: "
@@ -79,9 +78,14 @@ class _FailureCountingLauncher:
         return getattr(self.launcher, name)
 
 
-def _as_infinite_loss(ret: JobReturn) -> JobReturn:
+# The loss told to nevergrad for a failed evaluation: worse than any real Rosenbrock value in
+# a search box, and below nevergrad's clipping threshold (5e20), which would warn on inf.
+FAILED_LOSS = 1e20
+
+
+def _as_bad_value(ret: JobReturn) -> JobReturn:
     sign = -1.0 if ret.hydra_cfg and ret.hydra_cfg.hydra.sweeper.optim.maximize else 1.0
-    return replace(ret, status=JobStatus.COMPLETED, _return_value=sign * math.inf)
+    return replace(ret, status=JobStatus.COMPLETED, _return_value=sign * FAILED_LOSS)
 
 
 class CheckedNevergradSweeper(NevergradSweeper):

@@ -1,0 +1,220 @@
+"""Failing jobs, killed runs, resumes, concurrent sweeps, broken result files, searches."""
+
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, run_task
+from optsweep.export import export_csv
+from optsweep.results import NoResults, load_results, result_files, results_frame
+from optsweep.storage import MAGIC, ResultFileError, encode, write_atomically
+
+
+def mtimes(results):
+    return {p: p.stat().st_mtime_ns for p in result_files(results)}
+
+
+def test_failing_jobs_leave_the_others_and_exit_non_zero_with_a_summary(tmp_path):
+    completed = run_task("-cp", "experiment", "settings=tnc", "maxfun=20,40",
+                         "x0=[0.5,0.5],[nan,nan]", "-m", workdir=tmp_path, check=False)
+    assert completed.returncode != 0
+    assert "4 jobs: 0 skipped (up to date), 2 ran, 2 failed" in completed.output
+    assert completed.output.count("NonFiniteObjective: TNC ended with f=nan") == 2
+    logs = [line.split("log: ")[1] for line in completed.output.splitlines() if "log: " in line]
+    assert len(logs) == 2 and all(os.path.exists(log) for log in logs)
+    files = result_files(tmp_path / "results")
+    assert len(files) == 2
+    assert all(record["config"]["x0"] == [0.5, 0.5]
+               for _, record in load_results(tmp_path / "results"))
+
+
+def test_a_raising_job_is_reported_with_its_exception(tmp_path):
+    completed = run_task("-cp", "experiment", "settings=nelder-mead", "maxfun=20",
+                         "method.options.initial_simplex=null,[[0,0]]", "-m",
+                         workdir=tmp_path, check=False)
+    assert completed.returncode != 0
+    assert "1 ran, 1 failed" in completed.output
+    assert "[settings=nelder-mead maxfun=20 method.options.initial_simplex=[[0,0]]" \
+        in completed.output
+    assert "ValueError" in completed.output
+
+
+def test_a_failed_job_moves_its_older_result_aside(tmp_path):
+    tree = tmp_path / "experiment"
+    shutil.copytree(ROOT / "experiment", tree)
+    run_task("-cp", str(tree), "settings=nelder-mead", "maxfun=20", "-m", workdir=tmp_path)
+    (path,) = result_files(tmp_path / "results")
+    settings = tree / "settings" / "nelder-mead.yaml"
+    settings.write_text(settings.read_text() + "    initial_simplex: [[0, 0]]\n")
+    completed = run_task("-cp", str(tree), "settings=nelder-mead", "maxfun=20", "-m",
+                         workdir=tmp_path, check=False)
+    assert completed.returncode != 0 and "1 failed" in completed.output
+    assert not path.exists()
+    assert path.with_name(path.name + ".stale").exists()
+    assert "moved aside" in completed.output
+    with pytest.raises(NoResults):
+        load_results(tmp_path / "results")
+
+
+def test_killed_sweep_keeps_finished_results_and_resumes(tmp_path):
+    command = [sys.executable, str(ROOT / "task.py"), "-cp", "experiment", "-m",
+               f"output.dir={tmp_path / 'results'}", f"hydra.sweep.dir={tmp_path / 'a'}"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(result_files(tmp_path / "results")) < 8 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = mtimes(tmp_path / "results")
+    assert 8 <= len(finished) < 45, "kill the sweep in the middle"
+    load_results(tmp_path / "results")  # every finished result loads (raises otherwise)
+
+    completed = run_task("-cp", "experiment", "-m", workdir=tmp_path)
+    assert f"45 jobs: {len(finished)} skipped (up to date), {45 - len(finished)} ran, " \
+           "0 failed" in completed.output
+    after = mtimes(tmp_path / "results")
+    assert len(after) == 45
+    assert all(after[p] == finished[p] for p in finished)
+
+
+def test_changing_a_setting_reruns_exactly_that_setting(tmp_path):
+    tree = tmp_path / "experiment"
+    shutil.copytree(ROOT / "experiment", tree)
+    arguments = ("-cp", str(tree), "maxfun=30,60", "-m")
+    run_task(*arguments, workdir=tmp_path)
+    before = mtimes(tmp_path / "results")
+    settings = tree / "settings" / "tnc.yaml"
+    settings.write_text(settings.read_text().replace("eta: 0.5", "eta: 0.3"))
+    completed = run_task(*arguments, workdir=tmp_path)
+    assert "6 jobs: 4 skipped (up to date), 2 ran, 0 failed" in completed.output
+    after = mtimes(tmp_path / "results")
+    assert {p.parent.name for p in after if after[p] != before[p]} == {"settings=tnc"}
+    assert all(record["config"]["method"]["options"]["eta"] == 0.3
+               for path, record in load_results(tmp_path / "results")
+               if path.parent.name == "settings=tnc")
+
+
+def test_two_sweeps_started_together_get_own_run_dirs_and_valid_results(tmp_path):
+    command = [sys.executable, str(ROOT / "task.py"), "-cp", "experiment", "settings=tnc",
+               "-m", f"output.dir={tmp_path / 'results'}",
+               f"hydra.sweep.dir={tmp_path}/multirun/${{run_id:}}"]
+    processes = [subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [process.communicate(timeout=300)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    run_dirs = list((tmp_path / "multirun").glob("*/*"))
+    assert len(run_dirs) == 2 and all((d / "multirun.yaml").exists() for d in run_dirs)
+    assert len(load_results(tmp_path / "results")) == 15
+
+
+@pytest.fixture
+def small_results(tmp_path):
+    run_task("-cp", "experiment", "settings=tnc", "maxfun=20,40", "-m", workdir=tmp_path)
+    return tmp_path / "results"
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"", "empty file"),
+    (b"hello, world\n", "not a result file written by this project"),
+    (pickle.dumps({"config": {}, "result": {}, "meta": {}}),
+     "not a result file written by this project"),
+    ("truncate", "truncated"),
+    ("flip", "corrupt: checksum mismatch"),
+], ids=["empty", "foreign-text", "foreign-pickle", "truncated", "corrupt"])
+def test_broken_result_file_is_named_with_its_problem(small_results, content, reason):
+    (victim, other) = result_files(small_results)
+    data = victim.read_bytes()
+    if content == "truncate":
+        content = data[: len(data) - 40]
+    elif content == "flip":
+        content = data[:-10] + bytes([data[-10] ^ 1]) + data[-9:]
+    victim.write_bytes(content)
+    with pytest.raises(ResultFileError, match=reason) as raised:
+        load_results(small_results)
+    assert raised.value.path == victim
+    with pytest.warns(UserWarning, match=f"skipped {victim}: {reason}"):
+        frame = results_frame(small_results, on_error="warn")
+    assert frame["path"].tolist() == [str(other)]
+
+
+def test_crafted_pickle_cannot_run_code(small_results, tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    victim = result_files(small_results)[0]
+    write_atomically(victim, encode({"config": {}, "result": Exploit(), "meta": {}}))
+    assert victim.read_bytes().startswith(MAGIC)
+    with pytest.raises(ResultFileError, match="refused to unpickle: refers to"):
+        load_results(small_results)
+    assert not marker.exists()
+
+
+def test_missing_or_empty_results_directory_names_the_command(tmp_path):
+    for directory in (tmp_path / "missing", tmp_path):
+        with pytest.raises(NoResults, match="run `python task.py -cp experiment -m`"):
+            results_frame(directory)
+
+
+def test_figure_is_removed_when_its_results_fail_to_load(small_results, tmp_path):
+    script = [sys.executable, str(ROOT / "plots" / "convergence.py"),
+              "--results", str(small_results), "--out", str(tmp_path / "figures")]
+    subprocess.run(script, check=True, capture_output=True)
+    figures = [tmp_path / "figures" / f"convergence.{suffix}" for suffix in ("pdf", "png")]
+    assert all(path.exists() for path in figures)
+    result_files(small_results)[0].write_bytes(b"garbage")
+    completed = subprocess.run(script, capture_output=True, text=True)
+    assert completed.returncode != 0
+    assert "not a result file" in completed.stderr and "removed the outdated" in completed.stderr
+    assert not any(path.exists() for path in figures)
+
+
+def test_csv_export_has_one_row_per_result(small_results, tmp_path):
+    out = tmp_path / "table.csv"
+    assert export_csv(small_results, out) == 2
+    lines = out.read_text().splitlines()
+    assert len(lines) == 3
+    header = lines[0].split(",")
+    assert {"method.name", "method.options.maxfun", "fun", "nfev", "meta.git.commit",
+            "meta.versions.scipy"} <= set(header)
+
+
+SEARCH = ("hydra/sweeper=nevergrad", "method=tnc", "x0=null", "hydra.sweeper.optim.budget=8",
+          "hydra.sweeper.optim.num_workers=2", "hydra.sweeper.optim.optimizer=RandomSearch")
+
+
+def test_search_keeps_going_past_some_failures(tmp_path):
+    completed = run_task(*SEARCH, "x0_random.high=choice(1.0,nan)",
+                         "hydra.sweeper.optim.max_failure_rate=0.9", "-m", workdir=tmp_path)
+    (best,) = [line for line in completed.output.splitlines() if "Best parameters:" in line]
+    assert "x0_random.high=1.0" in best
+    assert "warn" not in completed.output.lower()
+    assert 0 < len(result_files(tmp_path / "results")) < 8
+
+
+def test_search_where_nothing_succeeds_exits_non_zero_without_a_best(tmp_path):
+    completed = run_task(*SEARCH, "x0_random.high=choice(nan,-5.0)",
+                         "hydra.sweeper.optim.max_failure_rate=1.0", "-m", workdir=tmp_path,
+                         check=False)
+    assert completed.returncode != 0
+    assert "all 8 evaluations failed; no best point" in completed.output
+    assert "Best parameters" not in completed.output
+    assert not (tmp_path / "results").exists()
+
+
+def test_search_with_too_many_failures_exits_non_zero(tmp_path):
+    completed = run_task(*SEARCH, "x0_random.high=choice(1.0,nan)",
+                         "hydra.sweeper.optim.max_failure_rate=0.1", "-m", workdir=tmp_path,
+                         check=False)
+    assert completed.returncode != 0
+    assert "more than max_failure_rate=0.1" in completed.output
+    assert "Best parameters" not in completed.output

@@ -10,7 +10,7 @@ from optsweep.preflight import check_job
 from optsweep.provenance import code_version, now, provenance
 from optsweep.results import save_result, stored_if_current
 from optsweep.solve import solve
-from optsweep.storage import job_lock, move_aside
+from optsweep.storage import job_lock, move_aside, remove_leftovers
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,7 @@ def run(cfg: DictConfig) -> float:
     overrides = list(hydra_cfg.overrides.task)
     plan = check_job(cfg, overrides)
     with job_lock(plan.path):
+        remove_leftovers(plan.path)
         if not cfg.output.overwrite:
             stored = stored_if_current(plan.path, plan.config, code_version())
             if stored is not None:

@@ -105,6 +105,12 @@ def write_atomically(path: Path, data: bytes) -> None:
         os.close(directory)
 
 
+def remove_leftovers(path: Path) -> None:
+    """Delete temporary files a killed writer of ``path`` left behind (hold ``job_lock``)."""
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        leftover.unlink(missing_ok=True)
+
+
 def move_aside(path: Path) -> Path | None:
     """Rename an existing result to ``<name>.stale`` so no reader takes it as current."""
     stale = path.with_name(path.name + STALE_SUFFIX)

@@ -82,6 +82,7 @@ def test_killed_sweep_keeps_finished_results_and_resumes(tmp_path):
     after = mtimes(tmp_path / "results")
     assert len(after) == 45
     assert all(after[p] == finished[p] for p in finished)
+    assert not list((tmp_path / "results").rglob("*.tmp")), "leftovers of the killed writer"
 
 
 def test_changing_a_setting_reruns_exactly_that_setting(tmp_path):

@@ -22,8 +22,10 @@ sweep: $(INSTALLED)  ## Run the full experiment sweep into results/, then the fi
 	$(PY) task.py -cp experiment -m
 	$(MAKE) figures
 
-figures: $(INSTALLED)  ## Draw the figures in plots/ from results/
+figures: $(INSTALLED)  ## Draw the figures and the summary table in plots/ from results/
 	$(PY) plots/convergence.py
+	$(PY) plots/landscape.py
+	$(PY) plots/summary.py
 
 test: $(INSTALLED)  ## Run all tests
 	$(PY) -m pytest

@@ -166,7 +166,11 @@ def results_frame(directory: str | Path, on_error: str = "raise") -> pd.DataFram
     fields (``fun``, ``nfev``, ``nit``, ``success``, ``status``, ``message``), ``setting``, the
     job's Hydra ``overrides``, ``path`` and provenance (``meta.git.commit``, ...).
 
-    Errors as in ``load_results``.
+    Errors as in ``load_results``. ``frame.attrs["config_columns"]`` names the config columns.
     """
-    return pd.DataFrame([_row(path, record)
-                         for path, record in load_results(directory, on_error)])
+    loaded = load_results(directory, on_error)
+    frame = pd.DataFrame([_row(path, record) for path, record in loaded])
+    frame.attrs["config_columns"] = sorted(
+        set().union(*(pd.json_normalize(record["config"]).columns for _, record in loaded))
+    )
+    return frame

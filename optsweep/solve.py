@@ -21,14 +21,24 @@ def solve(config: dict) -> OptimizeResult:
 
     ``config`` is a recorded job config (``results.with_start_point``): resolved, plain
     containers, ``x0`` the actual start. Raises ``NonFiniteObjective`` if f ends NaN or inf.
+    The result gains ``iterates``: the start, then the point after each iteration (as scipy's
+    callback reports it), one row each, so figures draw paths from results alone.
     """
     method = config["method"]
     options = given_options(method["options"])
     check_method(method["name"], options, config["jac"])
     jac = problem.gradient if config["jac"] == "exact" else config["jac"]
     keywords = {} if jac is None else {"jac": jac}
-    result = minimize(problem.objective, np.asarray(config["x0"], dtype=float),
-                      method=method["name"], options=options, **keywords)
+    x0 = np.asarray(config["x0"], dtype=float)
+    iterates = [x0.copy()]
+
+    def record_iterate(xk, *_):
+        # Most methods pass the point, COBYQA an OptimizeResult holding it.
+        iterates.append(np.array(getattr(xk, "x", xk), dtype=float, copy=True))
+
+    result = minimize(problem.objective, x0, method=method["name"], options=options,
+                      callback=record_iterate, **keywords)
+    result.iterates = np.vstack(iterates)
     if not np.isfinite(result.fun):
         raise NonFiniteObjective(
             f"{method['name']} ended with f={result.fun} at x={result.x.tolist()} "

@@ -1,89 +1,59 @@
 """Convergence figure: best objective value against the evaluation budget, one line per setting.
 
-    python plots/convergence.py [--results DIR] [--out DIR]
+    python plots/convergence.py [--results DIR] [--out DIR] [spec overrides, e.g. budgets=[10,50]]
 
-Reads the result files of the experiment sweep and writes convergence.pdf and convergence.png.
+Spec: plots/specs/convergence.yaml. With one seed per budget the line is the result itself;
+with several, the median across seeds and a band from the 25th to the 75th percentile.
 """
 
-import argparse
-from pathlib import Path
+import numpy as np
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from optsweep.figures import FigureError, remove_outputs, save_figure, style_sheet  # noqa: E402
-from optsweep.paths import PROJECT_ROOT  # noqa: E402
-from optsweep.results import NoResults, identifying_overrides, results_frame  # noqa: E402
-from optsweep.storage import ResultFileError  # noqa: E402
+from optsweep.figures import FIGURE_SUFFIXES, label, new_figure, run_script, save_figure
+from optsweep.sweepdata import sweep_results
 
 
-# The figure shows the sweep of experiment/task.yaml: jobs set by these overrides alone.
-# Runs with further overrides (method.options.maxCGit=5, ...) are other experiments.
-SWEPT_KEYS = {"settings", "maxfun", "seed"}
-
-
-def _override_keys(overrides) -> set:
-    return {override.split("=", 1)[0] for override in identifying_overrides(overrides)}
-
-
-def sweep_rows(frame):
-    """The rows of ``frame`` that belong to the configured sweep; refuse duplicates."""
-    frame = frame[[_override_keys(o) <= SWEPT_KEYS and "maxfun" in _override_keys(o)
-                   for o in frame["overrides"]]]
-    duplicated = frame[frame.duplicated(["setting", "maxfun", "seed"], keep=False)]
-    if not duplicated.empty:
-        raise FigureError(
-            "several results for one setting, budget and seed; remove the stale ones:\n  "
-            + "\n  ".join(sorted(duplicated["path"]))
-        )
-    return frame
-
-
-def convergence_lines(frame):
-    """{setting: (budgets, f values)}, budgets ascending, from the sweep's results frame."""
+def convergence_lines(frame) -> dict:
+    """{setting: (budgets, median f, 25th percentile, 75th percentile)}, budgets ascending."""
     lines = {}
-    for setting, rows in sweep_rows(frame).groupby("setting"):
-        rows = rows.sort_values("maxfun")
-        lines[setting] = (rows["maxfun"].to_numpy(), rows["fun"].to_numpy())
+    for setting, rows in frame.groupby("setting", sort=False):
+        per_budget = rows.groupby("maxfun")["fun"]
+        budgets = np.array(sorted(rows["maxfun"].unique()))
+        lines[setting] = (
+            budgets,
+            per_budget.median().loc[budgets].to_numpy(),
+            per_budget.quantile(0.25).loc[budgets].to_numpy(),
+            per_budget.quantile(0.75).loc[budgets].to_numpy(),
+        )
     return lines
 
 
-def draw(lines) -> plt.Figure:
-    with plt.style.context(style_sheet()):
-        figure, axes = plt.subplots()
-        for setting, (budgets, values) in sorted(lines.items()):
-            axes.plot(budgets, values, marker="o", label=setting)
-        axes.set_yscale("log")
-        axes.set_xlabel("budget (max. function evaluations)")
-        axes.set_ylabel(r"best objective $f(x_\mathrm{opt})$")
-        axes.legend(title="setting")
+def draw(frame, spec):
+    figure, axes = new_figure(spec.size)
+    order = spec.settings or sorted(frame["setting"].unique())
+    lines = convergence_lines(frame)
+    several_seeds = frame["seed"].nunique() > 1
+    for setting in order:
+        budgets, median, low, high = lines[setting]
+        (line,) = axes.plot(budgets, median, marker="o", label=label(spec, setting))
+        if several_seeds:
+            axes.fill_between(budgets, low, high, color=line.get_color(), alpha=0.2,
+                              linewidth=0)
+    axes.set_yscale("log")
+    axes.set_xlabel(spec.x_label)
+    axes.set_ylabel(spec.y_label)
+    title = "median, IQR over seeds" if several_seeds else None
+    axes.legend(title=title)
     return figure
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", type=Path, default=PROJECT_ROOT / "results")
-    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "plots")
-    arguments = parser.parse_args(argv)
-    stem = arguments.out / "convergence"
-    try:
-        frame = results_frame(arguments.results)
-        if "maxfun" not in frame or sweep_rows(frame).empty:
-            raise FigureError(
-                f"no experiment sweep results in {arguments.results}: "
-                "run `python task.py -cp experiment -m` (or `make sweep`) first"
-            )
-        figure = draw(convergence_lines(frame))
-    except (FigureError, NoResults, ResultFileError) as error:
-        # Never leave an older figure looking current: it no longer matches the results.
-        removed = remove_outputs(stem)
-        note = f"\nremoved the outdated {', '.join(map(str, removed))}" if removed else ""
-        raise SystemExit(f"convergence figure not drawn: {error}{note}") from None
-    for path in save_figure(figure, stem):
-        print(f"wrote {path}")
+def make(results, spec, out):
+    frame = sweep_results(results, spec.settings, spec.budgets, spec.extra_overrides)
+    return save_figure(draw(frame, spec), out / spec.output)
+
+
+def outputs(spec, out):
+    return [(out / spec.output).with_suffix(suffix) for suffix in FIGURE_SUFFIXES]
 
 
 if __name__ == "__main__":
-    main()
+    run_script("convergence", make, outputs)

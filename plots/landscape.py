@@ -1,0 +1,68 @@
+"""Landscape figure: Rosenbrock contours with each setting's path of iterates at one budget.
+
+    python plots/landscape.py [--results DIR] [--out DIR] [spec overrides, e.g. budget=50]
+
+Spec: plots/specs/landscape.yaml. The paths are the iterates recorded in the results
+(``result.iterates``, then the returned solution), not recomputed.
+"""
+
+import numpy as np
+from matplotlib.colors import LogNorm
+
+from optsweep import problem
+from optsweep.figures import FIGURE_SUFFIXES, label, new_figure, run_script, save_figure
+from optsweep.results import load_result
+from optsweep.sweepdata import sweep_results
+
+MINIMUM = (1.0, 1.0)
+
+
+def paths(frame, seed) -> dict:
+    """{setting: (n, 2) array of the points from x0 to the solution}, for one seed."""
+    drawn = {}
+    for _, row in frame[frame["seed"] == seed].iterrows():
+        result = load_result(row["path"])["result"]
+        drawn[row["setting"]] = np.vstack([result.iterates, result.x])
+    return drawn
+
+
+def draw(frame, spec):
+    figure, axes = new_figure(spec.size)
+    x = np.linspace(*spec.xlim, 400)
+    y = np.linspace(*spec.ylim, 400)
+    grid_x, grid_y = np.meshgrid(x, y)
+    values = problem.objective(np.stack([grid_x, grid_y]))
+    levels = np.logspace(np.log10(values.min() + 1e-3), np.log10(values.max()), spec.levels)
+    axes.contour(grid_x, grid_y, values + 1e-3, levels=levels, norm=LogNorm(), cmap="Greys",
+                 linewidths=0.5)
+    seed = spec.seed if spec.seed is not None else int(frame["seed"].min())
+    drawn = paths(frame, seed)
+    for setting in spec.settings or sorted(drawn):
+        points = drawn[setting]
+        axes.plot(points[:, 0], points[:, 1], marker=".", markersize=2.5, linewidth=0.9,
+                  label=label(spec, setting))
+    start = next(iter(drawn.values()))[0]
+    axes.plot(*start, marker="o", color="black", linestyle="none", label="start $x_0$")
+    axes.plot(*MINIMUM, marker="*", markersize=9, color="gold", markeredgecolor="black",
+              linestyle="none", label="minimum (1, 1)")
+    axes.grid(False)
+    axes.set_xlim(*spec.xlim)
+    axes.set_ylim(*spec.ylim)
+    axes.set_xlabel("$x_1$")
+    axes.set_ylabel("$x_2$")
+    axes.set_title(f"paths at budget {spec.budget}", fontsize="medium")
+    axes.legend(loc="lower right", fontsize="x-small")
+    return figure
+
+
+def make(results, spec, out):
+    frame = sweep_results(results, spec.settings, [spec.budget], spec.extra_overrides)
+    return save_figure(draw(frame, spec), out / spec.output)
+
+
+def outputs(spec, out):
+    return [(out / spec.output).with_suffix(suffix) for suffix in FIGURE_SUFFIXES]
+
+
+if __name__ == "__main__":
+    run_script("landscape", make, outputs)

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help env sweep figures test clean
+.PHONY: help env sweep figures search test clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -26,6 +26,12 @@ figures: $(INSTALLED)  ## Draw the figures and the summary table in plots/ from 
 	$(PY) plots/convergence.py
 	$(PY) plots/landscape.py
 	$(PY) plots/summary.py
+
+search: $(INSTALLED)  ## Run the nevergrad searches of experiment/search/ and draw their traces
+	$(PY) task.py -cp experiment search=tnc -m
+	$(PY) task.py -cp experiment search=lbfgsb -m
+	$(PY) plots/search_trace.py search=tnc
+	$(PY) plots/search_trace.py search=lbfgsb
 
 test: $(INSTALLED)  ## Run all tests
 	$(PY) -m pytest

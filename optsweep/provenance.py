@@ -12,8 +12,8 @@ from importlib import metadata
 from optsweep.paths import PROJECT_ROOT
 
 PACKAGES = ("numpy", "scipy", "hydra-core", "omegaconf", "hydra-experiment-sweeper")
-# Modules that only read or present results: editing them leaves results current.
-_PRESENTATION = ("figures.py", "export.py")
+# Modules that only read, present or steer results: editing them leaves results current.
+_PRESENTATION = ("figures.py", "export.py", "sweepdata.py", "search.py", "nevergrad_search.py")
 
 
 def _git(*arguments: str) -> str | None:

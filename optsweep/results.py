@@ -57,10 +57,12 @@ def default_result_path(output_dir: str | Path, overrides: list[str]) -> Path:
 
     Every job of a Hydra sweep differs from the others in its overrides, so naming the file by
     all of them (sorted, ``output.*`` left out) can never make two jobs share it. The choice of
-    ``settings`` (or ``method``) becomes the directory, so each setting's results sit together.
+    ``search``, else ``settings``, else ``method`` becomes the directory, so each search's or
+    setting's results sit together.
     """
     relevant = identifying_overrides(overrides)
-    directory = next((o for o in relevant if o.split("=")[0] in ("settings", "method")), "")
+    chosen = {o.split("=")[0]: o for o in relevant}
+    directory = next((chosen[g] for g in ("search", "settings", "method") if g in chosen), "")
     rest = [o for o in relevant if o != directory]
     name = _escape(",".join(rest)) or "defaults"
     if len(name) > _MAX_NAME:

@@ -16,6 +16,7 @@ import itertools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
@@ -26,8 +27,12 @@ from hydra_plugins.experiment_sweeper_plugin.experiment_sweeper import (
     ExperimentSweeper,
     SweeperConfig,
 )
+from hydra_plugins.optsweep_sweeper.checked_nevergrad_sweeper import (
+    CheckedNevergradSweeper,
+    CheckedOptimConf,
+)
 from more_itertools import chunked
-from omegaconf import open_dict
+from omegaconf import OmegaConf, open_dict
 
 from optsweep.preflight import JobPlan, check_sweep
 from optsweep.provenance import code_version
@@ -43,6 +48,9 @@ class CheckedExperimentSweeperConfig(SweeperConfig):
     )
     # List every job (overrides, result file, run or skip) and run none.
     dry_run: bool = False
+    # Set by a search file (experiment/search/*.yaml): run that nevergrad search instead of
+    # the grid. Keys: optim (see CheckedOptimConf), params (the search space).
+    search: Any = None
 
 
 ConfigStore.instance().store(
@@ -78,9 +86,29 @@ def _status(plan: JobPlan, code: str) -> str:
 
 
 class CheckedExperimentSweeper(ExperimentSweeper):
-    def __init__(self, max_batch_size, overrides, dry_run: bool = False):
+    def __init__(self, max_batch_size, overrides, dry_run: bool = False, search=None):
         super().__init__(max_batch_size=max_batch_size, overrides=overrides)
-        self.dry_run = dry_run
+        self.dry_run, self.search = dry_run, search
+        self.task_function = None
+
+    def setup(self, *, hydra_context, task_function, config) -> None:
+        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        self.task_function = task_function
+
+    def _run_search(self, arguments):
+        """The search of ``search=<name>``, its state and tuned settings under
+        ``<output.dir>/search=<name>/``."""
+        choices = self.config.hydra.runtime.choices
+        name = choices.get("search")
+        optim = OmegaConf.merge(OmegaConf.structured(CheckedOptimConf), self.search.optim)
+        search = CheckedNevergradSweeper(
+            optim=optim, params=self.search.get("params"),
+            state_dir=str(Path(self.config.output.dir) / f"search={name}"),
+            search_name=name, tunes_settings=choices.get("settings"),
+        )
+        search.setup(hydra_context=self.hydra_context, task_function=self.task_function,
+                     config=self.config)
+        return search.sweep(arguments)
 
     def generate_jobs(self, arguments: list[str]) -> list[tuple[str, ...]]:
         """All jobs: the product of the configured and command-line overrides.
@@ -117,6 +145,8 @@ class CheckedExperimentSweeper(ExperimentSweeper):
             HydraConfig.instance().set_config(self.config)
 
     def sweep(self, arguments):
+        if self.search is not None:
+            return self._run_search(arguments)
         log.info(f"Sweep output dir : {self.config.hydra.sweep.dir}")
         jobs = self.generate_jobs(arguments)
         plans = self._plan(jobs)

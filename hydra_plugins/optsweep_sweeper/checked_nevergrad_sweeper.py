@@ -1,24 +1,28 @@
-"""``hydra/sweeper=nevergrad`` as this project configures it (config/hydra/sweeper/).
+"""``hydra/sweeper=nevergrad`` as this project configures it (config/hydra/sweeper/), and the
+engine of the experiment tree's searches (``python task.py -cp experiment search=tnc -m``).
 
-hydra-nevergrad-sweeper 1.4.0rc3 applies ``max_failure_rate`` to each batch of evaluations
-separately, and if every evaluation fails at a tolerated rate it still logs "Best parameters"
-(the untried initial point) and exits 0. Here the rate applies to the whole search, failed and
-non-finite evaluations count as bad values (``FAILED_LOSS``) up to that rate, and a search in
-which nothing succeeded, or too much failed, exits non-zero without reporting a best point.
+Compared with hydra-nevergrad-sweeper 1.4.0rc3, whose parametrization it reuses:
+- failed and non-finite evaluations count as bad values (``FAILED_LOSS``) as long as at most
+  ``optim.max_failure_rate`` of the whole search fails (upstream: of each batch); past that,
+  or if nothing succeeded, the search exits non-zero and reports no best point;
+- a fixed default seed, so the same definition gives the same evaluations;
+- after every batch, the trace, the best evaluated point, nevergrad's recommendation and the
+  optimizer state go to ``state_dir`` (``optsweep.search``); rerunning the same search resumes
+  from there without repeating finished evaluations;
+- at the end, the best *evaluated* point is also written as a settings file, if the search
+  tunes a setting of the experiment tree.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from hydra.core.config_store import ConfigStore
-from hydra.core.utils import JobReturn, JobStatus
-from hydra.errors import CompactHydraException
+from hydra.plugins.sweeper import Sweeper
 from hydra_plugins.hydra_nevergrad_sweeper.config import NevergradSweeperConf, OptimConf
-from hydra_plugins.hydra_nevergrad_sweeper.nevergrad_sweeper import NevergradSweeper
 
 
 @dataclass
 class CheckedOptimConf(OptimConf):
-    # A fixed seed: the same search file gives the same evaluations every time.
+    # A fixed seed: the same search definition gives the same evaluations every time.
     seed: int | None = 0
     # Largest tolerated share of failed evaluations over the whole search (not per batch).
     max_failure_rate: float = 0.25
@@ -30,6 +34,12 @@ class CheckedNevergradSweeperConf(NevergradSweeperConf):
         "hydra_plugins.optsweep_sweeper.checked_nevergrad_sweeper.CheckedNevergradSweeper"
     )
     optim: CheckedOptimConf = field(default_factory=CheckedOptimConf)
+    # Trace, progress, optimizer state (and tuned settings); the same search rerun with the
+    # same state_dir resumes. null: <sweep dir>/search (a fresh directory each run).
+    state_dir: str | None = None
+    # Name of the search ("tnc") and the settings file it tunes: set by the experiment tree.
+    search_name: str | None = None
+    tunes_settings: str | None = None
 
 
 ConfigStore.instance().store(
@@ -40,58 +50,20 @@ ConfigStore.instance().store(
 )
 
 
-class SearchFailed(CompactHydraException):
-    """Too many evaluations of a search failed, or all of them did."""
+class CheckedNevergradSweeper(Sweeper):
+    """Thin plugin class: nevergrad is imported only when a search runs (Hydra imports every
+    plugin module on every command); the loop is ``optsweep.nevergrad_search``."""
 
+    def __init__(self, optim, parametrization=None, params=None, state_dir=None,
+                 search_name=None, tunes_settings=None):
+        from optsweep.nevergrad_search import NevergradSearch
 
-class _FailureCountingLauncher:
-    """Wraps the sweeper's launcher to apply the failure policy across all batches."""
+        self.search = NevergradSearch(optim, parametrization, params, state_dir=state_dir,
+                                      search_name=search_name, tunes_settings=tunes_settings)
 
-    def __init__(self, launcher, budget: int, max_failure_rate: float):
-        self.launcher, self.budget, self.max_failure_rate = launcher, budget, max_failure_rate
-        self.done, self.failures = 0, []
-
-    def launch(self, job_overrides, initial_job_idx):
-        returns = self.launcher.launch(job_overrides, initial_job_idx=initial_job_idx)
-        self.done += len(returns)
-        failures = [r for r in returns if r.status is not JobStatus.COMPLETED]
-        self.failures += failures
-        failed = len(self.failures)
-        if failed == self.done and self.done >= self.budget:
-            raise SearchFailed(self._report(f"all {failed} evaluations failed; no best point"))
-        if failed / self.done > self.max_failure_rate and self.done >= self.budget:
-            raise SearchFailed(self._report(
-                f"{failed} of {self.done} evaluations failed, more than "
-                f"max_failure_rate={self.max_failure_rate}"
-            ))
-        # The sweeper sees a failure as a completed evaluation with a very bad loss, so its
-        # own per-batch failure check never stops a search that is within the overall rate.
-        return [_as_bad_value(r) if r in failures else r for r in returns]
-
-    def _report(self, headline: str) -> str:
-        lines = [f"  [{' '.join(r.overrides or [])}] {type(r._return_value).__name__}: "
-                 f"{r._return_value}" for r in self.failures[:10]]
-        more = len(self.failures) - len(lines)
-        return "\n".join([headline] + lines + ([f"  ... and {more} more"] if more > 0 else []))
-
-    def __getattr__(self, name):
-        return getattr(self.launcher, name)
-
-
-# The loss told to nevergrad for a failed evaluation: worse than any real Rosenbrock value in
-# a search box, and below nevergrad's clipping threshold (5e20), which would warn on inf.
-FAILED_LOSS = 1e20
-
-
-def _as_bad_value(ret: JobReturn) -> JobReturn:
-    sign = -1.0 if ret.hydra_cfg and ret.hydra_cfg.hydra.sweeper.optim.maximize else 1.0
-    return replace(ret, status=JobStatus.COMPLETED, _return_value=sign * FAILED_LOSS)
-
-
-class CheckedNevergradSweeper(NevergradSweeper):
     def setup(self, *, hydra_context, task_function, config) -> None:
-        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
-        impl = self.sweeper
-        impl.launcher = _FailureCountingLauncher(
-            impl.launcher, impl.opt_config.budget, impl.opt_config.max_failure_rate
-        )
+        self.search.setup(hydra_context=hydra_context, task_function=task_function,
+                          config=config)
+
+    def sweep(self, arguments: list[str]) -> None:
+        return self.search.sweep(arguments)

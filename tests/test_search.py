@@ -1,0 +1,183 @@
+"""Nevergrad searches: the plain one-liner, the experiment tree's search files, their outputs,
+reproducibility, resume, and the NGOpt regression under the pinned numpy."""
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import ROOT, run_task
+from optsweep.figures import load_spec
+from optsweep.results import load_result, load_results, result_files
+from plots import search_trace
+
+SMALL = ("hydra.sweeper.search.optim.budget=8", "hydra.sweeper.search.optim.num_workers=4")
+
+
+def trace(directory):
+    with open(directory / "trace.csv", newline="") as file:
+        return [(row["evaluation"], row["value"], row["params"]) for row in csv.DictReader(file)]
+
+
+def progress(directory):
+    return yaml.safe_load((directory / "progress.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def tnc_search(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("search")
+    completed = run_task("-cp", "experiment", "search=tnc", *SMALL, "-m", workdir=workdir)
+    return workdir / "results", completed.output
+
+
+def test_plain_one_liner_ends_with_best_parameters(tmp_path):
+    completed = run_task("hydra/sweeper=nevergrad", "method=tnc",
+                         "method.options.eta=tag(log, interval(0.001, 1))",
+                         "hydra.sweeper.optim.budget=6", "hydra.sweeper.optim.num_workers=3",
+                         "-m", workdir=tmp_path)
+    last = completed.stdout.strip().splitlines()[-1]
+    assert "Best parameters: " in last and "method.options.eta=" in last
+    assert "warn" not in completed.output.lower()
+    assert len(result_files(tmp_path / "results")) == 6
+
+
+def test_search_records_every_evaluation_like_a_sweep_job(tnc_search):
+    results, _ = tnc_search
+    directory = results / "search=tnc"
+    rows = trace(directory)
+    assert [int(number) for number, _, _ in rows] == list(range(8))
+    for _, value, params in rows:
+        params = yaml.safe_load(params)
+        assert set(params) == {"method.options.eta", "method.options.stepmx"}
+    records = [record for _, record in load_results(results)]
+    assert len(records) == 8
+    for record in records:
+        assert record["config"]["method"]["name"] == "TNC"
+        assert record["config"]["maxfun"] == 100
+        assert record["config"]["method"]["options"]["maxfun"] == 100
+        assert record["meta"]["choices"]["search"] == "tnc"
+    recorded = sorted(float(r["result"].fun) for r in records)
+    assert recorded == sorted(float(value) for _, value, _ in rows)
+
+
+def test_progress_distinguishes_best_evaluated_from_recommendation(tnc_search):
+    results, output = tnc_search
+    saved = progress(results / "search=tnc")
+    assert saved["evaluations"] == saved["budget"] == 8 and saved["failures"] == 0
+    best = saved["best_evaluated"]
+    values = [float(value) for _, value, _ in trace(results / "search=tnc")]
+    assert best["value"] == min(values)
+    assert load_result(best["path"])["result"].fun == best["value"]
+    assert "params" in saved["recommendation"]
+    assert f"Best evaluated: f={best['value']!r}" in output
+    assert output.strip().splitlines()[-1].split("] ", 1)[1].startswith("Best parameters: ")
+
+
+def test_same_search_file_and_seed_give_the_same_evaluations(tnc_search, tmp_path):
+    results, _ = tnc_search
+    run_task("-cp", "experiment", "search=tnc", *SMALL, "-m", workdir=tmp_path)
+    assert trace(tmp_path / "results" / "search=tnc") == trace(results / "search=tnc")
+    first, second = (progress(d / "search=tnc") for d in (results, tmp_path / "results"))
+    assert first["best_evaluated"]["params"] == second["best_evaluated"]["params"]
+    assert first["recommendation"] == second["recommendation"]
+
+
+def test_tuned_settings_file_composes_and_reproduces_the_best_value(tnc_search, tmp_path):
+    results, _ = tnc_search
+    tree = tmp_path / "experiment"
+    shutil.copytree(ROOT / "experiment", tree)
+    shutil.copy(results / "search=tnc" / "tnc-tuned.yaml", tree / "settings")
+    run_task("-cp", str(tree), "settings=tnc-tuned", "maxfun=100", "-m", workdir=tmp_path)
+    (path,) = result_files(tmp_path / "results")
+    best = progress(results / "search=tnc")["best_evaluated"]
+    record = load_result(path)
+    assert record["result"].fun == best["value"]
+    assert record["config"]["method"]["options"]["eta"] == best["params"]["method.options.eta"]
+    assert record["config"]["method"]["options"]["maxfun"] == 100  # mapped as in tnc.yaml
+
+
+def test_rerunning_a_finished_search_evaluates_nothing(tnc_search, tmp_path):
+    results, _ = tnc_search
+    shutil.copytree(results, tmp_path / "results")
+    before = {p: p.stat().st_mtime_ns for p in result_files(tmp_path / "results")}
+    completed = run_task("-cp", "experiment", "search=tnc", *SMALL, "-m", workdir=tmp_path)
+    assert "8 of 8 evaluations done" in completed.output
+    assert "Launching" not in completed.output
+    assert {p: p.stat().st_mtime_ns for p in result_files(tmp_path / "results")} == before
+
+
+def test_killed_search_resumes_without_repeating_finished_evaluations(tmp_path):
+    command = [sys.executable, str(ROOT / "task.py"), "-cp", "experiment", "search=tnc",
+               "hydra.sweeper.search.optim.budget=24", "hydra.sweeper.search.optim.num_workers=2",
+               "-m", f"output.dir={tmp_path / 'results'}", f"hydra.sweep.dir={tmp_path / 'a'}"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    directory = tmp_path / "results" / "search=tnc"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (
+            (directory / "progress.yaml").exists() and progress(directory)["evaluations"] >= 6):
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    done = progress(directory)["evaluations"]
+    assert 6 <= done < 24, "kill the search in the middle"
+    finished = trace(directory)
+    completed = run_task("-cp", "experiment", "search=tnc",
+                         "hydra.sweeper.search.optim.budget=24",
+                         "hydra.sweeper.search.optim.num_workers=2", "-m", workdir=tmp_path)
+    assert f"{done} of 24 evaluations done" in completed.output
+    rows = trace(directory)
+    assert len(rows) == 24 and rows[:done] == finished
+    launched = completed.output.count("\t#")
+    assert launched == 24 - done, "finished evaluations were repeated"
+
+
+def test_search_trace_figure_data_is_the_trace(tnc_search):
+    results, _ = tnc_search
+    numbers, values = search_trace.read_trace(results, "tnc")
+    figure = search_trace.draw(numbers, values, load_spec("search_trace", []))
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    expected = [float(value) for _, value, _ in trace(results / "search=tnc")]
+    assert lines["evaluation"].get_ydata().tolist() == expected
+    assert lines["best so far"].get_ydata().tolist() == np.minimum.accumulate(expected).tolist()
+
+
+def test_search_trace_script_writes_files(tnc_search, tmp_path):
+    results, _ = tnc_search
+    completed = subprocess.run([sys.executable, str(ROOT / "plots" / "search_trace.py"),
+                                "--results", str(results), "--out", str(tmp_path)],
+                               capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    assert {p.name for p in tmp_path.iterdir()} == {"search-trace-tnc.pdf",
+                                                    "search-trace-tnc.png"}
+    completed = subprocess.run([sys.executable, str(ROOT / "plots" / "search_trace.py"),
+                                "--results", str(results), "--out", str(tmp_path),
+                                "search=lbfgsb"], capture_output=True, text=True)
+    assert completed.returncode != 0 and "search=lbfgsb -m" in completed.stderr
+
+
+def test_ngopt_reaches_its_metamodel_under_the_pinned_numpy(tmp_path):
+    """Regression: nevergrad 1.0.12's NGOpt crashes under numpy 2.4+ once its metamodel
+    starts (float() of a 1-element array, seen here with numpy 2.4.4). The shipped TNC search
+    (NGOpt, two continuous parameters, budget 40, 4 workers) gets there: if numpy is unpinned
+    to 2.4, this test fails."""
+    completed = run_task("-cp", "experiment", "search=tnc", "-m", workdir=tmp_path)
+    saved = progress(tmp_path / "results" / "search=tnc")
+    assert saved["evaluations"] == 40 and saved["failures"] == 0
+    assert "Best parameters: " in completed.output
+
+
+def test_lbfgsb_search_tunes_an_integer_option(tmp_path):
+    run_task("-cp", "experiment", "search=lbfgsb", *SMALL, "-m", workdir=tmp_path)
+    directory = tmp_path / "results" / "search=lbfgsb"
+    maxcor = [yaml.safe_load(params)["method.options.maxcor"] for _, _, params in trace(directory)]
+    assert all(isinstance(value, int) and 2 <= value <= 30 for value in maxcor)
+    tuned = yaml.safe_load((directory / "lbfgsb-tuned.yaml").read_text())
+    assert tuned["defaults"] == ["lbfgsb"] and set(tuned["method"]["options"]) == {"eps", "maxcor"}

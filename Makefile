@@ -5,10 +5,10 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help env sweep figures search test clean
+.PHONY: help env sweep figures search test slurm-up slurm-down clean
 
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ search: $(INSTALLED)  ## Run the nevergrad searches of experiment/search/ and dr
 
 test: $(INSTALLED)  ## Run all tests
 	$(PY) -m pytest
+
+slurm-up:  ## Start a one-node SLURM test cluster (root; installs slurm-wlm, munge if missing)
+	@scripts/slurm-cluster up
+	@echo 'use it in this shell: eval "$$(scripts/slurm-cluster env)"'
+
+slurm-down:  ## Stop the test cluster
+	@scripts/slurm-cluster down
 
 clean:  ## Remove the environment and Hydra's run logs (results/ is kept)
 	rm -rf $(VENV) outputs multirun

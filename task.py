@@ -13,7 +13,9 @@ from optsweep.job import run
 
 # version_base is left out on purpose: Hydra 1.4 deprecates the argument and warns whenever it
 # is passed; without it Hydra 1.4 applies its current defaults (no change of working directory).
-@hydra.main(config_path="config", config_name="task")
+# The execution whitelist names the only config-given targets Hydra may instantiate.
+@hydra.main(config_path="config", config_name="task",
+            execution_whitelist=["optsweep.progress.JobEndMarker"])
 def main(cfg: DictConfig) -> float:
     return run(cfg)
 

@@ -15,6 +15,7 @@ from hydra_plugins.hydra_nevergrad_sweeper._impl import (
 )
 from omegaconf import OmegaConf
 
+from optsweep.progress import ProgressReport
 from optsweep.provenance import code_version
 from optsweep.results import identifying_overrides, result_path
 from optsweep.search import Evaluation, SearchState, tuned_settings
@@ -81,6 +82,18 @@ class NevergradSearch(NevergradSweeperImpl):
                      f"{optim.budget} evaluations done")
         self.job_idx = len(state.evaluations)
         tolerated = optim.max_failure_rate * optim.budget
+        with ProgressReport(self.config.hydra.sweep.dir, optim.budget - self.job_idx):
+            self._loop(optimizer, state, space, direction, tolerated)
+        best = state.best(optim.maximize)
+        if best is None:
+            raise SearchFailed(self._failures(
+                state.evaluations, f"all {len(state.evaluations)} evaluations failed; "
+                "no best point"))
+        self._report(state, best, optimizer.provide_recommendation().value, directory)
+
+    def _loop(self, optimizer, state, space, direction, tolerated) -> None:
+        """Ask, launch, tell and save batch after batch until the budget is used."""
+        optim = self.opt_config
         while len(state.evaluations) < optim.budget:
             batch = min(optim.num_workers, optim.budget - len(state.evaluations))
             candidates = [optimizer.ask() for _ in range(batch)]
@@ -102,12 +115,6 @@ class NevergradSearch(NevergradSweeperImpl):
                     failed, f"{len(failed)} of {len(state.evaluations)} evaluations failed: "
                     f"more than max_failure_rate={optim.max_failure_rate} of the budget "
                     f"{optim.budget}"))
-        best = state.best(optim.maximize)
-        if best is None:
-            raise SearchFailed(self._failures(
-                state.evaluations, f"all {len(state.evaluations)} evaluations failed; "
-                "no best point"))
-        self._report(state, best, optimizer.provide_recommendation().value, directory)
 
     def _evaluation(self, number, space, candidate, ret) -> Evaluation:
         params = {key: candidate.value[key] for key in space}

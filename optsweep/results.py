@@ -41,11 +41,16 @@ def with_start_point(config: dict) -> dict:
     return {**config, "x0": start.tolist()}
 
 
+# Overrides that say where or how a job runs, not what it computes.
+_NOT_IDENTIFYING = ("output", "launcher")
+
+
 def identifying_overrides(overrides: list[str]) -> list[str]:
-    """The overrides that say what a job computes: sorted, without ``+``/``~`` prefixes,
-    ``output.*`` (where results go) left out."""
+    """The overrides that say what a job computes: sorted, without ``+``/``~`` prefixes;
+    ``output.*`` (where results go) and ``launcher`` (where jobs run) left out."""
     bare = (override.lstrip("+~") for override in overrides)
-    return sorted(override for override in bare if not override.startswith("output."))
+    return sorted(override for override in bare
+                  if override.split("=", 1)[0].split(".", 1)[0] not in _NOT_IDENTIFYING)
 
 
 def _escape(text: str) -> str:

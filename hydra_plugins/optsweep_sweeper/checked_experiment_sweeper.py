@@ -35,6 +35,7 @@ from more_itertools import chunked
 from omegaconf import OmegaConf, open_dict
 
 from optsweep.preflight import JobPlan, check_sweep
+from optsweep.progress import ProgressReport
 from optsweep.provenance import code_version
 from optsweep.results import stored_if_current
 
@@ -164,11 +165,12 @@ class CheckedExperimentSweeper(ExperimentSweeper):
 
         returns, failed = [], []
         initial_job_idx = 0
-        for batch in chunked(todo, self.batch_size(todo) or 1):
-            results = self.launcher.launch(batch, initial_job_idx=initial_job_idx)
-            initial_job_idx += len(batch)
-            returns.append(results)
-            failed += [r for r in results if r.status is not JobStatus.COMPLETED]
+        with ProgressReport(self.config.hydra.sweep.dir, len(todo)):
+            for batch in chunked(todo, self.batch_size(todo) or 1):
+                results = self.launcher.launch(batch, initial_job_idx=initial_job_idx)
+                initial_job_idx += len(batch)
+                returns.append(results)
+                failed += [r for r in results if r.status is not JobStatus.COMPLETED]
         summary = (f"{len(plans)} jobs: {skipped} skipped (up to date), "
                    f"{len(todo) - len(failed)} ran, {len(failed)} failed")
         if failed:

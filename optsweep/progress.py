@@ -1,0 +1,84 @@
+"""Progress of a sweep on the terminal, whatever the launcher.
+
+Each job, wherever it runs (in-process, a joblib worker, a SLURM node), marks its end with a
+file in ``<sweep dir>/.progress/`` (the Hydra callback ``JobEndMarker``, configured in
+config/task.yaml). The sweeping process watches that directory and, if its stderr is a
+terminal, prints a line every few seconds: jobs done of total, failures so far, elapsed time and
+an estimate of the time left. When output is not a terminal it stays quiet: the sweep's final
+summary line says what happened.
+"""
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+from hydra.core.utils import JobStatus
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+
+MARKERS = ".progress"
+_INTERVAL = 2.0
+
+
+class JobEndMarker(Callback):
+    """Hydra callback: mark each finished job of a multirun as ``<num>.ok`` or ``<num>.failed``."""
+
+    def on_job_end(self, config, job_return, **kwargs) -> None:
+        if config.hydra.mode != RunMode.MULTIRUN:
+            return
+        directory = Path(config.hydra.sweep.dir) / MARKERS
+        directory.mkdir(parents=True, exist_ok=True)
+        status = "ok" if job_return.status is JobStatus.COMPLETED else "failed"
+        (directory / f"{config.hydra.job.num}.{status}").touch()
+
+
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def progress_line(done: int, failed: int, total: int, elapsed: float) -> str:
+    left = f", ~{_clock(elapsed / done * (total - done))} left" if 0 < done < total else ""
+    return (f"[progress] {done}/{total} jobs done, {failed} failed, "
+            f"{_clock(elapsed)} elapsed{left}")
+
+
+class ProgressReport:
+    """Context manager: while it is open, report the jobs that end under ``sweep_dir``."""
+
+    def __init__(self, sweep_dir, total: int, stream=None):
+        self.directory = Path(sweep_dir) / MARKERS
+        self.total, self.stream = total, stream or sys.stderr
+        self.enabled = total > 0 and self.stream.isatty()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._before = set()
+
+    def counts(self) -> tuple[int, int]:
+        names = set(p.name for p in self.directory.glob("*.*")) - self._before
+        return len(names), sum(name.endswith(".failed") for name in names)
+
+    def _watch(self) -> None:
+        shown = None
+        while not self._stop.wait(_INTERVAL):
+            done, failed = self.counts()
+            if (done, failed) != shown:
+                shown = (done, failed)
+                elapsed = time.monotonic() - self._start
+                print(progress_line(done, failed, self.total, elapsed), file=self.stream,
+                      flush=True)
+
+    def __enter__(self):
+        self._start = time.monotonic()
+        if self.directory.exists():  # markers of an earlier run into the same sweep dir
+            self._before = set(p.name for p in self.directory.glob("*.*"))
+        if self.enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self.enabled:
+            self._thread.join()

@@ -1,0 +1,149 @@
+"""The experiment tree on Hydra's launchers: joblib on all cores, and SLURM through submitit on
+a real single-node cluster (scripts/slurm-cluster). Same results, validation, resume, failure
+summary and exit code as the in-process launcher; progress on a terminal."""
+
+import os
+import pickle
+import pty
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, run_task
+from optsweep.results import load_result, result_files
+
+GRID = ("settings=tnc,lbfgsb", "maxfun=10,20,30")
+
+
+@pytest.fixture(scope="session")
+def in_process(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("in-process")
+    run_task("-cp", "experiment", *GRID, "-m", workdir=workdir)
+    return workdir / "results"
+
+
+def _sinfo_works() -> bool:
+    try:
+        return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A running SLURM cluster: the one SLURM_CONF names, or one this fixture starts (and
+    stops). Skips, saying why, only if none can be started."""
+    if os.environ.get("SLURM_CONF") and _sinfo_works():
+        yield
+        return
+    script = ROOT / "scripts" / "slurm-cluster"
+    started = subprocess.run([str(script), "up"], capture_output=True, text=True)
+    if started.returncode != 0:
+        pytest.skip(f"no SLURM cluster could be started: {started.stderr.strip()}")
+    saved = dict(os.environ)
+    for assignment in started.stdout.split()[1:]:  # "export SLURM_CONF=... PATH=..."
+        key, value = assignment.split("=", 1)
+        os.environ[key] = value.replace("$PATH", saved.get("PATH", ""))
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        subprocess.run([str(script), "down"], capture_output=True)
+
+
+def assert_same_results(results, reference):
+    files = result_files(results)
+    assert [p.relative_to(results) for p in files] == \
+        [p.relative_to(reference) for p in result_files(reference)]
+    for path in files:
+        ours, theirs = load_result(path), load_result(reference / path.relative_to(results))
+        for part in ("config", "result"):
+            assert pickle.dumps(ours[part]) == pickle.dumps(theirs[part]), (path, part)
+
+
+@pytest.fixture(params=["local", "slurm"], ids=["joblib", "slurm"])
+def launcher(request):
+    """The launcher preset of the experiment tree (``launcher=...``) a test runs with."""
+    if request.param == "slurm":
+        request.getfixturevalue("slurm_cluster")
+    return request.param
+
+
+def test_same_results_and_resume_as_in_process(launcher, in_process, tmp_path):
+    completed = run_task("-cp", "experiment", f"launcher={launcher}", *GRID, "-m",
+                         workdir=tmp_path)
+    assert "6 jobs: 0 skipped (up to date), 6 ran, 0 failed" in completed.output
+    assert "warn" not in completed.output.lower(), completed.output
+    assert_same_results(tmp_path / "results", in_process)
+    before = {p: p.stat().st_mtime_ns for p in result_files(tmp_path / "results")}
+    completed = run_task("-cp", "experiment", f"launcher={launcher}", *GRID, "maxfun=10,20,30,40",
+                         "-m", workdir=tmp_path)
+    assert "8 jobs: 6 skipped (up to date), 2 ran, 0 failed" in completed.output
+    after = {p: p.stat().st_mtime_ns for p in result_files(tmp_path / "results")}
+    assert all(after[p] == before[p] for p in before) and len(after) == 8
+
+
+def test_failing_job_gives_summary_and_non_zero_exit(launcher, tmp_path):
+    completed = run_task("-cp", "experiment", f"launcher={launcher}", "settings=tnc",
+                         "maxfun=20", "x0=[0.5,0.5],[nan,nan]", "-m", workdir=tmp_path,
+                         check=False)
+    assert completed.returncode != 0
+    assert "2 jobs: 0 skipped (up to date), 1 ran, 1 failed" in completed.output
+    assert "NonFiniteObjective: TNC ended with f=nan" in completed.output
+    (log,) = [line.split("log: ")[1] for line in completed.output.splitlines() if "log: " in line]
+    assert os.path.exists(log)
+    assert len(result_files(tmp_path / "results")) == 1
+
+
+def test_bad_config_is_refused_before_anything_is_launched(launcher, tmp_path):
+    completed = run_task("-cp", "experiment", f"launcher={launcher}", "settings=tnc",
+                         "+method.options.etaa=1", "-m", workdir=tmp_path, check=False)
+    assert completed.returncode != 0 and "has no option 'etaa'" in completed.output
+    assert not (tmp_path / "results").exists()
+    assert not list(tmp_path.rglob(".submitit"))
+
+
+def test_slurm_preset_is_set_in_yaml_and_overridable(tmp_path):
+    completed = run_task("-cp", "experiment", "launcher=slurm", "settings=tnc",
+                         "hydra.launcher.partition=big", "hydra.launcher.timeout_min=7",
+                         "--cfg", "hydra", "-p", "hydra.launcher", workdir=tmp_path)
+    for line in ("partition: big", "timeout_min: 7", "cpus_per_task: 1", "mem_gb: 1",
+                 "array_parallelism: 64", "hydra_submitit_launcher.submitit_launcher.SlurmLauncher"):
+        assert line in completed.stdout, completed.stdout
+
+
+def run_in_terminal(arguments, workdir):
+    """Run task.py with stdout and stderr on a pseudo-terminal; return what it printed."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    controller, terminal = pty.openpty()
+    command = [sys.executable, str(ROOT / "task.py"), *arguments,
+               f"output.dir={workdir / 'results'}", f"hydra.sweep.dir={workdir / 'multirun'}"]
+    process = subprocess.Popen(command, cwd=workdir, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait()
+    os.close(controller)
+    return process.returncode, b"".join(chunks).decode()
+
+
+def test_progress_on_a_terminal_and_quiet_elsewhere(tmp_path):
+    arguments = ("-cp", "experiment", "launcher=local", "maxfun=range(10,151,5)", "-m")
+    code, output = run_in_terminal(arguments, tmp_path / "tty")
+    assert code == 0
+    lines = [line for line in output.splitlines() if line.startswith("[progress]")]
+    assert lines, output[-2000:]
+    assert all(" jobs done, " in line and " elapsed" in line for line in lines)
+    assert any(" left" in line for line in lines)
+    completed = run_task(*arguments, workdir=tmp_path)
+    assert "[progress]" not in completed.output
+    assert "87 jobs: 0 skipped (up to date), 87 ran, 0 failed" in completed.output

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help env sweep figures search test slurm-up slurm-down clean
+.PHONY: help env sweep figures search test bench slurm-up slurm-down clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ search: $(INSTALLED)  ## Run the nevergrad searches of experiment/search/ and dr
 
 test: $(INSTALLED)  ## Run all tests
 	$(PY) -m pytest
+
+bench: $(INSTALLED)  ## Benchmark the sweep (45, 450, 4,500 jobs) against a plain loop: bench/results.md
+	$(PY) bench/sweep_bench.py
 
 slurm-up:  ## Start a one-node SLURM test cluster (root; installs slurm-wlm, munge if missing)
 	@scripts/slurm-cluster up

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
@@ -53,14 +54,15 @@ def _shown(path: Path) -> str:
     return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
 
 
-def _where(cfg: DictConfig) -> str:
-    """The config files a job is made of (primary task.yaml, chosen group options), to say
-    where a bad key may come from, e.g. "experiment/settings/tnc.yaml"."""
-    if "hydra" not in cfg:
+def _where() -> str:
+    """The config files the current job is made of (primary task.yaml, chosen group options),
+    to say where a bad key may come from, e.g. "experiment/settings/tnc.yaml"."""
+    if not HydraConfig.initialized():
         return "command-line overrides"
-    sources = [Path(s.path) for s in cfg.hydra.runtime.config_sources if s.schema == "file"]
-    wanted = [cfg.hydra.job.config_name] + [
-        f"{group}/{choice}" for group, choice in cfg.hydra.runtime.choices.items()
+    hydra = HydraConfig.get()
+    sources = [Path(s.path) for s in hydra.runtime.config_sources if s.schema == "file"]
+    wanted = [hydra.job.config_name] + [
+        f"{group}/{choice}" for group, choice in hydra.runtime.choices.items()
         if choice and not group.startswith("hydra/")
     ]
     files = []
@@ -85,7 +87,7 @@ def check_sweep(jobs: Iterable[tuple[list[str], DictConfig]]) -> list[JobPlan]:
         try:
             plan = check_job(cfg, overrides)
         except INVALID as error:
-            problems[f"{error}\n    (from {_where(cfg)})"].append(label)
+            problems[f"{error}\n    (from {_where()})"].append(label)
             continue
         owners[plan.path].append(label)
         plans.append(plan)

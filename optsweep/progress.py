@@ -21,16 +21,21 @@ MARKERS = ".progress"
 _INTERVAL = 2.0
 
 
+def mark_job_end(sweep_dir, number: int, status: JobStatus) -> None:
+    """Record that job ``number`` of the sweep in ``sweep_dir`` ended with ``status``."""
+    directory = Path(sweep_dir) / MARKERS
+    directory.mkdir(parents=True, exist_ok=True)
+    outcome = "ok" if status is JobStatus.COMPLETED else "failed"
+    (directory / f"{number}.{outcome}").touch()
+
+
 class JobEndMarker(Callback):
-    """Hydra callback: mark each finished job of a multirun as ``<num>.ok`` or ``<num>.failed``."""
+    """Hydra callback: mark each finished job of a multirun (for launchers that run jobs
+    elsewhere: joblib workers, SLURM nodes)."""
 
     def on_job_end(self, config, job_return, **kwargs) -> None:
-        if config.hydra.mode != RunMode.MULTIRUN:
-            return
-        directory = Path(config.hydra.sweep.dir) / MARKERS
-        directory.mkdir(parents=True, exist_ok=True)
-        status = "ok" if job_return.status is JobStatus.COMPLETED else "failed"
-        (directory / f"{config.hydra.job.num}.{status}").touch()
+        if config.hydra.mode == RunMode.MULTIRUN:
+            mark_job_end(config.hydra.sweep.dir, config.hydra.job.num, job_return.status)
 
 
 def _clock(seconds: float) -> str:

@@ -12,7 +12,6 @@ import os
 import warnings
 from pathlib import Path
 
-import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from optsweep import problem
@@ -149,6 +148,8 @@ def setting_name(record: dict) -> str:
 
 
 def _row(path: Path, record: dict) -> dict:
+    import pandas as pd  # only tables need pandas; jobs should not pay for its import
+
     result, meta = record["result"], record["meta"]
     row = pd.json_normalize(record["config"]).iloc[0].to_dict()
     row.update(
@@ -168,13 +169,15 @@ def _row(path: Path, record: dict) -> dict:
     return row
 
 
-def results_frame(directory: str | Path, on_error: str = "raise") -> pd.DataFrame:
+def results_frame(directory: str | Path, on_error: str = "raise"):
     """One row per result: flattened config keys (``method.options.maxfun``), the main result
     fields (``fun``, ``nfev``, ``nit``, ``success``, ``status``, ``message``), ``setting``, the
     job's Hydra ``overrides``, ``path`` and provenance (``meta.git.commit``, ...).
 
     Errors as in ``load_results``. ``frame.attrs["config_columns"]`` names the config columns.
     """
+    import pandas as pd
+
     loaded = load_results(directory, on_error)
     frame = pd.DataFrame([_row(path, record) for path, record in loaded])
     frame.attrs["config_columns"] = sorted(

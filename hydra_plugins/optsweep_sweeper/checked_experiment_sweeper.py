@@ -31,9 +31,11 @@ from hydra_plugins.optsweep_sweeper.checked_nevergrad_sweeper import (
     CheckedNevergradSweeper,
     CheckedOptimConf,
 )
+from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from more_itertools import chunked
-from omegaconf import OmegaConf, open_dict
+from omegaconf import OmegaConf
 
+from optsweep.fastrun import FastComposer, JobConfig, run_in_process
 from optsweep.preflight import JobPlan, check_sweep
 from optsweep.progress import ProgressReport
 from optsweep.provenance import code_version
@@ -52,6 +54,9 @@ class CheckedExperimentSweeperConfig(SweeperConfig):
     # Set by a search file (experiment/search/*.yaml): run that nevergrad search instead of
     # the grid. Keys: optim (see CheckedOptimConf), params (the search space).
     search: Any = None
+    # Compose jobs from cached per-setting templates and run in-process jobs without per-job
+    # Hydra bookkeeping (optsweep.fastrun); false: stock Hydra composition and launcher.
+    fast: bool = True
 
 
 ConfigStore.instance().store(
@@ -68,8 +73,10 @@ class SweepFailed(CompactHydraException):
 
 def _failure_line(ret: JobReturn) -> str:
     error = ret._return_value
-    # The job's Hydra output directory (its working directory is the caller's, unchanged).
-    log_file = Path(ret.hydra_cfg.hydra.runtime.output_dir) / f"{ret.task_name}.log"
+    # In-process runs log to one file per sweep; other launchers to the job's output dir
+    # (its working directory is the caller's, unchanged).
+    log_file = getattr(ret, "log_file", None) or \
+        Path(ret.hydra_cfg.hydra.runtime.output_dir) / f"{ret.task_name}.log"
     return (
         f"  [{' '.join(ret.overrides or [])}]\n"
         f"    {type(error).__name__}: {error}\n"
@@ -87,14 +94,29 @@ def _status(plan: JobPlan, code: str) -> str:
 
 
 class CheckedExperimentSweeper(ExperimentSweeper):
-    def __init__(self, max_batch_size, overrides, dry_run: bool = False, search=None):
+    def __init__(self, max_batch_size, overrides, dry_run: bool = False, search=None,
+                 fast: bool = True):
         super().__init__(max_batch_size=max_batch_size, overrides=overrides)
-        self.dry_run, self.search = dry_run, search
+        self.dry_run, self.search, self.fast = dry_run, search, fast
         self.task_function = None
 
     def setup(self, *, hydra_context, task_function, config) -> None:
         super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
         self.task_function = task_function
+        self.composer = FastComposer(hydra_context.config_loader, config)
+
+    def _in_process(self) -> bool:
+        """Whether jobs may run through ``run_in_process``: Hydra's basic launcher, no
+        per-job working directory or environment."""
+        job = self.config.hydra.job
+        return self.fast and type(self.launcher) is BasicLauncher and not job.chdir \
+            and not job.env_set
+
+    def _launch(self, batch, initial_job_idx):
+        if self._in_process():
+            return run_in_process(self.composer, batch, self.task_function, initial_job_idx,
+                                  self.config.hydra.sweep.dir)
+        return self.launcher.launch(batch, initial_job_idx=initial_job_idx)
 
     def _run_search(self, arguments):
         """The search of ``search=<name>``, its state and tuned settings under
@@ -131,17 +153,18 @@ class CheckedExperimentSweeper(ExperimentSweeper):
             choices.append([f"{key}={value}" for value in values])
         return list(itertools.product(*choices))
 
-    def _compose(self, index: int, overrides) -> tuple[list[str], object]:
-        cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
-        with open_dict(cfg):
-            cfg.hydra.job.id = str(index)
-            cfg.hydra.job.num = index
-        HydraConfig.instance().set_config(cfg)  # so ${hydra:...} resolves as in the job
-        return list(overrides), cfg
+    def _stock_compose(self, overrides, index: int) -> JobConfig:
+        cfg = self.composer.stock(overrides, index)
+        HydraConfig.instance().set_config(cfg)
+        return JobConfig(cfg, cfg.hydra)
 
     def _plan(self, jobs) -> list[JobPlan]:
+        """Compose and check every job (``HydraConfig`` is the job's meanwhile, so
+        ``${hydra:...}`` in an output path resolves as it will in the job)."""
+        compose = self.composer.compose if self.fast else self._stock_compose
+        composed = ((list(job), compose(job, i).task) for i, job in enumerate(jobs))
         try:
-            return check_sweep(self._compose(i, job) for i, job in enumerate(jobs))
+            return check_sweep(composed)
         finally:
             HydraConfig.instance().set_config(self.config)
 
@@ -167,7 +190,7 @@ class CheckedExperimentSweeper(ExperimentSweeper):
         initial_job_idx = 0
         with ProgressReport(self.config.hydra.sweep.dir, len(todo)):
             for batch in chunked(todo, self.batch_size(todo) or 1):
-                results = self.launcher.launch(batch, initial_job_idx=initial_job_idx)
+                results = self._launch(batch, initial_job_idx)
                 initial_job_idx += len(batch)
                 returns.append(results)
                 failed += [r for r in results if r.status is not JobStatus.COMPLETED]

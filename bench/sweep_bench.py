@@ -1,0 +1,126 @@
+"""Benchmark: the project's sweep against a plain loop and against stock Hydra composition.
+
+    python bench/sweep_bench.py [--jobs 45 450 4500] [--repeats 5] [--stock-max-jobs 450]
+
+For each size (45 = the experiment sweep; larger sizes add `seed=range(...)`), in one run:
+- plain loop: bench/plain_loop.py, the same minimize calls without Hydra (the baseline);
+- sweep: `python task.py -cp experiment seed=... -m` into a fresh results directory;
+- rerun: the same command again (every job up to date, all skipped);
+- dry run: `hydra.sweeper.dry_run=true` into a fresh results directory;
+- stock: the sweep with `hydra.sweeper.fast=false` (stock Hydra composition and basic
+  launcher, i.e. the tutorial's path), up to --stock-max-jobs jobs (it takes ~0.15 s a job).
+Each is a separate process; the table reports the median wall time over --repeats runs, the
+per-job time beyond the plain loop, and the peak memory (max RSS) of the slowest process,
+and is written to bench/results.md. Timings only: no assertions (this is not a test).
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TASK = str(ROOT / "task.py")
+
+
+def measure(command: list[str]) -> tuple[float, float]:
+    """(wall seconds, max RSS in MiB) of one run of ``command``; fails loudly on error."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=tempfile.gettempdir(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    stderr = process.stderr.read().decode()
+    process.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"benchmark command failed: {' '.join(command)}\n{stderr}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def sweep_command(jobs: int, workdir: Path, *extra: str) -> list[str]:
+    seeds = [] if jobs == 45 else [f"seed=range(0,{jobs // 45})"]
+    return [sys.executable, TASK, "-cp", "experiment", *seeds, *extra, "-m",
+            f"output.dir={workdir / 'results'}", f"hydra.sweep.dir={workdir / 'multirun'}"]
+
+
+def repeat(make_command, repeats: int, prepare=None) -> tuple[float, float]:
+    """Median wall time and max RSS over ``repeats`` runs, each in a fresh directory."""
+    walls, memory = [], 0.0
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as directory:
+            workdir = Path(directory)
+            if prepare is not None:
+                prepare(workdir)
+            wall, rss = measure(make_command(workdir))
+            walls.append(wall)
+            memory = max(memory, rss)
+    return statistics.median(walls), memory
+
+
+def bench(jobs: int, repeats: int, stock_max_jobs: int) -> list[dict]:
+    rows = []
+    plain, plain_rss = repeat(lambda w: [sys.executable, str(ROOT / "bench" / "plain_loop.py"),
+                                         str(jobs)], repeats)
+    rows.append({"what": "plain loop", "wall": plain, "rss": plain_rss})
+    rows.append(dict(zip(("wall", "rss"), repeat(lambda w: sweep_command(jobs, w), repeats)),
+                     what="sweep"))
+    full_sweep = lambda w: measure(sweep_command(jobs, w))  # noqa: E731
+    rows.append(dict(zip(("wall", "rss"), repeat(lambda w: sweep_command(jobs, w), repeats,
+                                                 prepare=full_sweep)), what="rerun (all skipped)"))
+    rows.append(dict(zip(("wall", "rss"), repeat(
+        lambda w: sweep_command(jobs, w, "hydra.sweeper.dry_run=true"), repeats)),
+        what="dry run"))
+    if jobs <= stock_max_jobs:
+        rows.append(dict(zip(("wall", "rss"), repeat(
+            lambda w: sweep_command(jobs, w, "hydra.sweeper.fast=false"), repeats)),
+            what="stock Hydra path"))
+    for row in rows:
+        row["jobs"] = jobs
+        row["beyond"] = row["wall"] - plain
+    return rows
+
+
+def table(rows: list[dict], repeats: int) -> str:
+    lines = [
+        f"Medians of {repeats} runs; {platform.python_version()} on {os.cpu_count()} cores. "
+        "'beyond plain' is wall time minus the plain loop's in the same run.",
+        "",
+        "| jobs | what | wall time | beyond plain | per job beyond plain | ratio to plain | "
+        "vs stock | peak memory |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    stock = {r["jobs"]: r["wall"] for r in rows if r["what"] == "stock Hydra path"}
+    plain = {r["jobs"]: r["wall"] for r in rows if r["what"] == "plain loop"}
+    for row in rows:
+        versus = f"{stock[row['jobs']] / row['wall']:.1f}x faster" \
+            if row["jobs"] in stock and row["what"] == "sweep" else ""
+        lines.append(
+            f"| {row['jobs']} | {row['what']} | {row['wall']:.2f} s | {row['beyond']:.2f} s | "
+            f"{row['beyond'] / row['jobs'] * 1000:.1f} ms | "
+            f"{row['wall'] / plain[row['jobs']]:.1f} | {versus} | {row['rss']:.0f} MiB |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, nargs="+", default=[45, 450, 4500])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--stock-max-jobs", type=int, default=450)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
+    arguments = parser.parse_args()
+    rows = []
+    for jobs in arguments.jobs:
+        rows += bench(jobs, arguments.repeats, arguments.stock_max_jobs)
+        print(f"{jobs} jobs done", file=sys.stderr)
+    text = "# Sweep benchmark (`make bench`)\n\n" + table(rows, arguments.repeats)
+    arguments.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

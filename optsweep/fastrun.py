@@ -9,8 +9,9 @@ For cheap jobs that is almost all of a sweep's time. Here:
   value overrides (``maxfun=10``) with Hydra's own override code, which is what stock
   composition does after merging. A job whose plain ``key=value`` overrides set exactly the
   keys the previous job of its template set (as in any grid) reuses that job's config in
-  place, each value overwritten (the config is read-only while a job holds it); any other
-  job (``+key``/``~key``, dict values, other keys) gets a fresh copy of the template. Any override it cannot classify with certainty (Hydra overrides, package
+  place, each value overwritten (so a task function must not modify its config, which
+  this project's does not); any other job (``+key``/``~key``, dict values, other keys) gets
+  a fresh copy of the template. Any override it cannot classify with certainty (Hydra overrides, package
   or group paths, sweeps) makes that job fall back to stock composition;
   tests/test_fastrun.py compares both on every settings file.
 - ``run_in_process`` runs jobs one after the other in this process, like Hydra's basic
@@ -20,6 +21,7 @@ For cheap jobs that is almost all of a sweep's time. Here:
 """
 
 import copy
+import functools
 import logging
 import os
 import sys
@@ -33,6 +35,7 @@ from hydra.core.override_parser.types import OverrideType
 from hydra.core.utils import JobReturn, JobStatus, configure_log
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from optsweep.job import prechecked
 from optsweep.progress import mark_job_end
 
 log = logging.getLogger("optsweep.sweep")
@@ -69,10 +72,16 @@ class FastComposer:
         self.current: tuple | None = None  # (template, HydraConfig's copy of its node)
         self.fallbacks = 0
 
+    @functools.lru_cache(maxsize=65536)
+    def _parse(self, override: str):
+        """Hydra's parse of one override string: the same strings recur in every job."""
+        (parsed,) = self.parser.parse_overrides([override])
+        return parsed
+
     def _split(self, overrides) -> tuple[tuple[str, ...], list] | None:
         """(group overrides, parsed value overrides), or None if stock Hydra must compose."""
         groups, values = [], []
-        for override in self.parser.parse_overrides(list(overrides)):
+        for override in map(self._parse, overrides):
             key = override.key_or_group
             if override.is_hydra_override() or override.package is not None or \
                     "/" in key or override.is_sweep_override():
@@ -114,9 +123,7 @@ class FastComposer:
         last_keys, task = self.working.get(groups, (None, None))
         if not plain or keys != last_keys:
             task = copy.deepcopy(template)
-        OmegaConf.set_readonly(task, False)
         ConfigLoaderImpl._apply_overrides_to_config(values, task)
-        OmegaConf.set_readonly(task, True)
         self.working[groups] = (keys if plain else None, task)
         holder = HydraConfig.instance()
         if self.current is None or self.current[0] is not full or \
@@ -132,8 +139,10 @@ class FastComposer:
 
 
 def run_in_process(composer: FastComposer, jobs, task_function, initial_index: int,
-                   sweep_dir: str) -> list[JobReturn]:
-    """Run ``jobs`` (override lists) one after the other in this process."""
+                   sweep_dir: str, plans: dict | None = None) -> list[JobReturn]:
+    """Run ``jobs`` (override lists) one after the other in this process. ``plans`` maps a
+    job's overrides to its ``JobPlan`` from the sweep's checks, which the job then reuses
+    instead of checking its config again (see ``optsweep.job.prechecked``)."""
     returns = []
     log_file = None
     for offset, overrides in enumerate(jobs):
@@ -145,7 +154,8 @@ def run_in_process(composer: FastComposer, jobs, task_function, initial_index: i
         ret = JobReturn(overrides=list(overrides), task_name=job.hydra.job.name,
                         working_dir=os.getcwd())
         try:
-            ret.return_value = task_function(job.task)
+            with prechecked((plans or {}).get(tuple(overrides))):
+                ret.return_value = task_function(job.task)
             ret.status = JobStatus.COMPLETED
         except Exception as error:
             ret.return_value = error

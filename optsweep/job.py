@@ -2,6 +2,8 @@
 
 import logging
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
@@ -10,9 +12,22 @@ from optsweep.preflight import check_job
 from optsweep.provenance import code_version, now, provenance
 from optsweep.results import save_result, stored_if_current
 from optsweep.solve import solve
-from optsweep.storage import job_lock, move_aside, remove_leftovers
+from optsweep.storage import job_lock, move_aside
 
 log = logging.getLogger(__name__)
+
+# The checked plan of the job about to run, when the sweep already checked it in this process.
+_PRECHECKED: ContextVar = ContextVar("prechecked", default=None)
+
+
+@contextmanager
+def prechecked(plan):
+    """Run a job with the ``JobPlan`` the sweep's checks already made for the same config."""
+    token = _PRECHECKED.set(plan)
+    try:
+        yield
+    finally:
+        _PRECHECKED.reset(token)
 
 
 def run(cfg: DictConfig) -> float:
@@ -24,9 +39,10 @@ def run(cfg: DictConfig) -> float:
     """
     hydra_cfg = HydraConfig.get()
     overrides = list(hydra_cfg.overrides.task)
-    plan = check_job(cfg, overrides)
+    plan = _PRECHECKED.get()
+    if plan is None or list(plan.overrides) != overrides:
+        plan = check_job(cfg, overrides)
     with job_lock(plan.path):
-        remove_leftovers(plan.path)
         if not cfg.output.overwrite:
             stored = stored_if_current(plan.path, plan.config, code_version())
             if stored is not None:
@@ -48,7 +64,8 @@ def run(cfg: DictConfig) -> float:
             group: choice for group, choice in hydra_cfg.runtime.choices.items()
             if not group.startswith("hydra/")
         }
-        save_result(plan.path, {"config": plan.config, "result": result, "meta": meta})
+        save_result(plan.path, {"config": plan.config, "result": result, "meta": meta},
+                    locked=True)
     log.info("%s: f=%.6g after %d evaluations -> %s", plan.config["method"]["name"],
              result.fun, result.nfev, plan.path)
     return float(result.fun)

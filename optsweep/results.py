@@ -82,9 +82,10 @@ def result_path(cfg: DictConfig, overrides: list[str]) -> Path:
     return default_result_path(cfg.output.dir, overrides)
 
 
-def save_result(path: Path, record: dict) -> None:
-    """Write ``record`` to ``path`` atomically (see ``storage.write_atomically``)."""
-    write_atomically(path, encode(record))
+def save_result(path: Path, record: dict, locked: bool = False) -> None:
+    """Write ``record`` to ``path`` atomically (see ``storage.write_atomically``);
+    ``locked``: the caller holds ``storage.job_lock(path)``."""
+    write_atomically(path, encode(record), exclusive=locked)
 
 
 def load_result(path: str | Path) -> dict:

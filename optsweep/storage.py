@@ -81,14 +81,24 @@ def decode(data: bytes, path) -> dict:
     return record
 
 
-def write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes, exclusive: bool = False) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new, never half.
 
+    ``exclusive``: the caller holds ``job_lock(path)``, so the temporary file can have a fixed
+    name (``.<name>.tmp``): a killed writer's leftover is simply overwritten next time.
+
     The bytes go to a temporary file in the same directory, are synced to disk, then renamed
-    over ``path``; a crash at any point leaves any older file at ``path`` intact.
+    over ``path``; a crash at any point leaves any older file at ``path`` intact. (The
+    directory is not synced: after a power loss the rename may be lost, and the job is then
+    simply missing and reruns; a killed process loses nothing.)
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if exclusive:
+        temporary = str(path.parent / f".{path.name}.tmp")
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    else:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                             suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
@@ -98,17 +108,6 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
-def remove_leftovers(path: Path) -> None:
-    """Delete temporary files a killed writer of ``path`` left behind (hold ``job_lock``)."""
-    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
-        leftover.unlink(missing_ok=True)
 
 
 def move_aside(path: Path) -> Path | None:

@@ -112,10 +112,10 @@ class CheckedExperimentSweeper(ExperimentSweeper):
         return self.fast and type(self.launcher) is BasicLauncher and not job.chdir \
             and not job.env_set
 
-    def _launch(self, batch, initial_job_idx):
+    def _launch(self, batch, initial_job_idx, plans):
         if self._in_process():
             return run_in_process(self.composer, batch, self.task_function, initial_job_idx,
-                                  self.config.hydra.sweep.dir)
+                                  self.config.hydra.sweep.dir, plans)
         return self.launcher.launch(batch, initial_job_idx=initial_job_idx)
 
     def _run_search(self, arguments):
@@ -181,6 +181,7 @@ class CheckedExperimentSweeper(ExperimentSweeper):
             return []
         self.save_sweep_config()
         todo = [plan.overrides for plan, status in zip(plans, statuses) if status != "current"]
+        by_overrides = {plan.overrides: plan for plan in plans}
         skipped = len(plans) - len(todo)
         if skipped:
             log.info(f"{skipped} of {len(plans)} jobs are up to date and skipped "
@@ -190,7 +191,7 @@ class CheckedExperimentSweeper(ExperimentSweeper):
         initial_job_idx = 0
         with ProgressReport(self.config.hydra.sweep.dir, len(todo)):
             for batch in chunked(todo, self.batch_size(todo) or 1):
-                results = self._launch(batch, initial_job_idx)
+                results = self._launch(batch, initial_job_idx, by_overrides)
                 initial_job_idx += len(batch)
                 returns.append(results)
                 failed += [r for r in results if r.status is not JobStatus.COMPLETED]

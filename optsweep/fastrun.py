@@ -102,16 +102,20 @@ class FastComposer:
             cfg.hydra.runtime.output_dir = os.path.abspath(cfg.hydra.sweep.dir)
         return cfg
 
+    def compose_stock(self, overrides, index: int) -> JobConfig:
+        """``compose`` by stock Hydra alone (the fallback, and ``hydra.sweeper.fast=false``)."""
+        cfg = self.stock(overrides, index)
+        HydraConfig.instance().set_config(cfg)
+        task, _ = split_task_config(cfg)
+        return JobConfig(task, HydraConfig.get())
+
     def compose(self, overrides, index: int) -> JobConfig:
         """The job's config; also makes its Hydra node current for ``HydraConfig.get()``
         and ``${hydra:...}``, as it is during the job."""
         split = self._split(overrides)
         if split is None:
             self.fallbacks += 1
-            cfg = self.stock(overrides, index)
-            HydraConfig.instance().set_config(cfg)
-            task, _ = split_task_config(cfg)
-            return JobConfig(task, HydraConfig.get())
+            return self.compose_stock(overrides, index)
         groups, values = split
         if groups not in self.templates:
             full = self.stock(groups, index)

@@ -25,15 +25,10 @@ _NOT_RECORDED = ("output", "hydra")
 
 
 def resolved_config(cfg: DictConfig) -> dict:
-    """The job config as plain Python containers, resolved, without output locations."""
-    if "hydra" not in cfg:  # a task config, as jobs get it: convert it in one go
-        container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
-        return {key: value for key, value in container.items() if key not in _NOT_RECORDED}
-    return {  # a full config: its hydra node holds values only a running job has
-        key: OmegaConf.to_container(cfg[key], resolve=True, throw_on_missing=True)
-        if OmegaConf.is_config(cfg[key]) else cfg[key]
-        for key in cfg if key not in _NOT_RECORDED
-    }
+    """A task config (as jobs get it, without its ``hydra`` node) as plain Python
+    containers, resolved, without output locations."""
+    container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    return {key: value for key, value in container.items() if key not in _NOT_RECORDED}
 
 
 def with_start_point(config: dict) -> dict:

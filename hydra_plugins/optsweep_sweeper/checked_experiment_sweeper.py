@@ -35,7 +35,7 @@ from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from more_itertools import chunked
 from omegaconf import OmegaConf
 
-from optsweep.fastrun import FastComposer, JobConfig, run_in_process
+from optsweep.fastrun import FastComposer, run_in_process
 from optsweep.preflight import JobPlan, check_sweep
 from optsweep.progress import ProgressReport
 from optsweep.provenance import code_version
@@ -153,15 +153,10 @@ class CheckedExperimentSweeper(ExperimentSweeper):
             choices.append([f"{key}={value}" for value in values])
         return list(itertools.product(*choices))
 
-    def _stock_compose(self, overrides, index: int) -> JobConfig:
-        cfg = self.composer.stock(overrides, index)
-        HydraConfig.instance().set_config(cfg)
-        return JobConfig(cfg, cfg.hydra)
-
     def _plan(self, jobs) -> list[JobPlan]:
         """Compose and check every job (``HydraConfig`` is the job's meanwhile, so
         ``${hydra:...}`` in an output path resolves as it will in the job)."""
-        compose = self.composer.compose if self.fast else self._stock_compose
+        compose = self.composer.compose if self.fast else self.composer.compose_stock
         composed = ((list(job), compose(job, i).task) for i, job in enumerate(jobs))
         try:
             return check_sweep(composed)

@@ -47,6 +47,20 @@ class JobConfig:
 
     task: DictConfig
     hydra: DictConfig
+    overrides: tuple[str, ...] = ()
+    index: int = 0
+    # Jobs of one family differ only in the values of the same keys (``changed``), which hold
+    # no interpolation: (config-group overrides, those keys). None: no such guarantee.
+    family: tuple | None = None
+    changed: tuple[str, ...] = ()
+
+    def describe(self) -> None:
+        """Write the job's overrides and number into its Hydra node (``compose`` does unless
+        told not to: the node is shared by the jobs of one template)."""
+        with read_write(self.hydra), open_dict(self.hydra):
+            self.hydra.overrides.task = list(self.overrides)
+            self.hydra.job.id = str(self.index)
+            self.hydra.job.num = self.index
 
 
 def split_task_config(cfg: DictConfig) -> tuple[DictConfig, DictConfig]:
@@ -107,11 +121,12 @@ class FastComposer:
         cfg = self.stock(overrides, index)
         HydraConfig.instance().set_config(cfg)
         task, _ = split_task_config(cfg)
-        return JobConfig(task, HydraConfig.get())
+        return JobConfig(task, HydraConfig.get(), tuple(overrides), index)
 
-    def compose(self, overrides, index: int) -> JobConfig:
+    def compose(self, overrides, index: int, describe: bool = True) -> JobConfig:
         """The job's config; also makes its Hydra node current for ``HydraConfig.get()``
-        and ``${hydra:...}``, as it is during the job."""
+        and ``${hydra:...}``, as it is during the job. ``describe=False``: the node is the
+        template's until ``JobConfig.describe()`` (for checks that may not need it)."""
         split = self._split(overrides)
         if split is None:
             self.fallbacks += 1
@@ -134,12 +149,12 @@ class FastComposer:
                 self.current[1] is not holder.cfg:
             holder.set_config(full)  # copies the node: once per template
             self.current = (full, holder.cfg)
-        node = HydraConfig.get()
-        with read_write(node), open_dict(node):
-            node.overrides.task = list(overrides)
-            node.job.id = str(index)
-            node.job.num = index
-        return JobConfig(task, node)
+        inert = all("${" not in repr(v.value()) for v in values)
+        job = JobConfig(task, HydraConfig.get(), tuple(overrides), index,
+                        family=(groups, keys) if plain and inert else None, changed=keys)
+        if describe:
+            job.describe()
+        return job
 
 
 def run_in_process(composer: FastComposer, jobs, task_function, initial_index: int,

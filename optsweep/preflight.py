@@ -4,17 +4,22 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from optsweep.paths import PROJECT_ROOT
+from optsweep.jobfamily import FamilyResolver, resolve_in_full
 from optsweep.options import SOLVERS, InvalidMethodConfig, check_method
-from optsweep.results import resolved_config, result_path, with_start_point
+from optsweep.paths import PROJECT_ROOT
+from optsweep.results import recorded, result_path, with_start_point
 from optsweep.schema import InvalidTaskConfig, check_keys, check_values
 from optsweep.solve import given_options
+
+if TYPE_CHECKING:  # fastrun imports this module (through job)
+    from optsweep.fastrun import JobConfig
 
 INVALID = (InvalidMethodConfig, InvalidTaskConfig, OmegaConfBaseException)
 
@@ -33,21 +38,32 @@ class JobPlan:
     overwrite: bool = False  # output.overwrite: rerun even if the stored result is current
 
 
-def check_job(cfg: DictConfig, overrides: list[str]) -> JobPlan:
-    """Validate one composed job config; raise one of ``INVALID`` naming the problem."""
+def check_composition(cfg: DictConfig) -> dict:
+    """Check the keys of one composed job config and resolve it: its plain, resolved form
+    (``output`` included), or one of ``INVALID`` naming the problem."""
     if cfg.get("method") is None:
         raise InvalidMethodConfig(
             f"no method selected: add method=<name>, one of the files in config/method/ "
             f"(scipy methods supported: {', '.join(sorted(SOLVERS))})"
         )
     check_keys(cfg)
-    config = resolved_config(cfg)
+    return resolve_in_full(cfg)
+
+
+def plan_job(resolved: dict, overrides) -> JobPlan:
+    """Check the values of a job's resolved config (``check_composition``); its plan."""
+    config = recorded(resolved)
     check_values(config)
     config = with_start_point(config)
     method = config["method"]
     check_method(method["name"], given_options(method["options"]), config["jac"])
-    return JobPlan(tuple(overrides), result_path(cfg, overrides), config,
-                   bool(cfg.output.overwrite))
+    return JobPlan(tuple(overrides), result_path(resolved["output"], overrides), config,
+                   bool(resolved["output"]["overwrite"]))
+
+
+def check_job(cfg: DictConfig, overrides: list[str]) -> JobPlan:
+    """Validate one composed job config; raise one of ``INVALID`` naming the problem."""
+    return plan_job(check_composition(cfg), overrides)
 
 
 def _shown(path: Path) -> str:
@@ -73,20 +89,32 @@ def _where() -> str:
     return ", ".join(files + ["command-line overrides"])
 
 
-def check_sweep(jobs: Iterable[tuple[list[str], DictConfig]]) -> list[JobPlan]:
+def check_sweep(jobs: Iterable["JobConfig"]) -> list[JobPlan]:
     """Check every job of a sweep; return their plans or raise ``SweepRejected``.
 
     Reports every distinct problem once, with the number of jobs it affects and the first of
-    them, and every collision (two jobs writing one result file).
+    them, and every collision (two jobs writing one result file). Jobs of one family are
+    resolved from what they share (``optsweep.jobfamily``), with the same outcome.
     """
     problems = defaultdict(list)
     plans = []
     owners = defaultdict(list)
-    for overrides, cfg in jobs:
-        label = " ".join(overrides) or "(no overrides)"
+    families = FamilyResolver()
+    for job in jobs:
+        label = " ".join(job.overrides) or "(no overrides)"
+        family = families.known(job.family)
         try:
-            plan = check_job(cfg, overrides)
+            if family is None:
+                job.describe()
+                resolved = check_composition(job.task)
+                families.learn(job.family, job.task, job.changed, resolved)
+            else:
+                if family.needs_hydra_node:
+                    job.describe()
+                resolved = family.resolve(job.task)
+            plan = plan_job(resolved, job.overrides)
         except INVALID as error:
+            job.describe()
             problems[f"{error}\n    (from {_where()})"].append(label)
             continue
         owners[plan.path].append(label)

@@ -52,7 +52,7 @@ def package_versions() -> dict:
 def code_version() -> str:
     """A hash of the code that computes results and of the numeric packages' versions.
 
-    A result is current only if this matches (see ``results.stored_if_current``): editing
+    A result is current only if this matches (see ``results.is_current``): editing
     task.py or a module of optsweep/ (other than the presentation ones) or upgrading numpy or
     scipy makes every result stale. Unlike a git commit it also sees uncommitted edits, and
     works outside git.

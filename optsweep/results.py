@@ -12,10 +12,15 @@ import os
 import warnings
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
 
 from optsweep import problem
-from optsweep.storage import ResultFileError, decode, encode, write_atomically
+from optsweep.storage import (
+    ResultFileError,
+    decode,
+    encode,
+    verified_payload,
+    write_atomically,
+)
 
 SUFFIX = ".pkl"
 # Longest file name we build from overrides; longer ones are shortened with a hash.
@@ -24,11 +29,10 @@ _MAX_NAME = 200
 _NOT_RECORDED = ("output", "hydra")
 
 
-def resolved_config(cfg: DictConfig) -> dict:
-    """A task config (as jobs get it, without its ``hydra`` node) as plain Python
-    containers, resolved, without output locations."""
-    container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
-    return {key: value for key, value in container.items() if key not in _NOT_RECORDED}
+def recorded(resolved: dict) -> dict:
+    """The part of a resolved task config (plain containers) that a result records: all but
+    where results and logs go."""
+    return {key: value for key, value in resolved.items() if key not in _NOT_RECORDED}
 
 
 def with_start_point(config: dict) -> dict:
@@ -73,37 +77,72 @@ def default_result_path(output_dir: str | Path, overrides: list[str]) -> Path:
     return Path(output_dir) / _escape(directory or "no-group") / f"{name}{SUFFIX}"
 
 
-def result_path(cfg: DictConfig, overrides: list[str]) -> Path:
-    """Where this job's result goes: ``output.file`` if set, else ``default_result_path``."""
-    if cfg.output.file is not None:
-        return Path(cfg.output.file)
-    return default_result_path(cfg.output.dir, overrides)
+def result_path(output, overrides: list[str]) -> Path:
+    """Where a job's result goes, from its ``output`` config (resolved, or a DictConfig):
+    ``output.file`` if set, else ``default_result_path``."""
+    if output["file"] is not None:
+        return Path(output["file"])
+    return default_result_path(output["dir"], overrides)
+
+
+def _canonical(value) -> str:
+    """A text that two values share only if they are equal and of the same types (dicts in
+    any order)."""
+    if isinstance(value, dict):
+        return "{" + ",".join(sorted(f"{_canonical(k)}:{_canonical(v)}"
+                                     for k, v in value.items())) + "}"
+    if isinstance(value, (list, tuple)):
+        return f"{type(value).__name__}[" + ",".join(map(_canonical, value)) + "]"
+    return f"{type(value).__name__}:{value!r}"
+
+
+def fingerprint(config: dict, code: str | None) -> str:
+    """What a result was computed from: its recorded config and the code version, digested.
+    Stored in the file's header, so checking whether a result is current needs no unpickling."""
+    return hashlib.sha256(f"{code}\0{_canonical(config)}".encode()).hexdigest()
 
 
 def save_result(path: Path, record: dict, locked: bool = False) -> None:
     """Write ``record`` to ``path`` atomically (see ``storage.write_atomically``);
     ``locked``: the caller holds ``storage.job_lock(path)``."""
-    write_atomically(path, encode(record), exclusive=locked)
+    label = fingerprint(record["config"], record["meta"].get("code"))
+    write_atomically(path, encode(record, label), exclusive=locked)
+
+
+def _read(path: str | Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise ResultFileError(path, f"cannot read: {error.strerror}") from None
 
 
 def load_result(path: str | Path) -> dict:
     """Read one result file; ``ResultFileError`` names the file and what is wrong with it."""
+    return decode(_read(path), path)
+
+
+def is_current(path: Path, config: dict, code: str) -> bool:
+    """Whether the intact result at ``path`` was computed from ``config`` by code version
+    ``code``. Decided from the file's header (no unpickling), except for format 1 files."""
     try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        raise ResultFileError(path, f"cannot read: {error.strerror}") from None
-    return decode(data, path)
+        data = _read(path)
+        _, label = verified_payload(data, path)
+        if label is None:  # format 1: no fingerprint in the header
+            record = decode(data, path)
+            return record["config"] == config and record["meta"].get("code") == code
+    except ResultFileError:
+        return False
+    return label == fingerprint(config, code)
 
 
 def stored_if_current(path: Path, config: dict, code: str) -> dict | None:
     """The record at ``path`` if it was computed from ``config`` by code version ``code``."""
-    try:
-        record = load_result(path)
-    except ResultFileError:
+    if not is_current(path, config, code):
         return None
-    if record["config"] == config and record["meta"].get("code") == code:
-        return record
-    return None
+    try:
+        return load_result(path)
+    except ResultFileError:  # replaced meanwhile by something unreadable
+        return None
 
 
 def result_files(directory: str | Path) -> list[Path]:

@@ -1,10 +1,14 @@
 """Result files on disk: atomic writes, integrity checks, safe reading, per-job locks.
 
-File format: a header line ``OPTSWEEP-RESULT 1 <sha256 of payload> <payload length>\\n``, then
-the payload, a pickle. Reading checks the header and the checksum before unpickling, so an
-empty, truncated, corrupt or foreign file is named and refused; then it unpickles with an
-allow-list of classes (numpy arrays and scalars, scipy's ``OptimizeResult``), so even a crafted
-file cannot make the loader run code. Never load results from untrusted sources all the same:
+File format: a header line
+``OPTSWEEP-RESULT 2 <sha256 of payload> <payload length> <fingerprint>\\n``, then the payload, a
+pickle. The fingerprint is an opaque label the writer chooses (``results.py``: a digest of the
+recorded config and code version), so whether a result is current can be decided from the
+header, after the checksum, without unpickling (format 1 files, without it, are still read).
+Reading checks the header and the checksum before unpickling, so an empty, truncated, corrupt
+or foreign file is named and refused; then it unpickles with an allow-list of classes (numpy
+arrays and scalars, scipy's ``OptimizeResult``), so even a crafted file cannot make the loader
+run code. Never load results from untrusted sources all the same:
 share the CSV export instead (``python -m optsweep.export``).
 """
 
@@ -18,7 +22,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 MAGIC = b"OPTSWEEP-RESULT"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_HEADER_FIELDS = {b"1": 4, b"2": 5}  # format version -> fields in its header line
 STALE_SUFFIX = ".stale"
 
 # (module, name) pairs a result pickle may refer to; anything else is refused.
@@ -50,21 +55,23 @@ class _AllowListUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def encode(record) -> bytes:
+def encode(record, fingerprint: str = "-") -> bytes:
     payload = pickle.dumps(record, protocol=5)
     digest = hashlib.sha256(payload).hexdigest()
-    return b"%s %d %s %d\n" % (MAGIC, FORMAT_VERSION, digest.encode(), len(payload)) + payload
+    return b"%s %d %s %d %s\n" % (MAGIC, FORMAT_VERSION, digest.encode(), len(payload),
+                                  fingerprint.encode()) + payload
 
 
-def decode(data: bytes, path) -> dict:
-    """The record in ``data`` (the bytes of ``path``), or ``ResultFileError`` saying why not."""
+def verified_payload(data: bytes, path) -> tuple[bytes, str | None]:
+    """The payload of ``data`` (the bytes of ``path``) and the fingerprint its header gives
+    (None in format 1), once header and checksum are verified; else ``ResultFileError``."""
     if not data:
         raise ResultFileError(path, "empty file")
     header, newline, payload = data.partition(b"\n")
     fields = header.split(b" ")
-    if fields[0] != MAGIC or not newline or len(fields) != 4:
+    if fields[0] != MAGIC or not newline or len(fields) < 4:
         raise ResultFileError(path, "not a result file written by this project (no header)")
-    if fields[1] != b"%d" % FORMAT_VERSION:
+    if _HEADER_FIELDS.get(fields[1]) != len(fields):
         raise ResultFileError(path, f"result format {fields[1].decode()!r} is not supported")
     if len(payload) != int(fields[3]):
         raise ResultFileError(
@@ -72,6 +79,12 @@ def decode(data: bytes, path) -> dict:
         )
     if hashlib.sha256(payload).hexdigest().encode() != fields[2]:
         raise ResultFileError(path, "corrupt: checksum mismatch")
+    return payload, fields[4].decode() if len(fields) > 4 else None
+
+
+def decode(data: bytes, path) -> dict:
+    """The record in ``data`` (the bytes of ``path``), or ``ResultFileError`` saying why not."""
+    payload, _ = verified_payload(data, path)
     try:
         record = _AllowListUnpickler(io.BytesIO(payload)).load()
     except Exception as error:

@@ -39,7 +39,7 @@ from optsweep.fastrun import FastComposer, run_in_process
 from optsweep.preflight import JobPlan, check_sweep
 from optsweep.progress import ProgressReport
 from optsweep.provenance import code_version
-from optsweep.results import stored_if_current
+from optsweep.results import is_current
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def _status(plan: JobPlan, code: str) -> str:
     """Why a job runs ("missing", "stale", "overwrite") or "current" if it is skipped."""
     if not plan.path.exists():
         return "missing"
-    if stored_if_current(plan.path, plan.config, code) is None:
+    if not is_current(plan.path, plan.config, code):
         return "stale"
     return "overwrite" if plan.overwrite else "current"
 
@@ -156,8 +156,11 @@ class CheckedExperimentSweeper(ExperimentSweeper):
     def _plan(self, jobs) -> list[JobPlan]:
         """Compose and check every job (``HydraConfig`` is the job's meanwhile, so
         ``${hydra:...}`` in an output path resolves as it will in the job)."""
-        compose = self.composer.compose if self.fast else self.composer.compose_stock
-        composed = ((list(job), compose(job, i).task) for i, job in enumerate(jobs))
+        if self.fast:  # the Hydra node filled in only if a check may read it
+            composed = (self.composer.compose(job, i, describe=False)
+                        for i, job in enumerate(jobs))
+        else:
+            composed = (self.composer.compose_stock(job, i) for i, job in enumerate(jobs))
         try:
             return check_sweep(composed)
         finally:

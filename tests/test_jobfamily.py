@@ -1,0 +1,154 @@
+"""Resolving the jobs of a family from what they share gives OmegaConf's full resolution."""
+
+from pathlib import Path
+
+import pytest
+from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.types import RunMode
+
+import optsweep  # noqa: F401  (registers the resolvers)
+from optsweep.fastrun import FastComposer
+from optsweep.jobfamily import FamilyResolver, resolve_in_full
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS = sorted(p.stem for p in (ROOT / "experiment" / "settings").glob("*.yaml"))
+
+
+def composer_for(config_dir: Path) -> FastComposer:
+    with initialize_config_dir(config_dir=str(config_dir)):
+        loader = GlobalHydra.instance().config_loader()
+        master = loader.load_configuration("task", overrides=[], run_mode=RunMode.MULTIRUN)
+    return FastComposer(loader, master)
+
+
+def resolve_like_check_sweep(composer, jobs):
+    """For each job, (family resolution or None, full resolution), in sweep order, as
+    ``preflight.check_sweep`` does: the Hydra node filled in only when the family asks."""
+    resolver, outcomes = FamilyResolver(), []
+    for index, overrides in enumerate(jobs):
+        job = composer.compose(overrides, index, describe=False)
+        family = resolver.known(job.family)
+        by_family = None
+        if family is not None:
+            if family.needs_hydra_node:
+                job.describe()
+            by_family = family.resolve(job.task)
+        job.describe()
+        full = resolve_in_full(job.task)
+        resolver.learn(job.family, job.task, job.changed, full)
+        outcomes.append((by_family, full))
+    return resolver, outcomes
+
+
+@pytest.fixture(scope="module")
+def experiment():
+    return composer_for(ROOT / "experiment")
+
+
+GRIDS = {
+    "budget": lambda s: [[f"settings={s}", f"maxfun={m}"] for m in (10, 20, 150)],
+    "budget x seed": lambda s: [[f"settings={s}", f"maxfun={m}", f"seed={seed}", "x0=null"]
+                                for m in (10, 30) for seed in (0, 7)],
+    "start lists": lambda s: [[f"settings={s}", "maxfun=20", f"x0=[{a},{b}]"]
+                              for a, b in ((0.5, 1), (-1.5, 2.25))],
+    "nested key": lambda s: [[f"settings={s}", "maxfun=40", f"x0_random.high={h}", "x0=null"]
+                             for h in (1.0, 3.5)],
+    "output": lambda s: [[f"settings={s}", f"maxfun={m}", f"output.overwrite={o}"]
+                         for m, o in ((10, "true"), (20, "false"))],
+}
+
+
+@pytest.mark.parametrize("grid", GRIDS)
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_family_resolution_equals_full_resolution(experiment, setting, grid):
+    _, outcomes = resolve_like_check_sweep(experiment, GRIDS[grid](setting))
+    assert outcomes[0][0] is None  # the first job of a family is resolved in full
+    for by_family, full in outcomes[1:]:
+        assert by_family == full
+
+
+def test_budget_reaches_each_method_through_an_alias(experiment):
+    resolver, outcomes = resolve_like_check_sweep(
+        experiment, [["settings=tnc", f"maxfun={m}"] for m in (10, 20)])
+    (family,) = resolver.families.values()
+    assert family.changed == (("maxfun",),)
+    assert (("method", "options", "maxfun"), ("maxfun",)) in family.aliases
+    assert family.reresolved == () and not family.needs_hydra_node
+    assert outcomes[1][0]["method"]["options"]["maxfun"] == 20
+
+
+AWKWARD_TASK = """\
+defaults:
+  - part: one
+  - _self_
+a: 1
+b: ${a}
+c: "${a}-${b}"
+d: ${d_src}
+d_src: {x: "${a}", y: 2}
+rel: ${.a}
+num: ${hydra:job.num}
+overrides: ${hydra:overrides.task}
+dir: ${project_path:results}
+nested_call: ${project_path:sub${a}}
+escaped: \\${a}
+mixed: ["${a}", 1, "${k.l}"]
+k: {l: 3, m: [1, 2]}
+o: ${k}
+p: ${oc.select:a,0}
+q: ${k.m}
+r: ${k.m.1}
+chain: ${b}
+far: ${chain}
+fixed: ${k.l}
+"""
+AWKWARD_PART = """\
+# @package _global_
+from_part: ${a}
+part_fixed: ${d_src.y}
+"""
+
+
+@pytest.fixture(scope="module")
+def awkward(tmp_path_factory):
+    tree = tmp_path_factory.mktemp("awkward")
+    (tree / "part").mkdir()
+    (tree / "task.yaml").write_text(AWKWARD_TASK)
+    (tree / "part" / "one.yaml").write_text(AWKWARD_PART)
+    (tree / "part" / "two.yaml").write_text(AWKWARD_PART.replace("${a}", "${k.l}"))
+    return composer_for(tree)
+
+
+AWKWARD_GRIDS = {
+    "a": [[f"a={a}"] for a in (1, 2, 3)],
+    "a in part two": [["part=two", f"a={a}"] for a in (4, 5)],
+    "nested": [[f"k.l={v}", "part=two"] for v in (7, 8)],
+    "list": [[f"k.m=[{v},{v}]"] for v in (1, 2)],
+    "list element": [[f"k.m.1={v}"] for v in (5, 6)],
+    "two keys": [[f"a={a}", f"k.l={a * 10}"] for a in (1, 2, 3)],
+    "string values": [[f"a={a}"] for a in ("x", "y")],
+}
+
+
+@pytest.mark.parametrize("grid", AWKWARD_GRIDS)
+def test_awkward_interpolations_resolve_as_omegaconf_does(awkward, grid):
+    resolver, outcomes = resolve_like_check_sweep(awkward, AWKWARD_GRIDS[grid])
+    assert all(family is not None for family in resolver.families.values())
+    for by_family, full in outcomes[1:]:
+        assert by_family == full
+    (family, *_) = resolver.families.values()
+    assert family.needs_hydra_node  # ${hydra:...} and the relative ${.a} are per job
+
+
+def test_constant_interpolations_are_not_resolved_again(awkward):
+    resolver, _ = resolve_like_check_sweep(awkward, AWKWARD_GRIDS["a"])
+    (family,) = resolver.families.values()
+    again = {path[0] for path in family.reresolved} | {path[0] for path, _ in family.aliases}
+    assert {"b", "c", "d", "mixed", "chain", "far", "from_part", "nested_call"} <= again
+    assert not again & {"dir", "fixed", "escaped", "q", "part_fixed", "k", "o"}
+
+
+def test_values_holding_interpolations_get_no_family(awkward):
+    job = awkward.compose(["a=${k.l}"], 0)
+    assert job.family is None

@@ -46,5 +46,5 @@ slurm-up:  ## Start a one-node SLURM test cluster (root; installs slurm-wlm, mun
 slurm-down:  ## Stop the test cluster
 	@scripts/slurm-cluster down
 
-clean:  ## Remove the environment and Hydra's run logs (results/ is kept)
-	rm -rf $(VENV) outputs multirun
+clean:  ## Remove the environment, caches and Hydra's run logs (results/ is kept)
+	rm -rf $(VENV) .cache outputs multirun

@@ -1,10 +1,21 @@
 """The benchmark problem: the Rosenbrock function and its (seeded) start point."""
 
 import numpy as np
-from scipy.optimize import rosen, rosen_der
 
-objective = rosen
-gradient = rosen_der
+# scipy.optimize's implementations, imported on first use (see ``__getattr__``).
+_FROM_SCIPY = {"objective": "rosen", "gradient": "rosen_der"}
+
+
+def __getattr__(name: str):
+    """``objective`` and ``gradient``: scipy's ``rosen`` and ``rosen_der``. Imported when first
+    used, so that checking or skipping jobs does not import scipy.optimize (a quarter of a
+    second)."""
+    if name not in _FROM_SCIPY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import scipy.optimize
+
+    value = globals()[name] = getattr(scipy.optimize, _FROM_SCIPY[name])
+    return value
 
 
 def start_point(x0, seed: int, dim: int, low: float, high: float) -> np.ndarray:

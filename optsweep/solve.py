@@ -1,10 +1,14 @@
 """Run one scipy optimizer on the benchmark problem, exactly as a job's config says."""
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from scipy.optimize import OptimizeResult, minimize
 
 from optsweep import problem
 from optsweep.options import check_method
+
+if TYPE_CHECKING:
+    from scipy.optimize import OptimizeResult
 
 
 class NonFiniteObjective(ArithmeticError):
@@ -16,7 +20,7 @@ def given_options(options: dict) -> dict:
     return {key: value for key, value in options.items() if value is not None}
 
 
-def solve(config: dict) -> OptimizeResult:
+def solve(config: dict) -> "OptimizeResult":
     """Minimize the objective from ``config["x0"]`` with ``config``'s method.
 
     ``config`` is a recorded job config (``results.with_start_point``): resolved, plain
@@ -24,6 +28,8 @@ def solve(config: dict) -> OptimizeResult:
     The result gains ``iterates``: the start, then the point after each iteration (as scipy's
     callback reports it), one row each, so figures draw paths from results alone.
     """
+    from scipy.optimize import minimize  # not at import: checks and skips do without scipy
+
     method = config["method"]
     options = given_options(method["options"])
     check_method(method["name"], options, config["jac"])

@@ -1,5 +1,6 @@
 """Every config of both trees composes with Hydra's compose API and means what it says."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 import optsweep  # noqa: F401  (registers the project_path resolver)
+from optsweep import options
 from optsweep.options import accepted_options, check_method
 from optsweep.solve import given_options
 
@@ -70,3 +72,23 @@ def test_sweep_definition_covers_every_settings_file_and_budget():
     assert overrides.settings == "glob(*)"
     assert overrides.maxfun == "range(10, 151, 10)"
     assert cfg.hydra.sweeper._target_.endswith("CheckedExperimentSweeper")
+
+
+def test_option_table_cache_holds_scipys_own_table_and_survives_corruption(tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.setattr(options, "CACHE_DIR", tmp_path)
+    options.option_table.cache_clear()
+    try:
+        table = options.option_table()
+        assert table == options._read_from_scipy()
+        assert table["tnc"]["types"]["maxfun"] == "int" and table["tnc"]["gradient"]
+        assert not table["nelder-mead"]["gradient"]
+        (cache_file,) = tmp_path.glob("scipy-options-*.json")
+        assert json.loads(cache_file.read_text()) == table
+        for damage in ("{not json", '{"tnc": {}}'):
+            cache_file.write_text(damage)
+            options.option_table.cache_clear()
+            assert options.option_table() == table
+            assert json.loads(cache_file.read_text()) == table
+    finally:
+        options.option_table.cache_clear()

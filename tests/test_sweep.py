@@ -144,3 +144,14 @@ def test_help_lists_groups_and_options(tmp_path):
                                capture_output=True, text=True, check=True)
     assert "method: bfgs, cg, cobyla" in completed.stdout
     assert "seed: 0" in completed.stdout
+
+
+def test_checking_and_skipping_up_to_date_jobs_does_not_import_scipy(tmp_path, monkeypatch):
+    """Speed: a rerun with nothing to do must not pay for importing scipy.optimize."""
+    sweep = ("-cp", "experiment", "settings=tnc", "maxfun=10,20", "-m")
+    run_task(*sweep, workdir=tmp_path)
+    monkeypatch.setenv("PYTHONPROFILEIMPORTTIME", "1")  # python -X importtime
+    rerun = run_task(*sweep, workdir=tmp_path)
+    assert "2 jobs: 2 skipped (up to date), 0 ran" in rerun.output
+    assert [line for line in rerun.stderr.splitlines() if "scipy" in line] == []
+    assert any(line.endswith(" numpy") for line in rerun.stderr.splitlines())  # it did record

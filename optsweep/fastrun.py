@@ -13,7 +13,9 @@ For cheap jobs that is almost all of a sweep's time. Here:
   this project's does not); any other job (``+key``/``~key``, dict values, other keys) gets
   a fresh copy of the template. Any override it cannot classify with certainty (Hydra overrides, package
   or group paths, sweeps) makes that job fall back to stock composition;
-  tests/test_fastrun.py compares both on every settings file.
+  tests/test_fastrun.py compares both on every settings file. Jobs whose overrides set the
+  same keys to values without interpolations form a *family* (``JobConfig.family``), which
+  ``optsweep.jobfamily`` resolves from what they share.
 - ``run_in_process`` runs jobs one after the other in this process, like Hydra's basic
   launcher, with logging configured once per sweep (one log file: ``<sweep dir>/<job name>.log``)
   and without per-job ``.hydra/`` files (the sweep's ``multirun.yaml`` and each result's

@@ -1,5 +1,6 @@
 """Resolving the jobs of a family from what they share gives OmegaConf's full resolution."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,29 @@ def test_constant_interpolations_are_not_resolved_again(awkward):
 def test_values_holding_interpolations_get_no_family(awkward):
     job = awkward.compose(["a=${k.l}"], 0)
     assert job.family is None
+
+
+def test_sweep_with_per_job_output_names_writes_where_the_dry_run_said(tmp_path):
+    """End to end: file names from a swept key and from the job's Hydra node, set in settings
+    files, come out of the family checks as the jobs themselves write them."""
+    from conftest import run_task
+
+    tree = tmp_path / "experiment"
+    shutil.copytree(ROOT / "experiment", tree)
+    tnc = tree / "settings" / "tnc.yaml"
+    for path, name in ((tnc, "${method.name}-${maxfun}"),
+                       (tree / "settings" / "nelder-mead.yaml", "nm-${hydra:job.num}")):
+        path.write_text(path.read_text() + f"output:\n  file: ${{output.dir}}/{name}.pkl\n")
+    sweep = ("-cp", str(tree), "settings=tnc,nelder-mead", "maxfun=10,20", "seed=0,1", "-m")
+    refused = run_task(*sweep, "hydra.sweeper.dry_run=true", workdir=tmp_path, check=False)
+    assert refused.returncode != 0 and "2 jobs would write the same result file" in \
+        refused.output and "TNC-20.pkl" in refused.output  # the seed is missing from the name
+    tnc.write_text(tnc.read_text().replace("${maxfun}.pkl", "${maxfun}-${seed}.pkl"))
+    dry = run_task(*sweep, "hydra.sweeper.dry_run=true", workdir=tmp_path).output
+    planned = sorted(line.split(" -> ")[1] for line in dry.splitlines() if " -> " in line)
+    results = tmp_path / "results"
+    assert len(planned) == 8 and str(results / "nm-7.pkl") in planned, dry
+    run_task(*sweep, workdir=tmp_path)
+    assert sorted(map(str, results.glob("*.pkl"))) == planned
+    again = run_task(*sweep, workdir=tmp_path).output
+    assert "8 jobs: 8 skipped (up to date), 0 ran, 0 failed" in again

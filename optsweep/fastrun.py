@@ -159,15 +159,14 @@ class FastComposer:
         return job
 
 
-def run_in_process(composer: FastComposer, jobs, task_function, initial_index: int,
-                   sweep_dir: str, plans: dict | None = None) -> list[JobReturn]:
-    """Run ``jobs`` (override lists) one after the other in this process. ``plans`` maps a
-    job's overrides to its ``JobPlan`` from the sweep's checks, which the job then reuses
-    instead of checking its config again (see ``optsweep.job.prechecked``)."""
+def run_in_process(composer: FastComposer, jobs, task_function, sweep_dir: str,
+                   plans: dict | None = None) -> list[JobReturn]:
+    """Run ``jobs`` ((job number, overrides) pairs) one after the other in this process.
+    ``plans`` maps a job's overrides to its ``JobPlan`` from the sweep's checks, which the job
+    then reuses instead of checking its config again (see ``optsweep.job.prechecked``)."""
     returns = []
     log_file = None
-    for offset, overrides in enumerate(jobs):
-        index = initial_index + offset
+    for index, overrides in jobs:
         job = composer.compose(overrides, index)
         if log_file is None:
             log_file = _configure_logging_once(job.hydra, sweep_dir)

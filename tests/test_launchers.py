@@ -85,6 +85,31 @@ def test_same_results_and_resume_as_in_process(launcher, in_process, tmp_path):
     assert all(after[p] == before[p] for p in before) and len(after) == 8
 
 
+def test_partial_rerun_keeps_every_job_number(launcher, tmp_path):
+    partial_rerun_keeps_every_job_number(tmp_path, f"launcher={launcher}")
+
+
+def test_partial_rerun_keeps_every_job_number_in_process(tmp_path):
+    partial_rerun_keeps_every_job_number(tmp_path)
+
+
+def partial_rerun_keeps_every_job_number(tmp_path, *launcher):
+    """A job's number (here: its file name) is its place in the whole sweep, also when the
+    jobs before it are skipped, so no job writes over another's result."""
+    sweep = ("-cp", "experiment", *launcher, "settings=tnc", "maxfun=10,20,30,40",
+             "output.file=${output.dir}/n${hydra:job.num}.pkl", "-m")
+    run_task(*sweep, workdir=tmp_path)
+    files = [tmp_path / "results" / f"n{number}.pkl" for number in range(4)]
+    kept = {path: path.stat().st_mtime_ns for path in (files[0], files[3])}
+    files[1].unlink()
+    files[2].unlink()
+    completed = run_task(*sweep, workdir=tmp_path)
+    assert "4 jobs: 2 skipped (up to date), 2 ran, 0 failed" in completed.output
+    assert all(path.stat().st_mtime_ns == mtime for path, mtime in kept.items())
+    budgets = [load_result(path)["config"]["method"]["options"]["maxfun"] for path in files]
+    assert budgets == [10, 20, 30, 40]
+
+
 def test_failing_job_gives_summary_and_non_zero_exit(launcher, tmp_path):
     completed = run_task("-cp", "experiment", f"launcher={launcher}", "settings=tnc",
                          "maxfun=20", "x0=[0.5,0.5],[nan,nan]", "-m", workdir=tmp_path,

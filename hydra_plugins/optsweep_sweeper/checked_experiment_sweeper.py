@@ -32,7 +32,6 @@ from hydra_plugins.optsweep_sweeper.checked_nevergrad_sweeper import (
     CheckedOptimConf,
 )
 from hydra._internal.core_plugins.basic_launcher import BasicLauncher
-from more_itertools import chunked
 from omegaconf import OmegaConf
 
 from optsweep.fastrun import FastComposer, run_in_process
@@ -93,6 +92,18 @@ def _status(plan: JobPlan, code: str) -> str:
     return "overwrite" if plan.overwrite else "current"
 
 
+def _numbered_batches(todo: list[tuple[int, tuple]], size: int):
+    """``todo`` in batches of at most ``size`` jobs with consecutive indices."""
+    batch = []
+    for job in todo:
+        if batch and (len(batch) == size or job[0] != batch[-1][0] + 1):
+            yield batch
+            batch = []
+        batch.append(job)
+    if batch:
+        yield batch
+
+
 class CheckedExperimentSweeper(ExperimentSweeper):
     def __init__(self, max_batch_size, overrides, dry_run: bool = False, search=None,
                  fast: bool = True):
@@ -112,11 +123,22 @@ class CheckedExperimentSweeper(ExperimentSweeper):
         return self.fast and type(self.launcher) is BasicLauncher and not job.chdir \
             and not job.env_set
 
-    def _launch(self, batch, initial_job_idx, plans):
+    def _batches(self, todo: list[tuple[int, tuple]]):
+        """Batches of ``todo`` ((index in the sweep, overrides) of the jobs to run), each job
+        keeping its index in the sweep as its number (``${hydra:job.num}``, its
+        ``<sweep dir>/<num>`` directory), as the checks assumed, whichever jobs are skipped.
+        In-process jobs run in one batch; a launcher numbers a batch's jobs from the first
+        one's index on, so its batches hold consecutive indices."""
         if self._in_process():
-            return run_in_process(self.composer, batch, self.task_function, initial_job_idx,
+            return [todo] if todo else []
+        return _numbered_batches(todo, self.batch_size(todo) or 1)
+
+    def _launch(self, batch: list[tuple[int, tuple]], plans):
+        if self._in_process():
+            return run_in_process(self.composer, batch, self.task_function,
                                   self.config.hydra.sweep.dir, plans)
-        return self.launcher.launch(batch, initial_job_idx=initial_job_idx)
+        return self.launcher.launch([overrides for _, overrides in batch],
+                                    initial_job_idx=batch[0][0])
 
     def _run_search(self, arguments):
         """The search of ``search=<name>``, its state and tuned settings under
@@ -178,7 +200,9 @@ class CheckedExperimentSweeper(ExperimentSweeper):
             self._print_dry_run(plans, statuses)
             return []
         self.save_sweep_config()
-        todo = [plan.overrides for plan, status in zip(plans, statuses) if status != "current"]
+        todo = [(index, plan.overrides)
+                for index, (plan, status) in enumerate(zip(plans, statuses))
+                if status != "current"]
         by_overrides = {plan.overrides: plan for plan in plans}
         skipped = len(plans) - len(todo)
         if skipped:
@@ -186,11 +210,9 @@ class CheckedExperimentSweeper(ExperimentSweeper):
                      "(output.overwrite=true reruns them)")
 
         returns, failed = [], []
-        initial_job_idx = 0
         with ProgressReport(self.config.hydra.sweep.dir, len(todo)):
-            for batch in chunked(todo, self.batch_size(todo) or 1):
-                results = self._launch(batch, initial_job_idx, by_overrides)
-                initial_job_idx += len(batch)
+            for batch in self._batches(todo):
+                results = self._launch(batch, by_overrides)
                 returns.append(results)
                 failed += [r for r in results if r.status is not JobStatus.COMPLETED]
         summary = (f"{len(plans)} jobs: {skipped} skipped (up to date), "

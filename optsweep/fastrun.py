@@ -55,14 +55,20 @@ class JobConfig:
     # no interpolation: (config-group overrides, those keys). None: no such guarantee.
     family: tuple | None = None
     changed: tuple[str, ...] = ()
+    # The template's own Hydra node, against which interpolations inside ``hydra`` resolve
+    # (``HydraConfig.set_config`` parents its copy to the config it was given), e.g.
+    # ``sweep.subdir: ${hydra.job.num}`` and ``job.override_dirname``.
+    template_hydra: DictConfig | None = None
 
     def describe(self) -> None:
         """Write the job's overrides and number into its Hydra node (``compose`` does unless
         told not to: the node is shared by the jobs of one template)."""
-        with read_write(self.hydra), open_dict(self.hydra):
-            self.hydra.overrides.task = list(self.overrides)
-            self.hydra.job.id = str(self.index)
-            self.hydra.job.num = self.index
+        for node in (self.hydra, self.template_hydra):
+            if node is not None:
+                with read_write(node), open_dict(node):
+                    node.overrides.task = list(self.overrides)
+                    node.job.id = str(self.index)
+                    node.job.num = self.index
 
 
 def split_task_config(cfg: DictConfig) -> tuple[DictConfig, DictConfig]:
@@ -140,7 +146,7 @@ class FastComposer:
         full, template = self.templates[groups]
         keys = tuple(v.key_or_group for v in values)
         plain = all(v.type is OverrideType.CHANGE and not isinstance(v.value(), dict)
-                    for v in values)
+                    for v in values) and not _nested(keys)
         last_keys, task = self.working.get(groups, (None, None))
         if not plain or keys != last_keys:
             task = copy.deepcopy(template)
@@ -153,10 +159,19 @@ class FastComposer:
             self.current = (full, holder.cfg)
         inert = all("${" not in repr(v.value()) for v in values)
         job = JobConfig(task, HydraConfig.get(), tuple(overrides), index,
-                        family=(groups, keys) if plain and inert else None, changed=keys)
+                        family=(groups, keys) if plain and inert else None, changed=keys,
+                        template_hydra=full.hydra)
         if describe:
             job.describe()
         return job
+
+
+def _nested(keys: tuple[str, ...]) -> bool:
+    """Whether one dotted key lies inside another (``x0`` and ``x0.1``): then applying a job's
+    overrides over the previous job's values may fail where a fresh template would not."""
+    parts = [key.split(".") for key in keys]
+    return any(a[:len(b)] == b or b[:len(a)] == a
+               for i, a in enumerate(parts) for b in parts[:i])
 
 
 def run_in_process(composer: FastComposer, jobs, task_function, sweep_dir: str,

@@ -109,11 +109,25 @@ def _node(cfg: DictConfig, path: Path):
 
 
 def _value(cfg: DictConfig, path: Path):
-    """The value at ``path`` of ``cfg``, resolved by OmegaConf, as plain containers."""
+    """The value at ``path`` of ``cfg``, resolved by OmegaConf, as ``resolve_in_full`` gives
+    it: plain containers, and plain ``str`` for OmegaConf's string subclasses (an escaped
+    ``\\???`` is read as one)."""
     value = cfg
     for key in path:
         value = value[key]
-    return resolve_in_full(value) if isinstance(value, Container) else value
+    return _plain(value)
+
+
+def _plain(value):
+    if isinstance(value, Container):
+        return resolve_in_full(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _copy(value):
@@ -147,9 +161,11 @@ class Family:
         family is resolved in full)."""
         unresolved = OmegaConf.to_container(cfg, resolve=False)
         changed = tuple(_mapped(unresolved, key) for key in changed_keys)
-        if None in changed:
+        if None in changed or _holds_tuple(unresolved):
             return None
         changed_text = [_as_text(path) for path in changed]
+        if any(_related(a, b) for i, a in enumerate(changed_text) for b in changed_text[:i]):
+            return None  # keys inside other overridden keys: their paths vary by job
         interpolations = {}  # path -> (references as text, calls a resolver) or None
         for path, value in _leaves(unresolved):
             if isinstance(value, str) and "${" in value and \
@@ -179,7 +195,8 @@ class Family:
 
     def resolve(self, cfg: DictConfig) -> dict:
         """The resolved config of job ``cfg`` of this family (its Hydra node current if
-        ``needs_hydra_node``): equal to ``resolve_in_full(cfg)``."""
+        ``needs_hydra_node``): equal to ``resolve_in_full(cfg)``. If this raises, resolve in
+        full: the error to report is OmegaConf's own."""
         resolved = _copy(self.shared)
         values = {}
         for path in self.changed:
@@ -190,6 +207,16 @@ class Family:
         for path in self.reresolved:
             _set(resolved, path, _value(cfg, path))
         return resolved
+
+
+def _holds_tuple(container) -> bool:
+    """Whether a plain container holds a tuple (a typed ``TupleConfig``), which this module
+    does not walk into."""
+    if isinstance(container, tuple):
+        return True
+    items = container.values() if isinstance(container, dict) else \
+        container if isinstance(container, list) else ()
+    return any(_holds_tuple(item) for item in items)
 
 
 def _unresolved_at(container, path: Path):

@@ -111,7 +111,11 @@ def check_sweep(jobs: Iterable["JobConfig"]) -> list[JobPlan]:
             else:
                 if family.needs_hydra_node:
                     job.describe()
-                resolved = family.resolve(job.task)
+                try:
+                    resolved = family.resolve(job.task)
+                except Exception:  # report what resolving in full says
+                    job.describe()
+                    resolved = check_composition(job.task)
             plan = plan_job(resolved, job.overrides)
         except INVALID as error:
             job.describe()

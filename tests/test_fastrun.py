@@ -46,7 +46,8 @@ def test_fast_composition_equals_stock(composer, setting, values):
             OmegaConf.to_container(task, resolve=False)
         assert OmegaConf.to_container(job.task, resolve=True) == \
             OmegaConf.to_container(task, resolve=True)
-        for key in ("overrides.task", "runtime.choices", "job.config_name", "job.num"):
+        for key in ("overrides.task", "runtime.choices", "job.config_name", "job.num",
+                    "job.id", "job.override_dirname", "sweep.subdir"):
             assert OmegaConf.select(job.hydra, key) == OmegaConf.select(hydra, key), key
 
 

@@ -1,16 +1,21 @@
 """Resolving the jobs of a family from what they share gives OmegaConf's full resolution."""
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Tuple
 
 import pytest
 from hydra import initialize_config_dir
+from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from hydra.types import RunMode
+from omegaconf import II
 
 import optsweep  # noqa: F401  (registers the resolvers)
 from optsweep.fastrun import FastComposer
 from optsweep.jobfamily import FamilyResolver, resolve_in_full
+from optsweep.results import _canonical
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = sorted(p.stem for p in (ROOT / "experiment" / "settings").glob("*.yaml"))
@@ -103,6 +108,8 @@ r: ${k.m.1}
 chain: ${b}
 far: ${chain}
 fixed: ${k.l}
+s: x
+s_ref: ${s}
 """
 AWKWARD_PART = """\
 # @package _global_
@@ -129,6 +136,7 @@ AWKWARD_GRIDS = {
     "list element": [[f"k.m.1={v}"] for v in (5, 6)],
     "two keys": [[f"a={a}", f"k.l={a * 10}"] for a in (1, 2, 3)],
     "string values": [[f"a={a}"] for a in ("x", "y")],
+    "escaped ???": [["s=y"], ["s=\\???"], ["s=z"]],
 }
 
 
@@ -138,6 +146,7 @@ def test_awkward_interpolations_resolve_as_omegaconf_does(awkward, grid):
     assert all(family is not None for family in resolver.families.values())
     for by_family, full in outcomes[1:]:
         assert by_family == full
+        assert _canonical(by_family) == _canonical(full)  # types too (fingerprints use them)
     (family, *_) = resolver.families.values()
     assert family.needs_hydra_node  # ${hydra:...} and the relative ${.a} are per job
 
@@ -148,6 +157,29 @@ def test_constant_interpolations_are_not_resolved_again(awkward):
     again = {path[0] for path in family.reresolved} | {path[0] for path, _ in family.aliases}
     assert {"b", "c", "d", "mixed", "chain", "far", "from_part", "nested_call"} <= again
     assert not again & {"dir", "fixed", "escaped", "q", "part_fixed", "k", "o"}
+
+
+@dataclass
+class TupleSchema:
+    a: int = 1
+    u: Tuple[Any, ...] = (II("a"), 3)
+
+
+def test_configs_it_does_not_walk_are_resolved_in_full(tmp_path):
+    """Overridden keys inside one another (whose paths vary by job) and tuples (typed
+    ``TupleConfig`` nodes) get no family, so every job is resolved in full."""
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "nested" / "task.yaml").write_text("k: {m: [1, 2]}\n")
+    resolver, outcomes = resolve_like_check_sweep(
+        composer_for(tmp_path / "nested"), [["k.m.1=9", "k.m=null"], ["k.m.1=9", "k.m=[5]"]])
+    assert outcomes == [(None, {"k": {"m": None}}), (None, {"k": {"m": [5]}})]
+    ConfigStore.instance().store(name="optsweep_test_tuple_schema", node=TupleSchema)
+    (tmp_path / "task.yaml").write_text("defaults:\n  - optsweep_test_tuple_schema\n"
+                                         "  - _self_\n")
+    resolver, outcomes = resolve_like_check_sweep(composer_for(tmp_path), [["a=1"], ["a=2"]])
+    assert list(resolver.families.values()) == [None]
+    assert [by_family for by_family, _ in outcomes] == [None, None]
+    assert outcomes[1][1]["u"] == (2, 3)
 
 
 def test_values_holding_interpolations_get_no_family(awkward):

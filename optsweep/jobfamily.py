@@ -42,7 +42,8 @@ def resolve_in_full(cfg: DictConfig) -> dict:
 
 
 def _leaves(container, path: Path = ()):
-    """(path, value) of every leaf of a plain container (empty containers are leaves)."""
+    """(path, value) of every leaf of a plain container (empty containers and tuples are
+    leaves)."""
     items = container.items() if isinstance(container, dict) else \
         enumerate(container) if isinstance(container, list) else None
     if not items:
@@ -156,18 +157,18 @@ class Family:
 
     @classmethod
     def learn(cls, cfg: DictConfig, changed_keys: tuple[str, ...], resolved: dict):
-        """The family of job config ``cfg`` (keys ``changed_keys`` overridden), whose full
-        resolution is ``resolved``; None if a key cannot be placed (then every job of the
-        family is resolved in full)."""
+        """The family of job config ``cfg`` (keys ``changed_keys`` overridden, none inside
+        another: ``FastComposer`` gives such jobs no family), whose full resolution is
+        ``resolved``; None if a key cannot be placed or the config holds a tuple (then every
+        job of the family is resolved in full)."""
         unresolved = OmegaConf.to_container(cfg, resolve=False)
+        leaves = dict(_leaves(unresolved))
         changed = tuple(_mapped(unresolved, key) for key in changed_keys)
-        if None in changed or _holds_tuple(unresolved):
-            return None
+        if None in changed or any(isinstance(value, tuple) for value in leaves.values()):
+            return None  # a key not found, or a tuple (typed TupleConfig), not walked into
         changed_text = [_as_text(path) for path in changed]
-        if any(_related(a, b) for i, a in enumerate(changed_text) for b in changed_text[:i]):
-            return None  # keys inside other overridden keys: their paths vary by job
         interpolations = {}  # path -> (references as text, calls a resolver) or None
-        for path, value in _leaves(unresolved):
+        for path, value in leaves.items():
             if isinstance(value, str) and "${" in value and \
                     not any(_related(_as_text(path), c) for c in changed_text):
                 interpolations[path] = _interpolation_parts(value)
@@ -185,7 +186,7 @@ class Family:
                     grew = True
         aliases = []
         for path in sorted(per_job - set(opaque), key=_as_text):
-            match = _ABSOLUTE_REFERENCE.fullmatch(_unresolved_at(unresolved, path))
+            match = _ABSOLUTE_REFERENCE.fullmatch(leaves[path])
             source = tuple(match[1].split(".")) if match else None
             if source in changed_text and type(_node(cfg, path)) is AnyNode:
                 aliases.append((path, changed[changed_text.index(source)]))
@@ -207,22 +208,6 @@ class Family:
         for path in self.reresolved:
             _set(resolved, path, _value(cfg, path))
         return resolved
-
-
-def _holds_tuple(container) -> bool:
-    """Whether a plain container holds a tuple (a typed ``TupleConfig``), which this module
-    does not walk into."""
-    if isinstance(container, tuple):
-        return True
-    items = container.values() if isinstance(container, dict) else \
-        container if isinstance(container, list) else ()
-    return any(_holds_tuple(item) for item in items)
-
-
-def _unresolved_at(container, path: Path):
-    for key in path:
-        container = container[key]
-    return container
 
 
 class FamilyResolver:

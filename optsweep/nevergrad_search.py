@@ -118,7 +118,7 @@ class NevergradSearch(NevergradSweeperImpl):
 
     def _evaluation(self, number, space, candidate, ret) -> Evaluation:
         params = {key: candidate.value[key] for key in space}
-        path = str(result_path(ret.cfg.output, list(ret.overrides))) if ret.cfg is not None else None
+        path = None if ret.cfg is None else str(result_path(ret.cfg.output, list(ret.overrides)))
         if ret.status is JobStatus.COMPLETED:
             return Evaluation(number, params, float(ret.return_value), path=path)
         error = ret._return_value

@@ -12,12 +12,12 @@ import os
 import warnings
 from pathlib import Path
 
-
 from optsweep import problem
 from optsweep.storage import (
     ResultFileError,
     decode,
     encode,
+    unpickle_record,
     verified_payload,
     write_atomically,
 )
@@ -121,28 +121,32 @@ def load_result(path: str | Path) -> dict:
     return decode(_read(path), path)
 
 
+def stored_if_current(path: Path, config: dict, code: str) -> dict | None:
+    """The record at ``path`` if it was computed from ``config`` by code version ``code``.
+    The header's fingerprint decides before anything is unpickled (format 1 files, which
+    have none, are compared after unpickling)."""
+    try:
+        payload, label = verified_payload(_read(path), path)
+        if label is not None and label != fingerprint(config, code):
+            return None
+        record = unpickle_record(payload, path)
+    except ResultFileError:
+        return None
+    if label is None and (record["config"] != config or record["meta"].get("code") != code):
+        return None
+    return record
+
+
 def is_current(path: Path, config: dict, code: str) -> bool:
     """Whether the intact result at ``path`` was computed from ``config`` by code version
-    ``code``. Decided from the file's header (no unpickling), except for format 1 files."""
+    ``code``: ``stored_if_current`` without unpickling (except for format 1 files)."""
     try:
-        data = _read(path)
-        _, label = verified_payload(data, path)
-        if label is None:  # format 1: no fingerprint in the header
-            record = decode(data, path)
-            return record["config"] == config and record["meta"].get("code") == code
+        _, label = verified_payload(_read(path), path)
     except ResultFileError:
         return False
+    if label is None:
+        return stored_if_current(path, config, code) is not None
     return label == fingerprint(config, code)
-
-
-def stored_if_current(path: Path, config: dict, code: str) -> dict | None:
-    """The record at ``path`` if it was computed from ``config`` by code version ``code``."""
-    if not is_current(path, config, code):
-        return None
-    try:
-        return load_result(path)
-    except ResultFileError:  # replaced meanwhile by something unreadable
-        return None
 
 
 def result_files(directory: str | Path) -> list[Path]:

@@ -85,6 +85,11 @@ def verified_payload(data: bytes, path) -> tuple[bytes, str | None]:
 def decode(data: bytes, path) -> dict:
     """The record in ``data`` (the bytes of ``path``), or ``ResultFileError`` saying why not."""
     payload, _ = verified_payload(data, path)
+    return unpickle_record(payload, path)
+
+
+def unpickle_record(payload: bytes, path) -> dict:
+    """The record in a payload ``verified_payload`` returned, read with the allow-list."""
     try:
         record = _AllowListUnpickler(io.BytesIO(payload)).load()
     except Exception as error:

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help env sweep figures search test bench slurm-up slurm-down clean
+.PHONY: help env sweep figures search test lint format bench slurm-up slurm-down clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -13,7 +13,7 @@ help:  ## List the targets
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt \
-		--config-settings editable_mode=compat -e '.[test]'
+		--config-settings editable_mode=compat -e '.[test,lint]'
 	touch $@
 
 env: $(INSTALLED)  ## Create .venv with the pinned dependencies (done by the other targets)
@@ -35,6 +35,15 @@ search: $(INSTALLED)  ## Run the nevergrad searches of experiment/search/ and dr
 
 test: $(INSTALLED)  ## Run all tests
 	$(PY) -m pytest
+
+lint: $(INSTALLED)  ## Lint, check formatting and type-check (ruff, mypy)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(INSTALLED)  ## Format the code and sort imports (ruff)
+	$(VENV)/bin/ruff check --select I --fix .
+	$(VENV)/bin/ruff format .
 
 bench: $(INSTALLED)  ## Benchmark the sweep (45, 450, 4,500 jobs) against a plain loop: bench/results.md
 	$(PY) bench/sweep_bench.py

@@ -2,23 +2,38 @@
 
     python task.py method=tnc method.options.eta=0.1     # plain tree (config/), one job
     python task.py -cp experiment -m                      # the experiment sweep (experiment/)
+
+The task computes one result from a job's checked, recorded config; ``@ROSENBROCK.task`` makes
+it a Hydra task function that checks the job, skips it if its result is current, saves the
+result with its provenance and returns f (see optsweep/engine/experiment.py).
 """
 
-import hydra
-from omegaconf import DictConfig
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-import optsweep  # noqa: F401  (registers the resolvers the config trees use)
-from optsweep.job import run
+import hydra
+
+from optsweep.engine.trust import refuse_untrusted_callbacks, trusted_callbacks
+from optsweep.rosenbrock import ROSENBROCK
+from optsweep.rosenbrock.solve import solve
+
+if TYPE_CHECKING:  # scipy.optimize is imported only when a job runs
+    from scipy.optimize import OptimizeResult
+
+HERE = Path(__file__).resolve().parent
+# Callbacks listed in the project's config trees may run; see optsweep/engine/trust.py.
+TRUSTED = trusted_callbacks(HERE / "config", HERE / "experiment")
 
 
 # version_base is left out on purpose: Hydra 1.4 deprecates the argument and warns whenever it
 # is passed; without it Hydra 1.4 applies its current defaults (no change of working directory).
-# The execution whitelist names the only config-given targets Hydra may instantiate.
-@hydra.main(config_path="config", config_name="task",
-            execution_whitelist=["optsweep.progress.JobEndMarker"])
-def main(cfg: DictConfig) -> float:
-    return run(cfg)
+@hydra.main(config_path="config", config_name="task", execution_whitelist=TRUSTED)
+@ROSENBROCK.task
+def main(config: dict) -> "OptimizeResult":
+    return solve(config)
 
 
 if __name__ == "__main__":
+    refuse_untrusted_callbacks(sys.argv[1:], TRUSTED)
     main()

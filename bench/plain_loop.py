@@ -12,7 +12,9 @@ import sys
 import numpy as np
 from scipy.optimize import minimize, rosen
 
-SETTINGS = (  # (method, budget option, fixed options, jac) as in experiment/settings/
+SETTINGS: tuple[
+    tuple[str, str, dict, str | None], ...
+] = (  # (method, budget option, fixed options, jac) as in experiment/settings/
     ("L-BFGS-B", "maxfun", {"eps": 1e-3}, "2-point"),
     ("Nelder-Mead", "maxfev", {}, None),
     ("TNC", "maxfun", {"eta": 0.5}, None),
@@ -25,8 +27,7 @@ def main(jobs: int) -> None:
         for method, budget, fixed, jac in SETTINGS:
             for maxfun in range(10, 151, 10):
                 keywords = {} if jac is None else {"jac": jac}
-                minimize(rosen, x0, method=method, options={budget: maxfun, **fixed},
-                         **keywords)
+                minimize(rosen, x0, method=method, options={budget: maxfun, **fixed}, **keywords)
 
 
 if __name__ == "__main__":

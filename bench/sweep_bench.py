@@ -32,10 +32,12 @@ TASK = str(ROOT / "task.py")
 def measure(command: list[str]) -> tuple[float, float]:
     """(wall seconds, max RSS in MiB) of one run of ``command``; fails loudly on error."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=tempfile.gettempdir(), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, cwd=tempfile.gettempdir(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
+    assert process.stderr is not None
     stderr = process.stderr.read().decode()
     process.stderr.close()
     if os.waitstatus_to_exitcode(status) != 0:
@@ -45,8 +47,17 @@ def measure(command: list[str]) -> tuple[float, float]:
 
 def sweep_command(jobs: int, workdir: Path, *extra: str) -> list[str]:
     seeds = [] if jobs == 45 else [f"seed=range(0,{jobs // 45})"]
-    return [sys.executable, TASK, "-cp", "experiment", *seeds, *extra, "-m",
-            f"output.dir={workdir / 'results'}", f"hydra.sweep.dir={workdir / 'multirun'}"]
+    return [
+        sys.executable,
+        TASK,
+        "-cp",
+        "experiment",
+        *seeds,
+        *extra,
+        "-m",
+        f"output.dir={workdir / 'results'}",
+        f"hydra.sweep.dir={workdir / 'multirun'}",
+    ]
 
 
 def repeat(make_command, repeats: int, prepare=None) -> tuple[float, float]:
@@ -63,26 +74,37 @@ def repeat(make_command, repeats: int, prepare=None) -> tuple[float, float]:
     return statistics.median(walls), memory
 
 
+def row(what: str, measured: tuple[float, float]) -> dict:
+    """A table row from ``repeat``'s (median wall time, peak memory)."""
+    wall, rss = measured
+    return {"what": what, "wall": wall, "rss": rss}
+
+
 def bench(jobs: int, repeats: int, stock_max_jobs: int) -> list[dict]:
-    rows = []
-    plain, plain_rss = repeat(lambda w: [sys.executable, str(ROOT / "bench" / "plain_loop.py"),
-                                         str(jobs)], repeats)
-    rows.append({"what": "plain loop", "wall": plain, "rss": plain_rss})
-    rows.append(dict(zip(("wall", "rss"), repeat(lambda w: sweep_command(jobs, w), repeats)),
-                     what="sweep"))
+    plain_command = [sys.executable, str(ROOT / "bench" / "plain_loop.py"), str(jobs)]
+    rows = [row("plain loop", repeat(lambda w: plain_command, repeats))]
+    plain = rows[0]["wall"]
+    rows.append(row("sweep", repeat(lambda w: sweep_command(jobs, w), repeats)))
     full_sweep = lambda w: measure(sweep_command(jobs, w))  # noqa: E731
-    rows.append(dict(zip(("wall", "rss"), repeat(lambda w: sweep_command(jobs, w), repeats,
-                                                 prepare=full_sweep)), what="rerun (all skipped)"))
-    rows.append(dict(zip(("wall", "rss"), repeat(
-        lambda w: sweep_command(jobs, w, "hydra.sweeper.dry_run=true"), repeats)),
-        what="dry run"))
+    rows.append(
+        row(
+            "rerun (all skipped)",
+            repeat(lambda w: sweep_command(jobs, w), repeats, prepare=full_sweep),
+        )
+    )
+    rows.append(
+        row(
+            "dry run",
+            repeat(lambda w: sweep_command(jobs, w, "hydra.sweeper.dry_run=true"), repeats),
+        )
+    )
     if jobs <= stock_max_jobs:
-        rows.append(dict(zip(("wall", "rss"), repeat(
-            lambda w: sweep_command(jobs, w, "hydra.sweeper.fast=false"),
-            repeats if jobs <= 45 else 1)), what="stock Hydra path"))
-    for row in rows:
-        row["jobs"] = jobs
-        row["beyond"] = row["wall"] - plain
+        stock_runs = repeats if jobs <= 45 else 1
+        stock = repeat(lambda w: sweep_command(jobs, w, "hydra.sweeper.fast=false"), stock_runs)
+        rows.append(row("stock Hydra path", stock))
+    for each in rows:
+        each["jobs"] = jobs
+        each["beyond"] = each["wall"] - plain
     return rows
 
 
@@ -108,7 +130,8 @@ def table(rows: list[dict], repeats: int) -> str:
         lines.append(
             f"| {jobs} | {row['what']} | {row['wall']:.2f} s | {row['beyond']:.2f} s | "
             f"{row['beyond'] / jobs * 1000:.1f} ms | "
-            f"{row['wall'] / plain[jobs]:.1f} | {versus} | {overhead} | {row['rss']:.0f} MiB |")
+            f"{row['wall'] / plain[jobs]:.1f} | {versus} | {overhead} | {row['rss']:.0f} MiB |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -8,8 +8,8 @@ with several, the median across seeds and a band from the 25th to the 75th perce
 
 import numpy as np
 
-from optsweep.figures import FIGURE_SUFFIXES, label, new_figure, run_script, save_figure
-from optsweep.sweepdata import sweep_results
+from optsweep.report.figures import FIGURE_SUFFIXES, label, new_figure, run_script, save_figure
+from optsweep.report.sweepdata import sweep_results
 
 
 def convergence_lines(frame) -> dict:
@@ -36,8 +36,7 @@ def draw(frame, spec):
         budgets, median, low, high = lines[setting]
         (line,) = axes.plot(budgets, median, marker="o", label=label(spec, setting))
         if several_seeds:
-            axes.fill_between(budgets, low, high, color=line.get_color(), alpha=0.2,
-                              linewidth=0)
+            axes.fill_between(budgets, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     axes.set_yscale("log")
     axes.set_xlabel(spec.x_label)
     axes.set_ylabel(spec.y_label)

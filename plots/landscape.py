@@ -9,10 +9,10 @@ Spec: plots/specs/landscape.yaml. The paths are the iterates recorded in the res
 import numpy as np
 from matplotlib.colors import LogNorm
 
-from optsweep import problem
-from optsweep.figures import FIGURE_SUFFIXES, label, new_figure, run_script, save_figure
-from optsweep.results import load_result
-from optsweep.sweepdata import sweep_results
+from optsweep.report.figures import FIGURE_SUFFIXES, label, new_figure, run_script, save_figure
+from optsweep.report.sweepdata import sweep_results
+from optsweep.report.table import load_result
+from optsweep.rosenbrock import problem
 
 MINIMUM = (1.0, 1.0)
 
@@ -28,23 +28,37 @@ def paths(frame, seed) -> dict:
 
 def draw(frame, spec):
     figure, axes = new_figure(spec.size)
-    x = np.linspace(*spec.xlim, 400)
-    y = np.linspace(*spec.ylim, 400)
+    x = np.linspace(spec.xlim[0], spec.xlim[1], 400)
+    y = np.linspace(spec.ylim[0], spec.ylim[1], 400)
     grid_x, grid_y = np.meshgrid(x, y)
     values = problem.objective(np.stack([grid_x, grid_y]))
     levels = np.logspace(np.log10(values.min() + 1e-3), np.log10(values.max()), spec.levels)
-    axes.contour(grid_x, grid_y, values + 1e-3, levels=levels, norm=LogNorm(), cmap="Greys",
-                 linewidths=0.5)
+    axes.contour(
+        grid_x, grid_y, values + 1e-3, levels=levels, norm=LogNorm(), cmap="Greys", linewidths=0.5
+    )
     seed = spec.seed if spec.seed is not None else int(frame["seed"].min())
     drawn = paths(frame, seed)
     for setting in spec.settings or sorted(drawn):
         points = drawn[setting]
-        axes.plot(points[:, 0], points[:, 1], marker=".", markersize=2.5, linewidth=0.9,
-                  label=label(spec, setting))
+        axes.plot(
+            points[:, 0],
+            points[:, 1],
+            marker=".",
+            markersize=2.5,
+            linewidth=0.9,
+            label=label(spec, setting),
+        )
     start = next(iter(drawn.values()))[0]
     axes.plot(*start, marker="o", color="black", linestyle="none", label="start $x_0$")
-    axes.plot(*MINIMUM, marker="*", markersize=9, color="gold", markeredgecolor="black",
-              linestyle="none", label="minimum (1, 1)")
+    axes.plot(
+        *MINIMUM,
+        marker="*",
+        markersize=9,
+        color="gold",
+        markeredgecolor="black",
+        linestyle="none",
+        label="minimum (1, 1)",
+    )
     axes.grid(False)
     axes.set_xlim(*spec.xlim)
     axes.set_ylim(*spec.ylim)

@@ -10,22 +10,25 @@ from pathlib import Path
 
 import numpy as np
 
-from optsweep.figures import FIGURE_SUFFIXES, new_figure, run_script, save_figure
-from optsweep.search import TRACE
-from optsweep.sweepdata import UnusableResults
+from optsweep.engine.search.state import TRACE
+from optsweep.report.figures import FIGURE_SUFFIXES, new_figure, run_script, save_figure
+from optsweep.report.sweepdata import UnusableResults
 
 
 def read_trace(results: Path, search: str) -> tuple[np.ndarray, np.ndarray]:
     """(evaluation numbers, values with NaN for failures) of ``results/search=<search>``."""
     path = Path(results) / f"search={search}" / TRACE
     if not path.exists():
-        raise UnusableResults(f"no trace of search {search!r} at {path}; run "
-                              f"`python task.py -cp experiment search={search} -m`")
+        raise UnusableResults(
+            f"no trace of search {search!r} at {path}; run "
+            f"`python task.py -cp experiment search={search} -m`"
+        )
     with open(path, newline="") as file:
         rows = list(csv.DictReader(file))
     numbers = np.array([int(row["evaluation"]) for row in rows])
-    values = np.array([float(row["value"]) if row["value"] and not row["error"] else np.nan
-                       for row in rows])
+    values = np.array(
+        [float(row["value"]) if row["value"] and not row["error"] else np.nan for row in rows]
+    )
     if np.isnan(values).all():
         raise UnusableResults(f"every evaluation of search {search!r} failed ({path})")
     return numbers, values
@@ -39,13 +42,26 @@ def best_so_far(values: np.ndarray) -> np.ndarray:
 def draw(numbers, values, spec):
     figure, axes = new_figure(spec.size)
     ok = ~np.isnan(values)
-    axes.plot(numbers[ok], values[ok], linestyle="none", marker="o", markersize=3, alpha=0.6,
-              label="evaluation")
+    axes.plot(
+        numbers[ok],
+        values[ok],
+        linestyle="none",
+        marker="o",
+        markersize=3,
+        alpha=0.6,
+        label="evaluation",
+    )
     axes.step(numbers, best_so_far(values), where="post", color="black", label="best so far")
     if (~ok).any():
         top = np.nanmax(values)
-        axes.plot(numbers[~ok], np.full((~ok).sum(), top), linestyle="none", marker="x",
-                  color="red", label="failed")
+        axes.plot(
+            numbers[~ok],
+            np.full((~ok).sum(), top),
+            linestyle="none",
+            marker="x",
+            color="red",
+            label="failed",
+        )
     axes.set_yscale("log")
     axes.set_xlabel(spec.x_label)
     axes.set_ylabel(spec.y_label)

@@ -8,9 +8,9 @@ LaTeX ``tabular``. "median [q25, q75]" summarizes seeds; with one seed it is the
 
 import pandas as pd
 
-from optsweep.figures import label, run_script
-from optsweep.storage import write_atomically
-from optsweep.sweepdata import sweep_results
+from optsweep.engine.files import write_atomically
+from optsweep.report.figures import label, run_script
+from optsweep.report.sweepdata import sweep_results
 
 SUFFIXES = (".csv", ".md", ".tex")
 
@@ -22,17 +22,19 @@ def summary_table(frame, spec) -> pd.DataFrame:
     rows = []
     for setting in order:
         for budget, group in frame[frame["setting"] == setting].groupby("maxfun"):
-            rows.append({
-                "setting": label(spec, setting),
-                "budget": int(budget),
-                "seeds": len(group),
-                "f_median": group["fun"].median(),
-                "f_q25": group["fun"].quantile(0.25),
-                "f_q75": group["fun"].quantile(0.75),
-                "nfev_median": group["nfev"].median(),
-                "nit_median": group["nit"].median(),
-                "success_rate": group["success"].mean(),
-            })
+            rows.append(
+                {
+                    "setting": label(spec, setting),
+                    "budget": int(budget),
+                    "seeds": len(group),
+                    "f_median": group["fun"].median(),
+                    "f_q25": group["fun"].quantile(0.25),
+                    "f_q75": group["fun"].quantile(0.75),
+                    "nfev_median": group["nfev"].median(),
+                    "nit_median": group["nit"].median(),
+                    "success_rate": group["success"].mean(),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -43,12 +45,26 @@ def _f(row) -> str:
 
 
 def _cells(row) -> list[str]:
-    return [row.setting, str(row.budget), str(row.seeds), _f(row), f"{row.nfev_median:g}",
-            f"{row.nit_median:g}", f"{row.success_rate:.0%}"]
+    return [
+        row.setting,
+        str(row.budget),
+        str(row.seeds),
+        _f(row),
+        f"{row.nfev_median:g}",
+        f"{row.nit_median:g}",
+        f"{row.success_rate:.0%}",
+    ]
 
 
-HEADER = ["setting", "budget", "seeds", "f(x_opt): median [q25, q75]", "nfev (median)",
-          "nit (median)", "success"]
+HEADER = [
+    "setting",
+    "budget",
+    "seeds",
+    "f(x_opt): median [q25, q75]",
+    "nfev (median)",
+    "nit (median)",
+    "success",
+]
 
 
 def markdown(table) -> str:
@@ -58,8 +74,14 @@ def markdown(table) -> str:
 
 
 def _latex_escape(text: str) -> str:
-    for char, escaped in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"),
-                          ("_", r"\_"), ("#", r"\#"), ("$", r"\$")):
+    for char, escaped in (
+        ("\\", r"\textbackslash{}"),
+        ("&", r"\&"),
+        ("%", r"\%"),
+        ("_", r"\_"),
+        ("#", r"\#"),
+        ("$", r"\$"),
+    ):
         text = text.replace(char, escaped)
     return text
 
@@ -67,8 +89,10 @@ def _latex_escape(text: str) -> str:
 def latex(table) -> str:
     header = ["setting", "budget", "seeds", r"$f(x_\mathrm{opt})$", "nfev", "nit", "success"]
     lines = [r"\begin{tabular}{lrrlrrr}", r"\hline", " & ".join(header) + r" \\", r"\hline"]
-    lines += [" & ".join(_latex_escape(cell) for cell in _cells(row)) + r" \\"
-              for row in table.itertuples()]
+    lines += [
+        " & ".join(_latex_escape(cell) for cell in _cells(row)) + r" \\"
+        for row in table.itertuples()
+    ]
     lines += [r"\hline", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
 

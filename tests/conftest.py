@@ -10,23 +10,40 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_task(*arguments: str, workdir: Path, results: Path | None = None,
-             check: bool = True) -> subprocess.CompletedProcess:
+QUADRATIC = ROOT / "tests" / "quadratic"
+
+
+def run_task(
+    *arguments: str,
+    workdir: Path,
+    results: Path | None = None,
+    check: bool = True,
+    script: Path = ROOT / "task.py",
+) -> subprocess.CompletedProcess:
     """``python task.py ARGUMENTS`` started in ``workdir`` (not the project root).
 
     Results go to ``results`` (default ``workdir/results``), Hydra's logs to ``workdir``.
-    ``.output`` of the returned process is its stdout and stderr together.
+    ``.output`` of the returned process is its stdout and stderr together. ``script``: another
+    experiment's task file (its directory is put on PYTHONPATH, for launchers' workers).
     """
     results = results or workdir / "results"
     command = [
-        sys.executable, str(ROOT / "task.py"), *arguments,
+        sys.executable,
+        str(script),
+        *arguments,
         f"output.dir={results}",
-        f"hydra.run.dir={workdir}/run", f"hydra.sweep.dir={workdir}/multirun",
+        f"hydra.run.dir={workdir}/run",
+        f"hydra.sweep.dir={workdir}/multirun",
     ]
     environment = {k: v for k, v in os.environ.items() if not k.startswith("HYDRA_")}
-    completed = subprocess.run(command, cwd=workdir, capture_output=True, text=True,
-                               env=environment, timeout=600)
-    completed.output = completed.stdout + completed.stderr  # Hydra logs to stdout
+    if script != ROOT / "task.py":
+        environment["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(script.parent), environment.get("PYTHONPATH")])
+        )
+    completed = subprocess.run(
+        command, cwd=workdir, capture_output=True, text=True, env=environment, timeout=600
+    )
+    completed.output = completed.stdout + completed.stderr  # type: ignore[attr-defined]
     if check and completed.returncode != 0:
         pytest.fail(f"{' '.join(arguments)} exited {completed.returncode}:\n{completed.stderr}")
     return completed
@@ -38,3 +55,33 @@ def full_sweep(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("full-sweep")
     run_task("-cp", "experiment", "-m", workdir=workdir)
     return workdir / "results"
+
+
+def _sinfo_works() -> bool:
+    try:
+        return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A running SLURM cluster: the one SLURM_CONF names, or one this fixture starts (and
+    stops). Skips, saying why, only if none can be started."""
+    if os.environ.get("SLURM_CONF") and _sinfo_works():
+        yield
+        return
+    script = ROOT / "scripts" / "slurm-cluster"
+    started = subprocess.run([str(script), "up"], capture_output=True, text=True)
+    if started.returncode != 0:
+        pytest.skip(f"no SLURM cluster could be started: {started.stderr.strip()}")
+    saved = dict(os.environ)
+    for assignment in started.stdout.split()[1:]:  # "export SLURM_CONF=... PATH=..."
+        key, value = assignment.split("=", 1)
+        os.environ[key] = value.replace("$PATH", saved.get("PATH", ""))
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        subprocess.run([str(script), "down"], capture_output=True)

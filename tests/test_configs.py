@@ -8,9 +8,9 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 import optsweep  # noqa: F401  (registers the project_path resolver)
-from optsweep import options
-from optsweep.options import accepted_options, check_method
-from optsweep.solve import given_options
+from optsweep.rosenbrock import options
+from optsweep.rosenbrock.checks import given_options
+from optsweep.rosenbrock.options import accepted_options, check_method
 
 ROOT = Path(__file__).resolve().parent.parent
 METHOD_FILES = sorted(p.stem for p in (ROOT / "config" / "method").glob("*.yaml"))
@@ -25,8 +25,9 @@ def compose_tree(tree: str, overrides: list[str], with_hydra: bool = False):
 
 
 def test_trees_have_the_required_files():
-    assert {"nelder-mead", "powell", "cg", "bfgs", "lbfgsb", "tnc", "cobyla",
-            "slsqp"} <= set(METHOD_FILES)
+    assert {"nelder-mead", "powell", "cg", "bfgs", "lbfgsb", "tnc", "cobyla", "slsqp"} <= set(
+        METHOD_FILES
+    )
     assert {"nelder-mead", "tnc", "lbfgsb"} <= set(SETTINGS_FILES)
 
 
@@ -74,8 +75,7 @@ def test_sweep_definition_covers_every_settings_file_and_budget():
     assert cfg.hydra.sweeper._target_.endswith("CheckedExperimentSweeper")
 
 
-def test_option_table_cache_holds_scipys_own_table_and_survives_corruption(tmp_path,
-                                                                          monkeypatch):
+def test_option_table_cache_holds_scipys_own_table_and_survives_corruption(tmp_path, monkeypatch):
     monkeypatch.setattr(options, "CACHE_DIR", tmp_path)
     options.option_table.cache_clear()
     try:

@@ -11,9 +11,10 @@ import time
 import pytest
 
 from conftest import ROOT, run_task
-from optsweep.export import export_csv
-from optsweep.results import NoResults, load_results, result_files, results_frame
-from optsweep.storage import MAGIC, ResultFileError, encode, write_atomically
+from optsweep.engine.files import write_atomically
+from optsweep.engine.store import MAGIC, ResultFileError, encode
+from optsweep.report.export import export_csv
+from optsweep.report.table import NoResults, load_results, result_files, results_frame
 
 
 def mtimes(results):
@@ -21,8 +22,16 @@ def mtimes(results):
 
 
 def test_failing_jobs_leave_the_others_and_exit_non_zero_with_a_summary(tmp_path):
-    completed = run_task("-cp", "experiment", "settings=tnc", "maxfun=20,40",
-                         "x0=[0.5,0.5],[nan,nan]", "-m", workdir=tmp_path, check=False)
+    completed = run_task(
+        "-cp",
+        "experiment",
+        "settings=tnc",
+        "maxfun=20,40",
+        "x0=[0.5,0.5],[nan,nan]",
+        "-m",
+        workdir=tmp_path,
+        check=False,
+    )
     assert completed.returncode != 0
     assert "4 jobs: 0 skipped (up to date), 2 ran, 2 failed" in completed.output
     assert completed.output.count("NonFiniteObjective: TNC ended with f=nan") == 2
@@ -30,18 +39,27 @@ def test_failing_jobs_leave_the_others_and_exit_non_zero_with_a_summary(tmp_path
     assert len(logs) == 2 and all(os.path.exists(log) for log in logs)
     files = result_files(tmp_path / "results")
     assert len(files) == 2
-    assert all(record["config"]["x0"] == [0.5, 0.5]
-               for _, record in load_results(tmp_path / "results"))
+    assert all(
+        record["config"]["x0"] == [0.5, 0.5] for _, record in load_results(tmp_path / "results")
+    )
 
 
 def test_a_raising_job_is_reported_with_its_exception(tmp_path):
-    completed = run_task("-cp", "experiment", "settings=nelder-mead", "maxfun=20",
-                         "method.options.initial_simplex=null,[[0,0]]", "-m",
-                         workdir=tmp_path, check=False)
+    completed = run_task(
+        "-cp",
+        "experiment",
+        "settings=nelder-mead",
+        "maxfun=20",
+        "method.options.initial_simplex=null,[[0,0]]",
+        "-m",
+        workdir=tmp_path,
+        check=False,
+    )
     assert completed.returncode != 0
     assert "1 ran, 1 failed" in completed.output
-    assert "[settings=nelder-mead maxfun=20 method.options.initial_simplex=[[0,0]]" \
-        in completed.output
+    assert (
+        "[settings=nelder-mead maxfun=20 method.options.initial_simplex=[[0,0]]" in completed.output
+    )
     assert "ValueError" in completed.output
 
 
@@ -52,8 +70,9 @@ def test_a_failed_job_moves_its_older_result_aside(tmp_path):
     (path,) = result_files(tmp_path / "results")
     settings = tree / "settings" / "nelder-mead.yaml"
     settings.write_text(settings.read_text() + "    initial_simplex: [[0, 0]]\n")
-    completed = run_task("-cp", str(tree), "settings=nelder-mead", "maxfun=20", "-m",
-                         workdir=tmp_path, check=False)
+    completed = run_task(
+        "-cp", str(tree), "settings=nelder-mead", "maxfun=20", "-m", workdir=tmp_path, check=False
+    )
     assert completed.returncode != 0 and "1 failed" in completed.output
     assert not path.exists()
     assert path.with_name(path.name + ".stale").exists()
@@ -63,10 +82,22 @@ def test_a_failed_job_moves_its_older_result_aside(tmp_path):
 
 
 def test_killed_sweep_keeps_finished_results_and_resumes(tmp_path):
-    command = [sys.executable, str(ROOT / "task.py"), "-cp", "experiment", "-m",
-               f"output.dir={tmp_path / 'results'}", f"hydra.sweep.dir={tmp_path / 'a'}"]
-    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    command = [
+        sys.executable,
+        str(ROOT / "task.py"),
+        "-cp",
+        "experiment",
+        "-m",
+        f"output.dir={tmp_path / 'results'}",
+        f"hydra.sweep.dir={tmp_path / 'a'}",
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while len(result_files(tmp_path / "results")) < 8 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -77,8 +108,10 @@ def test_killed_sweep_keeps_finished_results_and_resumes(tmp_path):
     load_results(tmp_path / "results")  # every finished result loads (raises otherwise)
 
     completed = run_task("-cp", "experiment", "-m", workdir=tmp_path)
-    assert f"45 jobs: {len(finished)} skipped (up to date), {45 - len(finished)} ran, " \
-           "0 failed" in completed.output
+    assert (
+        f"45 jobs: {len(finished)} skipped (up to date), {45 - len(finished)} ran, "
+        "0 failed" in completed.output
+    )
     after = mtimes(tmp_path / "results")
     assert len(after) == 45
     assert all(after[p] == finished[p] for p in finished)
@@ -97,17 +130,30 @@ def test_changing_a_setting_reruns_exactly_that_setting(tmp_path):
     assert "6 jobs: 4 skipped (up to date), 2 ran, 0 failed" in completed.output
     after = mtimes(tmp_path / "results")
     assert {p.parent.name for p in after if after[p] != before[p]} == {"settings=tnc"}
-    assert all(record["config"]["method"]["options"]["eta"] == 0.3
-               for path, record in load_results(tmp_path / "results")
-               if path.parent.name == "settings=tnc")
+    assert all(
+        record["config"]["method"]["options"]["eta"] == 0.3
+        for path, record in load_results(tmp_path / "results")
+        if path.parent.name == "settings=tnc"
+    )
 
 
 def test_two_sweeps_started_together_get_own_run_dirs_and_valid_results(tmp_path):
-    command = [sys.executable, str(ROOT / "task.py"), "-cp", "experiment", "settings=tnc",
-               "-m", f"output.dir={tmp_path / 'results'}",
-               f"hydra.sweep.dir={tmp_path}/multirun/${{run_id:}}"]
-    processes = [subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    command = [
+        sys.executable,
+        str(ROOT / "task.py"),
+        "-cp",
+        "experiment",
+        "settings=tnc",
+        "-m",
+        f"output.dir={tmp_path / 'results'}",
+        f"hydra.sweep.dir={tmp_path}/multirun/${{run_id:}}",
+    ]
+    processes = [
+        subprocess.Popen(
+            command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for _ in range(2)
+    ]
     outputs = [process.communicate(timeout=300)[0] for process in processes]
     assert [process.returncode for process in processes] == [0, 0], outputs
     run_dirs = list((tmp_path / "multirun").glob("*/*"))
@@ -121,14 +167,20 @@ def small_results(tmp_path):
     return tmp_path / "results"
 
 
-@pytest.mark.parametrize("content, reason", [
-    (b"", "empty file"),
-    (b"hello, world\n", "not a result file written by this project"),
-    (pickle.dumps({"config": {}, "result": {}, "meta": {}}),
-     "not a result file written by this project"),
-    ("truncate", "truncated"),
-    ("flip", "corrupt: checksum mismatch"),
-], ids=["empty", "foreign-text", "foreign-pickle", "truncated", "corrupt"])
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"", "empty file"),
+        (b"hello, world\n", "not a result file written by this project"),
+        (
+            pickle.dumps({"config": {}, "result": {}, "meta": {}}),
+            "not a result file written by this project",
+        ),
+        ("truncate", "truncated"),
+        ("flip", "corrupt: checksum mismatch"),
+    ],
+    ids=["empty", "foreign-text", "foreign-pickle", "truncated", "corrupt"],
+)
 def test_broken_result_file_is_named_with_its_problem(small_results, content, reason):
     (victim, other) = result_files(small_results)
     data = victim.read_bytes()
@@ -167,8 +219,14 @@ def test_missing_or_empty_results_directory_names_the_command(tmp_path):
 
 
 def test_figure_is_removed_when_its_results_fail_to_load(small_results, tmp_path):
-    script = [sys.executable, str(ROOT / "plots" / "convergence.py"),
-              "--results", str(small_results), "--out", str(tmp_path / "figures")]
+    script = [
+        sys.executable,
+        str(ROOT / "plots" / "convergence.py"),
+        "--results",
+        str(small_results),
+        "--out",
+        str(tmp_path / "figures"),
+    ]
     subprocess.run(script, check=True, capture_output=True)
     figures = [tmp_path / "figures" / f"convergence.{suffix}" for suffix in ("pdf", "png")]
     assert all(path.exists() for path in figures)
@@ -185,17 +243,34 @@ def test_csv_export_has_one_row_per_result(small_results, tmp_path):
     lines = out.read_text().splitlines()
     assert len(lines) == 3
     header = lines[0].split(",")
-    assert {"method.name", "method.options.maxfun", "fun", "nfev", "meta.git.commit",
-            "meta.versions.scipy"} <= set(header)
+    assert {
+        "method.name",
+        "method.options.maxfun",
+        "fun",
+        "nfev",
+        "meta.git.commit",
+        "meta.versions.scipy",
+    } <= set(header)
 
 
-SEARCH = ("hydra/sweeper=nevergrad", "method=tnc", "x0=null", "hydra.sweeper.optim.budget=8",
-          "hydra.sweeper.optim.num_workers=2", "hydra.sweeper.optim.optimizer=RandomSearch")
+SEARCH = (
+    "hydra/sweeper=nevergrad",
+    "method=tnc",
+    "x0=null",
+    "hydra.sweeper.optim.budget=8",
+    "hydra.sweeper.optim.num_workers=2",
+    "hydra.sweeper.optim.optimizer=RandomSearch",
+)
 
 
 def test_search_keeps_going_past_some_failures(tmp_path):
-    completed = run_task(*SEARCH, "x0_random.high=choice(1.0,nan)",
-                         "hydra.sweeper.optim.max_failure_rate=0.9", "-m", workdir=tmp_path)
+    completed = run_task(
+        *SEARCH,
+        "x0_random.high=choice(1.0,nan)",
+        "hydra.sweeper.optim.max_failure_rate=0.9",
+        "-m",
+        workdir=tmp_path,
+    )
     (best,) = [line for line in completed.output.splitlines() if "Best parameters:" in line]
     assert "x0_random.high=1.0" in best
     assert "warn" not in completed.output.lower()
@@ -203,9 +278,14 @@ def test_search_keeps_going_past_some_failures(tmp_path):
 
 
 def test_search_where_nothing_succeeds_exits_non_zero_without_a_best(tmp_path):
-    completed = run_task(*SEARCH, "x0_random.high=choice(nan,-5.0)",
-                         "hydra.sweeper.optim.max_failure_rate=1.0", "-m", workdir=tmp_path,
-                         check=False)
+    completed = run_task(
+        *SEARCH,
+        "x0_random.high=choice(nan,-5.0)",
+        "hydra.sweeper.optim.max_failure_rate=1.0",
+        "-m",
+        workdir=tmp_path,
+        check=False,
+    )
     assert completed.returncode != 0
     assert "all 8 evaluations failed; no best point" in completed.output
     assert "Best parameters" not in completed.output
@@ -213,9 +293,14 @@ def test_search_where_nothing_succeeds_exits_non_zero_without_a_best(tmp_path):
 
 
 def test_search_with_too_many_failures_exits_non_zero(tmp_path):
-    completed = run_task(*SEARCH, "x0_random.high=choice(1.0,nan)",
-                         "hydra.sweeper.optim.max_failure_rate=0.1", "-m", workdir=tmp_path,
-                         check=False)
+    completed = run_task(
+        *SEARCH,
+        "x0_random.high=choice(1.0,nan)",
+        "hydra.sweeper.optim.max_failure_rate=0.1",
+        "-m",
+        workdir=tmp_path,
+        check=False,
+    )
     assert completed.returncode != 0
     assert "more than max_failure_rate=0.1" in completed.output
     assert "Best parameters" not in completed.output

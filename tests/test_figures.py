@@ -9,9 +9,9 @@ import pytest
 from matplotlib.collections import PolyCollection
 
 from conftest import ROOT, run_task
-from optsweep.figures import load_spec
-from optsweep.results import load_results
-from optsweep.sweepdata import UnusableResults, sweep_results
+from optsweep.report.figures import load_spec
+from optsweep.report.sweepdata import UnusableResults, sweep_results
+from optsweep.report.table import load_results
 from plots import convergence, landscape, summary
 
 BUDGETS = (10, 20, 30)
@@ -20,29 +20,48 @@ BUDGETS = (10, 20, 30)
 @pytest.fixture(scope="module")
 def one_seed(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("one-seed")
-    run_task("-cp", "experiment", f"maxfun={','.join(map(str, BUDGETS))}", "-m",
-             workdir=workdir)
+    run_task("-cp", "experiment", f"maxfun={','.join(map(str, BUDGETS))}", "-m", workdir=workdir)
     return workdir / "results"
 
 
 @pytest.fixture(scope="module")
 def three_seeds(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("three-seeds")
-    run_task("-cp", "experiment", "settings=tnc,lbfgsb", "maxfun=10,20", "seed=0,1,2",
-             "x0=null", "-m", workdir=workdir)
+    run_task(
+        "-cp",
+        "experiment",
+        "settings=tnc,lbfgsb",
+        "maxfun=10,20",
+        "seed=0,1,2",
+        "x0=null",
+        "-m",
+        workdir=workdir,
+    )
     return workdir / "results"
 
 
 def recorded(results):
     """{(setting, maxfun, seed): record}, read straight from the files."""
-    return {(r["meta"]["choices"]["settings"], r["config"]["maxfun"], r["config"]["seed"]): r
-            for _, r in load_results(results)}
+    return {
+        (r["meta"]["choices"]["settings"], r["config"]["maxfun"], r["config"]["seed"]): r
+        for _, r in load_results(results)
+    }
 
 
 def script(name, results, out, *overrides):
-    return subprocess.run([sys.executable, str(ROOT / "plots" / f"{name}.py"), "--results",
-                           str(results), "--out", str(out), *overrides],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "plots" / f"{name}.py"),
+            "--results",
+            str(results),
+            "--out",
+            str(out),
+            *overrides,
+        ],
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_results_record_the_iterates(one_seed):
@@ -61,8 +80,7 @@ def test_convergence_lines_are_the_results(one_seed):
     for setting in ("nelder-mead", "tnc", "lbfgsb"):
         line = lines[spec.labels[setting]]
         assert line.get_xdata().tolist() == list(BUDGETS)
-        assert line.get_ydata().tolist() == [records[setting, b, 0]["result"].fun
-                                             for b in BUDGETS]
+        assert line.get_ydata().tolist() == [records[setting, b, 0]["result"].fun for b in BUDGETS]
     axes = figure.axes[0]
     assert axes.get_yscale() == "log"
     assert "budget" in axes.get_xlabel() and "f(x" in axes.get_ylabel()
@@ -78,10 +96,12 @@ def test_convergence_with_seeds_draws_median_and_interquartile_band(three_seeds)
     bands = [c for c in axes.collections if isinstance(c, PolyCollection)]
     assert len(bands) == 2
     for setting in ("tnc", "lbfgsb"):
-        values = np.array([[records[setting, b, s]["result"].fun for s in (0, 1, 2)]
-                           for b in (10, 20)])
-        assert lines[spec.labels[setting]].get_ydata().tolist() == \
-            np.median(values, axis=1).tolist()
+        values = np.array(
+            [[records[setting, b, s]["result"].fun for s in (0, 1, 2)] for b in (10, 20)]
+        )
+        assert (
+            lines[spec.labels[setting]].get_ydata().tolist() == np.median(values, axis=1).tolist()
+        )
     band_y = np.concatenate([p.vertices[:, 1] for b in bands for p in b.get_paths()])
     for setting in ("tnc", "lbfgsb"):
         for budget in (10, 20):
@@ -97,16 +117,16 @@ def test_landscape_paths_are_the_recorded_iterates(one_seed):
     for setting, record in ((s, r) for (s, b, _), r in recorded(one_seed).items() if b == 30):
         line = lines[spec.labels[setting]]
         expected = np.vstack([record["result"].iterates, record["result"].x])
-        np.testing.assert_array_equal(np.column_stack([line.get_xdata(), line.get_ydata()]),
-                                      expected)
+        np.testing.assert_array_equal(
+            np.column_stack([line.get_xdata(), line.get_ydata()]), expected
+        )
     assert lines["minimum (1, 1)"].get_xydata().tolist() == [[1.0, 1.0]]
     assert lines["start $x_0$"].get_xydata().tolist() == [[-0.5, -0.5]]
 
 
 def test_summary_table_is_the_results(three_seeds, tmp_path):
     spec = load_spec("summary", ["budgets=null", "extra_overrides=[x0=null]"])
-    table = summary.summary_table(
-        sweep_results(three_seeds, extra_overrides=["x0=null"]), spec)
+    table = summary.summary_table(sweep_results(three_seeds, extra_overrides=["x0=null"]), spec)
     records = recorded(three_seeds)
     assert len(table) == 4
     for row in table.itertuples():
@@ -115,8 +135,9 @@ def test_summary_table_is_the_results(three_seeds, tmp_path):
         nfev = [records[setting, row.budget, s]["result"].nfev for s in (0, 1, 2)]
         assert (row.seeds, row.f_median, row.nfev_median) == (3, np.median(fun), np.median(nfev))
         assert row.f_q25 == np.percentile(fun, 25) and row.f_q75 == np.percentile(fun, 75)
-    completed = script("summary", three_seeds, tmp_path, "budgets=null",
-                       "extra_overrides=[x0=null]")
+    completed = script(
+        "summary", three_seeds, tmp_path, "budgets=null", "extra_overrides=[x0=null]"
+    )
     assert completed.returncode == 0, completed.stderr
     assert (tmp_path / "summary.csv").read_text().count("\n") == 5
     assert "| TNC | 20 | 3 |" in (tmp_path / "summary.md").read_text()
@@ -126,8 +147,12 @@ def test_summary_table_is_the_results(three_seeds, tmp_path):
 
 def test_scripts_write_pdf_and_identical_png_bytes(one_seed, tmp_path):
     for name in ("convergence", "landscape"):
-        first = script(name, one_seed, tmp_path / "a", "budget=30" if name == "landscape" else "budgets=null")
-        second = script(name, one_seed, tmp_path / "b", "budget=30" if name == "landscape" else "budgets=null")
+        first = script(
+            name, one_seed, tmp_path / "a", "budget=30" if name == "landscape" else "budgets=null"
+        )
+        second = script(
+            name, one_seed, tmp_path / "b", "budget=30" if name == "landscape" else "budgets=null"
+        )
         assert first.returncode == second.returncode == 0, first.stderr
         for suffix in ("png", "pdf"):
             a, b = (tmp_path / d / f"{name}.{suffix}" for d in ("a", "b"))
@@ -169,6 +194,13 @@ def test_mixed_configs_in_one_setting_are_refused(tmp_path):
 def test_one_off_runs_do_not_enter_the_figure(one_seed, tmp_path):
     results = tmp_path / "results"
     shutil.copytree(one_seed, results)
-    run_task("-cp", "experiment", "settings=tnc", "maxfun=10", "method.options.maxCGit=1,5",
-             "-m", workdir=tmp_path)
+    run_task(
+        "-cp",
+        "experiment",
+        "settings=tnc",
+        "maxfun=10",
+        "method.options.maxCGit=1,5",
+        "-m",
+        workdir=tmp_path,
+    )
     assert len(sweep_results(results)) == len(sweep_results(one_seed)) == 9

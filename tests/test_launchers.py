@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from conftest import ROOT, run_task
-from optsweep.results import load_result, result_files
+from optsweep.report.table import load_result, result_files
 
 GRID = ("settings=tnc,lbfgsb", "maxfun=10,20,30")
 
@@ -23,40 +23,11 @@ def in_process(tmp_path_factory):
     return workdir / "results"
 
 
-def _sinfo_works() -> bool:
-    try:
-        return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-@pytest.fixture(scope="session")
-def slurm_cluster():
-    """A running SLURM cluster: the one SLURM_CONF names, or one this fixture starts (and
-    stops). Skips, saying why, only if none can be started."""
-    if os.environ.get("SLURM_CONF") and _sinfo_works():
-        yield
-        return
-    script = ROOT / "scripts" / "slurm-cluster"
-    started = subprocess.run([str(script), "up"], capture_output=True, text=True)
-    if started.returncode != 0:
-        pytest.skip(f"no SLURM cluster could be started: {started.stderr.strip()}")
-    saved = dict(os.environ)
-    for assignment in started.stdout.split()[1:]:  # "export SLURM_CONF=... PATH=..."
-        key, value = assignment.split("=", 1)
-        os.environ[key] = value.replace("$PATH", saved.get("PATH", ""))
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        subprocess.run([str(script), "down"], capture_output=True)
-
-
 def assert_same_results(results, reference):
     files = result_files(results)
-    assert [p.relative_to(results) for p in files] == \
-        [p.relative_to(reference) for p in result_files(reference)]
+    assert [p.relative_to(results) for p in files] == [
+        p.relative_to(reference) for p in result_files(reference)
+    ]
     for path in files:
         ours, theirs = load_result(path), load_result(reference / path.relative_to(results))
         for part in ("config", "result"):
@@ -72,14 +43,20 @@ def launcher(request):
 
 
 def test_same_results_and_resume_as_in_process(launcher, in_process, tmp_path):
-    completed = run_task("-cp", "experiment", f"launcher={launcher}", *GRID, "-m",
-                         workdir=tmp_path)
+    completed = run_task("-cp", "experiment", f"launcher={launcher}", *GRID, "-m", workdir=tmp_path)
     assert "6 jobs: 0 skipped (up to date), 6 ran, 0 failed" in completed.output
     assert "warn" not in completed.output.lower(), completed.output
     assert_same_results(tmp_path / "results", in_process)
     before = {p: p.stat().st_mtime_ns for p in result_files(tmp_path / "results")}
-    completed = run_task("-cp", "experiment", f"launcher={launcher}", *GRID, "maxfun=10,20,30,40",
-                         "-m", workdir=tmp_path)
+    completed = run_task(
+        "-cp",
+        "experiment",
+        f"launcher={launcher}",
+        *GRID,
+        "maxfun=10,20,30,40",
+        "-m",
+        workdir=tmp_path,
+    )
     assert "8 jobs: 6 skipped (up to date), 2 ran, 0 failed" in completed.output
     after = {p: p.stat().st_mtime_ns for p in result_files(tmp_path / "results")}
     assert all(after[p] == before[p] for p in before) and len(after) == 8
@@ -96,8 +73,15 @@ def test_partial_rerun_keeps_every_job_number_in_process(tmp_path):
 def partial_rerun_keeps_every_job_number(tmp_path, *launcher):
     """A job's number (here: its file name) is its place in the whole sweep, also when the
     jobs before it are skipped, so no job writes over another's result."""
-    sweep = ("-cp", "experiment", *launcher, "settings=tnc", "maxfun=10,20,30,40",
-             "output.file=${output.dir}/n${hydra:job.num}.pkl", "-m")
+    sweep = (
+        "-cp",
+        "experiment",
+        *launcher,
+        "settings=tnc",
+        "maxfun=10,20,30,40",
+        "output.file=${output.dir}/n${hydra:job.num}.pkl",
+        "-m",
+    )
     run_task(*sweep, workdir=tmp_path)
     files = [tmp_path / "results" / f"n{number}.pkl" for number in range(4)]
     kept = {path: path.stat().st_mtime_ns for path in (files[0], files[3])}
@@ -111,9 +95,17 @@ def partial_rerun_keeps_every_job_number(tmp_path, *launcher):
 
 
 def test_failing_job_gives_summary_and_non_zero_exit(launcher, tmp_path):
-    completed = run_task("-cp", "experiment", f"launcher={launcher}", "settings=tnc",
-                         "maxfun=20", "x0=[0.5,0.5],[nan,nan]", "-m", workdir=tmp_path,
-                         check=False)
+    completed = run_task(
+        "-cp",
+        "experiment",
+        f"launcher={launcher}",
+        "settings=tnc",
+        "maxfun=20",
+        "x0=[0.5,0.5],[nan,nan]",
+        "-m",
+        workdir=tmp_path,
+        check=False,
+    )
     assert completed.returncode != 0
     assert "2 jobs: 0 skipped (up to date), 1 ran, 1 failed" in completed.output
     assert "NonFiniteObjective: TNC ended with f=nan" in completed.output
@@ -123,19 +115,43 @@ def test_failing_job_gives_summary_and_non_zero_exit(launcher, tmp_path):
 
 
 def test_bad_config_is_refused_before_anything_is_launched(launcher, tmp_path):
-    completed = run_task("-cp", "experiment", f"launcher={launcher}", "settings=tnc",
-                         "+method.options.etaa=1", "-m", workdir=tmp_path, check=False)
+    completed = run_task(
+        "-cp",
+        "experiment",
+        f"launcher={launcher}",
+        "settings=tnc",
+        "+method.options.etaa=1",
+        "-m",
+        workdir=tmp_path,
+        check=False,
+    )
     assert completed.returncode != 0 and "has no option 'etaa'" in completed.output
     assert not (tmp_path / "results").exists()
     assert not list(tmp_path.rglob(".submitit"))
 
 
 def test_slurm_preset_is_set_in_yaml_and_overridable(tmp_path):
-    completed = run_task("-cp", "experiment", "launcher=slurm", "settings=tnc",
-                         "hydra.launcher.partition=big", "hydra.launcher.timeout_min=7",
-                         "--cfg", "hydra", "-p", "hydra.launcher", workdir=tmp_path)
-    for line in ("partition: big", "timeout_min: 7", "cpus_per_task: 1", "mem_gb: 1",
-                 "array_parallelism: 64", "hydra_submitit_launcher.submitit_launcher.SlurmLauncher"):
+    completed = run_task(
+        "-cp",
+        "experiment",
+        "launcher=slurm",
+        "settings=tnc",
+        "hydra.launcher.partition=big",
+        "hydra.launcher.timeout_min=7",
+        "--cfg",
+        "hydra",
+        "-p",
+        "hydra.launcher",
+        workdir=tmp_path,
+    )
+    for line in (
+        "partition: big",
+        "timeout_min: 7",
+        "cpus_per_task: 1",
+        "mem_gb: 1",
+        "array_parallelism: 64",
+        "hydra_submitit_launcher.submitit_launcher.SlurmLauncher",
+    ):
         assert line in completed.stdout, completed.stdout
 
 
@@ -143,8 +159,13 @@ def run_in_terminal(arguments, workdir):
     """Run task.py with stdout and stderr on a pseudo-terminal; return what it printed."""
     workdir.mkdir(parents=True, exist_ok=True)
     controller, terminal = pty.openpty()
-    command = [sys.executable, str(ROOT / "task.py"), *arguments,
-               f"output.dir={workdir / 'results'}", f"hydra.sweep.dir={workdir / 'multirun'}"]
+    command = [
+        sys.executable,
+        str(ROOT / "task.py"),
+        *arguments,
+        f"output.dir={workdir / 'results'}",
+        f"hydra.sweep.dir={workdir / 'multirun'}",
+    ]
     process = subprocess.Popen(command, cwd=workdir, stdout=terminal, stderr=terminal)
     os.close(terminal)
     chunks = []

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from conftest import ROOT, run_task
-from optsweep.figures import load_spec
-from optsweep.results import load_result, load_results, result_files
+from optsweep.report.figures import load_spec
+from optsweep.report.table import load_result, load_results, result_files
 from plots import search_trace
 
 SMALL = ("hydra.sweeper.search.optim.budget=8", "hydra.sweeper.search.optim.num_workers=4")
@@ -38,10 +38,15 @@ def tnc_search(tmp_path_factory):
 
 
 def test_plain_one_liner_ends_with_best_parameters(tmp_path):
-    completed = run_task("hydra/sweeper=nevergrad", "method=tnc",
-                         "method.options.eta=tag(log, interval(0.001, 1))",
-                         "hydra.sweeper.optim.budget=6", "hydra.sweeper.optim.num_workers=3",
-                         "-m", workdir=tmp_path)
+    completed = run_task(
+        "hydra/sweeper=nevergrad",
+        "method=tnc",
+        "method.options.eta=tag(log, interval(0.001, 1))",
+        "hydra.sweeper.optim.budget=6",
+        "hydra.sweeper.optim.num_workers=3",
+        "-m",
+        workdir=tmp_path,
+    )
     last = completed.stdout.strip().splitlines()[-1]
     assert "Best parameters: " in last and "method.options.eta=" in last
     assert "warn" not in completed.output.lower()
@@ -53,7 +58,7 @@ def test_search_records_every_evaluation_like_a_sweep_job(tnc_search):
     directory = results / "search=tnc"
     rows = trace(directory)
     assert [int(number) for number, _, _ in rows] == list(range(8))
-    for _, value, params in rows:
+    for _, _value, params in rows:
         params = yaml.safe_load(params)
         assert set(params) == {"method.options.eta", "method.options.stepmx"}
     records = [record for _, record in load_results(results)]
@@ -114,24 +119,45 @@ def test_rerunning_a_finished_search_evaluates_nothing(tnc_search, tmp_path):
 
 
 def test_killed_search_resumes_without_repeating_finished_evaluations(tmp_path):
-    command = [sys.executable, str(ROOT / "task.py"), "-cp", "experiment", "search=tnc",
-               "hydra.sweeper.search.optim.budget=24", "hydra.sweeper.search.optim.num_workers=2",
-               "-m", f"output.dir={tmp_path / 'results'}", f"hydra.sweep.dir={tmp_path / 'a'}"]
-    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    command = [
+        sys.executable,
+        str(ROOT / "task.py"),
+        "-cp",
+        "experiment",
+        "search=tnc",
+        "hydra.sweeper.search.optim.budget=24",
+        "hydra.sweeper.search.optim.num_workers=2",
+        "-m",
+        f"output.dir={tmp_path / 'results'}",
+        f"hydra.sweep.dir={tmp_path / 'a'}",
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     directory = tmp_path / "results" / "search=tnc"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (
-            (directory / "progress.yaml").exists() and progress(directory)["evaluations"] >= 6):
+        (directory / "progress.yaml").exists() and progress(directory)["evaluations"] >= 6
+    ):
         time.sleep(0.02)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     done = progress(directory)["evaluations"]
     assert 6 <= done < 24, "kill the search in the middle"
     finished = trace(directory)
-    completed = run_task("-cp", "experiment", "search=tnc",
-                         "hydra.sweeper.search.optim.budget=24",
-                         "hydra.sweeper.search.optim.num_workers=2", "-m", workdir=tmp_path)
+    completed = run_task(
+        "-cp",
+        "experiment",
+        "search=tnc",
+        "hydra.sweeper.search.optim.budget=24",
+        "hydra.sweeper.search.optim.num_workers=2",
+        "-m",
+        workdir=tmp_path,
+    )
     assert f"{done} of 24 evaluations done" in completed.output
     rows = trace(directory)
     assert len(rows) == 24 and rows[:done] == finished
@@ -151,15 +177,33 @@ def test_search_trace_figure_data_is_the_trace(tnc_search):
 
 def test_search_trace_script_writes_files(tnc_search, tmp_path):
     results, _ = tnc_search
-    completed = subprocess.run([sys.executable, str(ROOT / "plots" / "search_trace.py"),
-                                "--results", str(results), "--out", str(tmp_path)],
-                               capture_output=True, text=True)
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "plots" / "search_trace.py"),
+            "--results",
+            str(results),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert completed.returncode == 0, completed.stderr
-    assert {p.name for p in tmp_path.iterdir()} == {"search-trace-tnc.pdf",
-                                                    "search-trace-tnc.png"}
-    completed = subprocess.run([sys.executable, str(ROOT / "plots" / "search_trace.py"),
-                                "--results", str(results), "--out", str(tmp_path),
-                                "search=lbfgsb"], capture_output=True, text=True)
+    assert {p.name for p in tmp_path.iterdir()} == {"search-trace-tnc.pdf", "search-trace-tnc.png"}
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "plots" / "search_trace.py"),
+            "--results",
+            str(results),
+            "--out",
+            str(tmp_path),
+            "search=lbfgsb",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert completed.returncode != 0 and "search=lbfgsb -m" in completed.stderr
 
 

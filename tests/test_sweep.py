@@ -1,16 +1,16 @@
 """End-to-end: real sweeps of task.py in temporary directories, checked against scipy."""
 
 import pickle
-import sys
 import subprocess
+import sys
 
 import numpy as np
 from scipy.optimize import minimize
 
 from conftest import ROOT, run_task
-from optsweep import problem
-from optsweep.results import load_result, result_files
-from optsweep.solve import given_options
+from optsweep.report.table import load_result, result_files
+from optsweep.rosenbrock import problem
+from optsweep.rosenbrock.checks import given_options
 
 SETTINGS = ("lbfgsb", "nelder-mead", "tnc")
 BUDGETS = range(10, 151, 10)
@@ -32,10 +32,13 @@ def test_each_result_equals_calling_scipy_directly(full_sweep):
         record = load_result(path)
         config, recorded = record["config"], record["result"]
         jac = config["jac"]
-        expected = minimize(problem.objective, np.array(config["x0"]),
-                            method=config["method"]["name"],
-                            options=given_options(config["method"]["options"]),
-                            **({} if jac is None else {"jac": jac}))
+        expected = minimize(
+            problem.objective,
+            np.array(config["x0"]),
+            method=config["method"]["name"],
+            options=given_options(config["method"]["options"]),
+            **({} if jac is None else {"jac": jac}),
+        )
         assert recorded.fun == expected.fun, path
         np.testing.assert_array_equal(recorded.x, expected.x)
         assert recorded.nfev == expected.nfev
@@ -74,8 +77,9 @@ def test_rerunning_one_setting_touches_only_its_results(full_sweep, tmp_path):
     completed = run_task("-cp", "experiment", "settings=lbfgsb", "-m", workdir=tmp_path)
     assert "15 jobs: 15 skipped (up to date), 0 ran, 0 failed" in completed.output
     assert {p: p.stat().st_mtime_ns for p in result_files(results)} == before
-    completed = run_task("-cp", "experiment", "settings=lbfgsb", "output.overwrite=true", "-m",
-                         workdir=tmp_path)
+    completed = run_task(
+        "-cp", "experiment", "settings=lbfgsb", "output.overwrite=true", "-m", workdir=tmp_path
+    )
     assert "15 jobs: 0 skipped (up to date), 15 ran, 0 failed" in completed.output
     after = {p: p.stat().st_mtime_ns for p in result_files(results)}
     assert after.keys() == before.keys()
@@ -85,12 +89,24 @@ def test_rerunning_one_setting_touches_only_its_results(full_sweep, tmp_path):
 
 
 def test_one_off_override_sweeps_alongside(tmp_path):
-    completed = run_task("-cp", "experiment", "settings=tnc", "method.options.maxCGit=1,5,10",
-                         "maxfun=50,100", "-m", workdir=tmp_path)
+    completed = run_task(
+        "-cp",
+        "experiment",
+        "settings=tnc",
+        "method.options.maxCGit=1,5,10",
+        "maxfun=50,100",
+        "-m",
+        workdir=tmp_path,
+    )
     files = result_files(tmp_path / "results")
     assert len(files) == 6, completed.stderr
-    values = {(load_result(p)["config"]["method"]["options"]["maxCGit"],
-               load_result(p)["config"]["maxfun"]) for p in files}
+    values = {
+        (
+            load_result(p)["config"]["method"]["options"]["maxCGit"],
+            load_result(p)["config"]["maxfun"],
+        )
+        for p in files
+    }
     assert values == {(c, b) for c in (1, 5, 10) for b in (50, 100)}
 
 
@@ -105,8 +121,9 @@ def test_plain_tree_runs_one_job_from_another_directory(tmp_path):
 
 
 def test_normal_sweep_prints_no_warning(tmp_path):
-    completed = run_task("-cp", "experiment", "settings=nelder-mead", "maxfun=10,20", "-m",
-                         workdir=tmp_path)
+    completed = run_task(
+        "-cp", "experiment", "settings=nelder-mead", "maxfun=10,20", "-m", workdir=tmp_path
+    )
     assert "warn" not in (completed.stderr + completed.stdout).lower(), completed.stderr
 
 
@@ -122,9 +139,17 @@ def test_seeded_random_start_is_reproducible_and_recorded(tmp_path):
 
 
 def test_output_path_collision_is_refused_before_any_job(tmp_path):
-    completed = run_task("-cp", "experiment", "settings=tnc", "maxfun=10,20", "seed=1,2",
-                         "output.file=${output.dir}/${method.name}-${maxfun}.pkl", "-m",
-                         workdir=tmp_path, check=False)
+    completed = run_task(
+        "-cp",
+        "experiment",
+        "settings=tnc",
+        "maxfun=10,20",
+        "seed=1,2",
+        "output.file=${output.dir}/${method.name}-${maxfun}.pkl",
+        "-m",
+        workdir=tmp_path,
+        check=False,
+    )
     assert completed.returncode != 0
     assert "would write the same result file" in completed.stderr
     assert "seed=1" in completed.stderr and "seed=2" in completed.stderr
@@ -132,16 +157,29 @@ def test_output_path_collision_is_refused_before_any_job(tmp_path):
 
 
 def test_swept_seed_gets_its_own_files_by_default(tmp_path):
-    run_task("-cp", "experiment", "settings=tnc", "maxfun=10", "seed=1,2", "x0=null", "-m",
-             workdir=tmp_path)
+    run_task(
+        "-cp",
+        "experiment",
+        "settings=tnc",
+        "maxfun=10",
+        "seed=1,2",
+        "x0=null",
+        "-m",
+        workdir=tmp_path,
+    )
     files = result_files(tmp_path / "results")
     assert len(files) == 2
     assert {load_result(p)["config"]["seed"] for p in files} == {1, 2}
 
 
 def test_help_lists_groups_and_options(tmp_path):
-    completed = subprocess.run([sys.executable, str(ROOT / "task.py"), "--help"], cwd=tmp_path,
-                               capture_output=True, text=True, check=True)
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "task.py"), "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "method: bfgs, cg, cobyla" in completed.stdout
     assert "seed: 0" in completed.stdout
 

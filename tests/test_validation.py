@@ -39,11 +39,9 @@ def test_misspelt_option_in_the_last_settings_file_stops_the_whole_sweep(tree, t
 
 
 def test_unknown_option_on_the_command_line(tmp_path):
-    output = refused("-cp", "experiment", "settings=tnc", "+method.options.foo=1",
-                     workdir=tmp_path)
+    output = refused("-cp", "experiment", "settings=tnc", "+method.options.foo=1", workdir=tmp_path)
     assert "has no option 'foo'" in output and "maxCGit" in output
-    output = refused("-cp", "experiment", "settings=tnc", "method.options.foo=1",
-                     workdir=tmp_path)
+    output = refused("-cp", "experiment", "settings=tnc", "method.options.foo=1", workdir=tmp_path)
     assert "method.options.foo" in output
 
 
@@ -63,8 +61,7 @@ def test_misspelt_top_level_key_in_the_experiment_file(tree, tmp_path):
 
 
 def test_misspelt_nested_task_key(tmp_path):
-    output = refused("-cp", "experiment", "settings=tnc", "+x0_random.dimm=3",
-                     workdir=tmp_path)
+    output = refused("-cp", "experiment", "settings=tnc", "+x0_random.dimm=3", workdir=tmp_path)
     assert "'x0_random.dimm' is not a task key" in output
     assert "did you mean 'x0_random.dim'?" in output
 
@@ -77,16 +74,18 @@ def test_wrongly_typed_sweep_value(tmp_path):
 
 def test_wrongly_typed_task_values(tmp_path):
     assert "seed=-1 must be a non-negative integer" in refused(
-        "-cp", "experiment", "settings=tnc", "maxfun=10", "seed=-1", workdir=tmp_path)
+        "-cp", "experiment", "settings=tnc", "maxfun=10", "seed=-1", workdir=tmp_path
+    )
     assert "x0=['a', 1] must be null or a non-empty list of numbers" in refused(
-        "-cp", "experiment", "settings=tnc", "maxfun=10", "x0=[a,1]", workdir=tmp_path)
+        "-cp", "experiment", "settings=tnc", "maxfun=10", "x0=[a,1]", workdir=tmp_path
+    )
     assert "jac='4-point' is not one of" in refused(
-        "-cp", "experiment", "settings=lbfgsb", "maxfun=10", "jac=4-point", workdir=tmp_path)
+        "-cp", "experiment", "settings=lbfgsb", "maxfun=10", "jac=4-point", workdir=tmp_path
+    )
 
 
 def test_gradient_for_a_gradient_free_method_is_refused(tmp_path):
-    output = refused("-cp", "experiment", "settings=nelder-mead", "jac=2-point",
-                     workdir=tmp_path)
+    output = refused("-cp", "experiment", "settings=nelder-mead", "jac=2-point", workdir=tmp_path)
     assert "does not use gradients" in output
 
 
@@ -98,8 +97,9 @@ def test_plain_run_without_a_method_names_the_choices(tmp_path):
 
 
 def test_dry_run_lists_every_job_and_runs_none(tmp_path):
-    output = run_task("-cp", "experiment", "hydra.sweeper.dry_run=true", "-m",
-                      workdir=tmp_path).output
+    output = run_task(
+        "-cp", "experiment", "hydra.sweeper.dry_run=true", "-m", workdir=tmp_path
+    ).output
     assert not (tmp_path / "results").exists()
     lines = [line for line in output.splitlines() if line.startswith("#")]
     assert len(lines) == 45
@@ -109,7 +109,8 @@ def test_dry_run_lists_every_job_and_runs_none(tmp_path):
     assert "dry run: 45 jobs, 45 would run, 0 would be skipped; nothing was run" in output
 
     run_task("-cp", "experiment", "settings=tnc", "-m", workdir=tmp_path)
-    output = run_task("-cp", "experiment", "hydra.sweeper.dry_run=true", "-m",
-                      workdir=tmp_path).output
+    output = run_task(
+        "-cp", "experiment", "hydra.sweeper.dry_run=true", "-m", workdir=tmp_path
+    ).output
     assert "dry run: 45 jobs, 30 would run, 15 would be skipped" in output
     assert output.count("skip (up to date)") == 15

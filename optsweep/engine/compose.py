@@ -1,0 +1,179 @@
+"""Job configs for the jobs of a sweep, composed fast and the same as stock Hydra composes them.
+
+Stock Hydra composes every job from scratch (defaults list, file loading, merges: ~100 ms a job
+here). ``FastComposer`` instead composes each distinct set of config-group choices
+(``settings=tnc``) once with stock Hydra, then makes each job's config from that template by
+applying the job's value overrides (``maxfun=10``) with Hydra's own override code, which is what
+stock composition does after merging. A job whose plain ``key=value`` overrides set exactly the
+keys the previous job of its template set (as in any grid) reuses that job's config in place,
+each value overwritten (so a task function must not modify its config); any other job
+(``+key``/``~key``, dict values, other keys) gets a fresh copy of the template. An override it
+cannot classify with certainty (Hydra overrides, package or group paths, sweeps) makes that job
+fall back to stock composition. tests/test_compose.py compares both on every settings file.
+
+Jobs whose overrides set the same keys to values without interpolations form a *family*
+(``JobConfig.family``), which ``optsweep.engine.resolve`` resolves from what they share.
+"""
+
+import copy
+import functools
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from hydra.core.config_loader import ConfigLoader
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override, OverrideType
+from omegaconf import DictConfig, open_dict, read_write
+
+from optsweep.engine import internals
+
+
+@dataclass
+class JobConfig:
+    """A composed job: its task config (what the task function gets) and its Hydra node."""
+
+    task: DictConfig
+    hydra: DictConfig
+    overrides: tuple[str, ...] = ()
+    index: int = 0
+    # Jobs of one family differ only in the values of the same keys (``changed``), which hold
+    # no interpolation: (config-group overrides, those keys). None: no such guarantee.
+    family: tuple | None = None
+    changed: tuple[str, ...] = ()
+    # The template's own Hydra node, against which interpolations inside ``hydra`` resolve
+    # (see ``internals.set_job_hydra_node``), e.g. ``sweep.subdir: ${hydra.job.num}``.
+    template_hydra: DictConfig | None = None
+
+    def describe(self) -> None:
+        """Write the job's overrides and number into its Hydra node (``compose`` does unless
+        told not to: the node is shared by the jobs of one template)."""
+        for node in (self.hydra, self.template_hydra):
+            if node is not None:
+                with read_write(node), open_dict(node):
+                    node.overrides.task = list(self.overrides)
+                    node.job.id = str(self.index)
+                    node.job.num = self.index
+
+    def full_config(self) -> DictConfig:
+        """The job's whole config, ``hydra`` node included, as Hydra hands it to callbacks
+        (a copy: built only when a callback needs it)."""
+        full = copy.deepcopy(self.task)
+        with read_write(full), open_dict(full):
+            full.hydra = copy.deepcopy(self.hydra)
+        return full
+
+
+def split_task_config(cfg: DictConfig) -> tuple[DictConfig, DictConfig]:
+    """``cfg`` without its ``hydra`` node (as Hydra's ``run_job`` hands it to the task), and
+    that node."""
+    task = copy.deepcopy(cfg)
+    with read_write(task), open_dict(task):
+        del task["hydra"]
+    return task, cfg.hydra
+
+
+def _nested(keys: tuple[str, ...]) -> bool:
+    """Whether one dotted key lies inside another (``x0`` and ``x0.1``): then applying a job's
+    overrides over the previous job's values may fail where a fresh template would not."""
+    parts = [key.split(".") for key in keys]
+    return any(a[: len(b)] == b or b[: len(a)] == a for i, a in enumerate(parts) for b in parts[:i])
+
+
+class FastComposer:
+    """Job configs for the jobs of one sweep (see the module docstring)."""
+
+    def __init__(self, config_loader: ConfigLoader, master_config: DictConfig):
+        self.loader, self.master = config_loader, master_config
+        self.groups = set(master_config.hydra.runtime.choices)
+        self.parser = OverridesParser.create()
+        # group overrides -> (stock-composed full config, its task part)
+        self.templates: dict[tuple, tuple[DictConfig, DictConfig]] = {}
+        # group overrides -> (keys the last job set, that job's config, reusable in place)
+        self.working: dict[tuple, tuple[tuple | None, DictConfig]] = {}
+        self.current: tuple | None = None  # (template, Hydra's copy of its node)
+        self.fallbacks = 0
+
+    @functools.lru_cache(maxsize=65536)  # noqa: B019 (one composer per sweep)
+    def _parse(self, override: str) -> Override:
+        """Hydra's parse of one override string: the same strings recur in every job."""
+        (parsed,) = self.parser.parse_overrides([override])
+        return parsed
+
+    def _split(self, overrides: Any) -> tuple[tuple[str, ...], list[Override]] | None:
+        """(group overrides, parsed value overrides), or None if stock Hydra must compose."""
+        groups: list[str] = []
+        values: list[Override] = []
+        for override in map(self._parse, overrides):
+            key = override.key_or_group
+            if (
+                override.is_hydra_override()
+                or override.package is not None
+                or "/" in key
+                or override.is_sweep_override()
+            ):
+                return None
+            if key in self.groups:
+                groups.append(str(override.input_line))
+            else:
+                values.append(override)
+        return tuple(groups), values
+
+    def stock(self, overrides: Any, index: int) -> DictConfig:
+        """The job's full config as Hydra's launchers compose it (with the sweep directory as
+        output directory: in-process runs log there)."""
+        cfg = self.loader.load_sweep_config(self.master, list(overrides))
+        with open_dict(cfg):
+            cfg.hydra.job.id = str(index)
+            cfg.hydra.job.num = index
+            cfg.hydra.runtime.output_dir = os.path.abspath(cfg.hydra.sweep.dir)
+        return cfg
+
+    def compose_stock(self, overrides: Any, index: int) -> JobConfig:
+        """``compose`` by stock Hydra alone (the fallback, and ``hydra.sweeper.fast=false``)."""
+        cfg = self.stock(overrides, index)
+        node = internals.set_job_hydra_node(cfg)
+        task, _ = split_task_config(cfg)
+        return JobConfig(task, node.hydra, tuple(overrides), index)
+
+    def compose(self, overrides: Any, index: int, describe: bool = True) -> JobConfig:
+        """The job's config; also makes its Hydra node current for ``HydraConfig.get()``
+        and ``${hydra:...}``, as it is during the job. ``describe=False``: the node is the
+        template's until ``JobConfig.describe()`` (for checks that may not need it)."""
+        split = self._split(overrides)
+        if split is None:
+            self.fallbacks += 1
+            return self.compose_stock(overrides, index)
+        groups, values = split
+        if groups not in self.templates:
+            full = self.stock(groups, index)
+            self.templates[groups] = (full, split_task_config(full)[0])
+        full, template = self.templates[groups]
+        keys = tuple(v.key_or_group for v in values)
+        plain = all(
+            v.type is OverrideType.CHANGE and not isinstance(v.value(), dict) for v in values
+        ) and not _nested(keys)
+        last_keys, task = self.working.get(groups, (None, None))
+        if not plain or keys != last_keys or task is None:
+            task = copy.deepcopy(template)
+        internals.apply_overrides(values, task)
+        self.working[groups] = (keys if plain else None, task)
+        if (
+            self.current is None
+            or self.current[0] is not full
+            or self.current[1] is not internals.current_hydra_root()
+        ):
+            self.current = (full, internals.set_job_hydra_node(full))  # copies: once a template
+        inert = all("${" not in repr(v.value()) for v in values)
+        job = JobConfig(
+            task,
+            self.current[1].hydra,
+            tuple(overrides),
+            index,
+            family=(groups, keys) if plain and inert else None,
+            changed=keys,
+            template_hydra=full.hydra,
+        )
+        if describe:
+            job.describe()
+        return job

@@ -1,0 +1,66 @@
+"""Files that are never seen half-written, and per-job locks for concurrent sweeps."""
+
+import fcntl
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+STALE_SUFFIX = ".stale"
+
+
+def write_atomically(path: Path, data: bytes, exclusive: bool = False) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new, never half.
+
+    ``exclusive``: the caller holds ``job_lock(path)``, so the temporary file can have a fixed
+    name (``.<name>.tmp``): a killed writer's leftover is simply overwritten next time.
+
+    The bytes go to a temporary file in the same directory, are synced to disk, then renamed
+    over ``path``; a crash at any point leaves any older file at ``path`` intact. (The
+    directory is not synced: after a power loss the rename may be lost, and the job is then
+    simply missing and reruns; a killed process loses nothing.)
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if exclusive:
+        temporary = str(path.parent / f".{path.name}.tmp")
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    else:
+        handle, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        )
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def move_aside(path: Path) -> Path | None:
+    """Rename an existing file to ``<name>.stale`` so no reader takes it as current."""
+    stale = path.with_name(path.name + STALE_SUFFIX)
+    try:
+        os.replace(path, stale)
+    except FileNotFoundError:
+        return None
+    return stale
+
+
+@contextmanager
+def job_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the job whose result is ``path`` (waits for a holder).
+
+    Two sweeps running the same job one after the other see each other's result; the lock is
+    released by the kernel if the process dies, so a killed sweep never blocks the next.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -1,0 +1,128 @@
+"""Every use of a private Hydra, OmegaConf or plugin internal, in one place.
+
+Each buys something the public API does not offer (mostly speed: composing and resolving
+thousands of jobs). tests/test_internals.py pins the behaviour each one relies on, so a Hydra
+or OmegaConf upgrade that changes it fails there, naming the function, not in four modules at
+once. Versions these were written against: hydra-core 1.4.0rc3, omegaconf 2.4.1rc1,
+hydra-nevergrad-sweeper 1.4.0rc3.
+"""
+
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.types import ChoiceSweep, Override, OverrideType, ValueType
+from hydra.core.utils import JobReturn
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext
+from omegaconf import DictConfig, Node
+
+
+def apply_overrides(overrides: list[Override], cfg: DictConfig) -> None:
+    """Apply parsed value overrides (``key=value``, ``+key=value``, ``~key``) to ``cfg`` in
+    place, as Hydra's composition does after merging the defaults list."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    ConfigLoaderImpl._apply_overrides_to_config(overrides, cfg)
+
+
+def is_basic_launcher(launcher: Launcher | None) -> bool:
+    """Whether ``launcher`` is Hydra's own in-process launcher (``hydra/launcher=basic``)."""
+    from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+
+    return type(launcher) is BasicLauncher
+
+
+def job_error(ret: JobReturn) -> BaseException | None:
+    """The exception a failed job raised (``ret.return_value`` re-raises it instead)."""
+    error = ret._return_value
+    return error if isinstance(error, BaseException) else None
+
+
+def job_callbacks(hydra_context: HydraContext) -> list[Any]:
+    """The callback objects of ``hydra.callbacks``, instantiated by Hydra for this run."""
+    return list(getattr(hydra_context.callbacks, "callbacks", []))
+
+
+def set_job_hydra_node(template: DictConfig) -> DictConfig:
+    """Make ``template``'s Hydra node current (``HydraConfig.get()``, ``${hydra:...}``) and
+    return the copy Hydra keeps. That copy is parented to ``template``, so interpolations in
+    the node (``sweep.subdir: ${hydra.job.num}``) resolve against ``template.hydra``: a job
+    composed from a template must describe itself in both (``compose.JobConfig.describe``)."""
+    holder = HydraConfig.instance()
+    holder.set_config(template)
+    assert isinstance(holder.cfg, DictConfig)
+    return holder.cfg
+
+
+def current_hydra_root() -> DictConfig | None:
+    """The config whose Hydra node is current, as ``set_job_hydra_node`` returned it."""
+    return HydraConfig.instance().cfg  # type: ignore[return-value]
+
+
+def node_at(cfg: DictConfig, path: tuple) -> Node:
+    """The node at ``path`` (keys from the root) of ``cfg``, unresolved."""
+    node: Any = cfg
+    for key in path:
+        node = node._get_node(key)
+    return node
+
+
+def interpolation_tree(text: str) -> Any:
+    """OmegaConf's parse tree of a string that may hold interpolations (raises on bad ones)."""
+    from omegaconf.grammar_parser import parse
+
+    return parse(text)
+
+
+def is_reference(node: Any) -> bool:
+    """Whether a parse-tree node is an interpolation of a key (``${a.b}``)."""
+    from omegaconf.grammar.gen.OmegaConfGrammarParser import OmegaConfGrammarParser
+
+    return isinstance(node, OmegaConfGrammarParser.InterpolationNodeContext)
+
+
+def resolver_name(node: Any) -> str | None:
+    """The resolver a parse-tree node calls (``${name:...}``), or None if it calls none."""
+    from omegaconf.grammar.gen.OmegaConfGrammarParser import OmegaConfGrammarParser
+
+    if isinstance(node, OmegaConfGrammarParser.InterpolationResolverContext):
+        return node.resolverName().getText()
+    return None
+
+
+def choice_sweep_override(key: str, values: list, config_loader: Any) -> Override:
+    """``key`` swept over ``values`` (a YAML list in ``hydra.sweeper.overrides``), as
+    hydra-experiment-sweeper builds it, knowing the config loader (for ``glob``)."""
+    return Override(
+        type=OverrideType.CHANGE,
+        key_or_group=key,
+        value_type=ValueType.CHOICE_SWEEP,
+        _value=ChoiceSweep(list=values),
+        config_loader=config_loader,
+    )
+
+
+def nevergrad_params(sweeper: Any) -> tuple[dict[str, Any], list[str]]:
+    """hydra-nevergrad-sweeper's reading of its ``params``/``parametrization`` config: (the
+    nevergrad parameters given as mappings, the others as override strings)."""
+    return sweeper._process_parameter_config()
+
+
+def nevergrad_parameter(override: Override) -> Any:
+    """The nevergrad parameter hydra-nevergrad-sweeper makes of one parsed override (a sweep:
+    a search dimension; a plain value: a constant)."""
+    from hydra_plugins.hydra_nevergrad_sweeper._impl import (
+        create_nevergrad_parameter_from_override,
+    )
+
+    return create_nevergrad_parameter_from_override(override)
+
+
+def __getattr__(name: str) -> Any:
+    """``NevergradSweeperImpl``: hydra-nevergrad-sweeper's sweeper, which the project's search
+    extends. Imported on first use: it imports nevergrad (a second), which only searches need."""
+    if name == "NevergradSweeperImpl":
+        from hydra_plugins.hydra_nevergrad_sweeper._impl import NevergradSweeperImpl
+
+        return NevergradSweeperImpl
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

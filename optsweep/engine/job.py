@@ -1,0 +1,65 @@
+"""One job of an experiment: plan, skip if current, compute, record, save.
+
+``ExperimentTask.__call__`` (the task function Hydra calls) runs ``run_job`` without a plan;
+the in-process runner passes the plan the sweep's checks made for the same config.
+"""
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from optsweep.engine.files import job_lock, move_aside
+from optsweep.engine.plan import JobPlan, plan_job
+from optsweep.engine.provenance import now, provenance
+from optsweep.engine.store import ResultStore
+
+if TYPE_CHECKING:
+    from optsweep.engine.experiment import ExperimentTask
+
+log = logging.getLogger(__name__)
+
+
+def run_job(task: "ExperimentTask", cfg: DictConfig, plan: JobPlan | None = None) -> float:
+    """Run the job ``cfg`` describes, save its result, return the experiment's value of it.
+
+    ``plan``: the job's plan if the sweep made it from this same config, else None (the job is
+    checked here). A job whose stored result is current (same recorded config, same code
+    version) is not run again unless ``output.overwrite=true``. A job that fails moves any
+    older result aside (``<name>.pkl.stale``), so no reader takes it for this job's current
+    result.
+    """
+    experiment = task.experiment
+    store = ResultStore(experiment)
+    hydra_cfg = HydraConfig.get()
+    overrides = list(hydra_cfg.overrides.task)
+    if plan is None:
+        plan = plan_job(cfg, overrides, store)
+    with job_lock(plan.path):
+        if not plan.overwrite:
+            stored = store.current(plan.path, plan.config)
+            if stored is not None:
+                log.info("up to date, not rerun: %s", plan.path)
+                return experiment.value(stored["result"])
+        started, clock = now(), time.perf_counter()
+        try:
+            result = task.compute(plan.config)
+        except Exception:
+            stale = move_aside(plan.path)
+            if stale is not None:
+                log.warning("job failed; its older result was moved aside to %s", stale)
+            raise
+        meta = provenance(experiment, overrides, started, time.perf_counter() - clock)
+        meta["path"] = str(plan.path)
+        # Which config-group options made this job (settings=tnc, method=tnc): figures group
+        # by them.
+        meta["choices"] = {
+            group: choice
+            for group, choice in hydra_cfg.runtime.choices.items()
+            if not group.startswith("hydra/")
+        }
+        store.save(plan.path, {"config": plan.config, "result": result, "meta": meta}, locked=True)
+    log.info("%s -> %s", experiment.describe(plan.config, result), plan.path)
+    return experiment.value(result)

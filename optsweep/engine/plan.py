@@ -1,0 +1,145 @@
+"""Checks a whole sweep before its first job runs, so no work is wasted on a bad config.
+
+A job's *plan* is what the checks leave: where its result goes and the config it records.
+The sweeper makes every job's plan before launching any; the job (``optsweep.engine.job``)
+is handed its plan when it runs in this process, and makes it itself elsewhere.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+
+from optsweep.engine.compose import JobConfig
+from optsweep.engine.experiment import InvalidJobConfig
+from optsweep.engine.keys import check_keys
+from optsweep.engine.paths import PROJECT_ROOT
+from optsweep.engine.resolve import FamilyResolver, resolve_in_full
+from optsweep.engine.store import ResultStore
+
+INVALID = (InvalidJobConfig, OmegaConfBaseException)
+# Keys left out of the recorded config: where results and logs go is not what was computed.
+_NOT_RECORDED = ("output", "hydra")
+
+
+class SweepRejected(CompactHydraException):
+    """The sweep cannot run as configured; nothing was run."""
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """A checked job: where its result goes and the config it will record."""
+
+    overrides: tuple[str, ...]
+    path: Path
+    config: dict
+    overwrite: bool = False  # output.overwrite: rerun even if the stored result is current
+
+
+def check_composition(cfg: DictConfig, store: ResultStore) -> dict:
+    """Check the keys of one composed job config and resolve it: its plain, resolved form
+    (``output`` included), or one of ``INVALID`` naming the problem."""
+    check_keys(cfg, store.experiment)
+    return resolve_in_full(cfg)
+
+
+def plan_from_resolved(resolved: dict, overrides: Iterable[str], store: ResultStore) -> JobPlan:
+    """The plan of a job whose config ``check_composition`` resolved (the experiment checks
+    the values: one of ``INVALID`` names a problem)."""
+    recorded = {key: value for key, value in resolved.items() if key not in _NOT_RECORDED}
+    config = store.experiment.record(recorded)
+    overrides = tuple(overrides)
+    return JobPlan(
+        overrides,
+        store.path(resolved["output"], list(overrides)),
+        config,
+        bool(resolved["output"]["overwrite"]),
+    )
+
+
+def plan_job(cfg: DictConfig, overrides: Iterable[str], store: ResultStore) -> JobPlan:
+    """Check one composed job config; its plan, or one of ``INVALID`` naming the problem."""
+    return plan_from_resolved(check_composition(cfg, store), overrides, store)
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
+
+
+def _where() -> str:
+    """The config files the current job is made of (primary task.yaml, chosen group options),
+    to say where a bad key may come from, e.g. "experiment/settings/tnc.yaml"."""
+    if not HydraConfig.initialized():
+        return "command-line overrides"
+    hydra = HydraConfig.get()
+    sources = [Path(s.path) for s in hydra.runtime.config_sources if s.schema == "file"]
+    wanted = [hydra.job.config_name] + [
+        f"{group}/{choice}"
+        for group, choice in hydra.runtime.choices.items()
+        if choice and not group.startswith("hydra/")
+    ]
+    files = []
+    for name in wanted:
+        found = next((d / f"{name}.yaml" for d in sources if (d / f"{name}.yaml").is_file()), None)
+        if found is not None:
+            files.append(_shown(found))
+    return ", ".join(files + ["command-line overrides"])
+
+
+def _resolved(job: JobConfig, families: FamilyResolver, store: ResultStore) -> dict:
+    """The job's resolved config, by family where one is known (``optsweep.engine.resolve``),
+    with the same outcome as ``check_composition``."""
+    family = families.known(job.family)
+    if family is None:
+        job.describe()
+        resolved = check_composition(job.task, store)
+        families.learn(job.family, job.task, job.changed, resolved)
+        return resolved
+    if family.needs_hydra_node:
+        job.describe()
+    try:
+        return family.resolve(job.task)
+    except Exception:  # report what resolving in full says
+        job.describe()
+        return check_composition(job.task, store)
+
+
+def check_sweep(jobs: Iterable[JobConfig], store: ResultStore) -> list[JobPlan]:
+    """Check every job of a sweep; return their plans or raise ``SweepRejected``.
+
+    Reports every distinct problem once, with the number of jobs it affects and the first of
+    them, and every collision (two jobs writing one result file).
+    """
+    problems = defaultdict(list)
+    plans = []
+    owners = defaultdict(list)
+    families = FamilyResolver()
+    for job in jobs:
+        label = " ".join(job.overrides) or "(no overrides)"
+        try:
+            plan = plan_from_resolved(_resolved(job, families, store), job.overrides, store)
+        except INVALID as error:
+            job.describe()
+            problems[f"{error}\n    (from {_where()})"].append(label)
+            continue
+        owners[plan.path].append(label)
+        plans.append(plan)
+    lines = [
+        f"{message}\n    in {len(labels)} job(s), e.g. [{labels[0]}]"
+        for message, labels in problems.items()
+    ]
+    for path, labels in owners.items():
+        if len(labels) > 1:
+            jobs_text = "".join(f"\n    [{label}]" for label in labels)
+            lines.append(
+                f"{len(labels)} jobs would write the same result file {path}:{jobs_text}\n"
+                "  make output.file depend on every swept key, or leave it null"
+            )
+    if lines:
+        raise SweepRejected("sweep refused before running any job:\n  " + "\n  ".join(lines))
+    return plans

@@ -1,0 +1,89 @@
+"""Progress of a sweep on the terminal, whatever the launcher.
+
+Each job, wherever it runs (in-process, a joblib worker, a SLURM node), marks its end with a
+file in ``<sweep dir>/.progress/`` (the Hydra callback ``JobEndMarker``, configured in
+config/task.yaml). The sweeping process watches that directory and, if its stderr is a
+terminal, prints a line every few seconds: jobs done of total, failures so far, elapsed time and
+an estimate of the time left. When output is not a terminal it stays quiet: the sweep's final
+summary line says what happened.
+"""
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+from hydra.core.utils import JobStatus
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+
+MARKERS = ".progress"
+_INTERVAL = 2.0
+
+
+def mark_job_end(sweep_dir, number: int, status: JobStatus) -> None:
+    """Record that job ``number`` of the sweep in ``sweep_dir`` ended with ``status``."""
+    directory = Path(sweep_dir) / MARKERS
+    directory.mkdir(parents=True, exist_ok=True)
+    outcome = "ok" if status is JobStatus.COMPLETED else "failed"
+    (directory / f"{number}.{outcome}").touch()
+
+
+class JobEndMarker(Callback):
+    """Hydra callback: mark each finished job of a multirun (for launchers that run jobs
+    elsewhere: joblib workers, SLURM nodes)."""
+
+    def on_job_end(self, config, job_return, **kwargs) -> None:
+        if config.hydra.mode == RunMode.MULTIRUN:
+            mark_job_end(config.hydra.sweep.dir, config.hydra.job.num, job_return.status)
+
+
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def progress_line(done: int, failed: int, total: int, elapsed: float) -> str:
+    left = f", ~{_clock(elapsed / done * (total - done))} left" if 0 < done < total else ""
+    return f"[progress] {done}/{total} jobs done, {failed} failed, {_clock(elapsed)} elapsed{left}"
+
+
+class ProgressReport:
+    """Context manager: while it is open, report the jobs that end under ``sweep_dir``."""
+
+    def __init__(self, sweep_dir, total: int, stream=None):
+        self.directory = Path(sweep_dir) / MARKERS
+        self.total, self.stream = total, stream or sys.stderr
+        self.enabled = total > 0 and self.stream.isatty()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._before: set[str] = set()
+
+    def counts(self) -> tuple[int, int]:
+        names = set(p.name for p in self.directory.glob("*.*")) - self._before
+        return len(names), sum(name.endswith(".failed") for name in names)
+
+    def _watch(self) -> None:
+        shown = None
+        while not self._stop.wait(_INTERVAL):
+            done, failed = self.counts()
+            if (done, failed) != shown:
+                shown = (done, failed)
+                elapsed = time.monotonic() - self._start
+                print(
+                    progress_line(done, failed, self.total, elapsed), file=self.stream, flush=True
+                )
+
+    def __enter__(self):
+        self._start = time.monotonic()
+        if self.directory.exists():  # markers of an earlier run into the same sweep dir
+            self._before = set(p.name for p in self.directory.glob("*.*"))
+        if self.enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self.enabled:
+            self._thread.join()

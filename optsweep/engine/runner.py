@@ -1,0 +1,110 @@
+"""Run a list of jobs one after the other in this process, as Hydra's basic launcher would.
+
+Unlike the basic launcher, logging is configured once per sweep (one log file:
+``<sweep dir>/<job name>.log``) and no per-job ``.hydra/`` files are written (the sweep's
+``multirun.yaml`` and each result's recorded config say the same). Like it, every callback of
+``hydra.callbacks`` gets ``on_job_start`` and ``on_job_end`` once per job, with the job's whole
+config; that config is only built when a callback other than the engine's own progress marker
+is configured.
+"""
+
+import copy
+import logging
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus, configure_log
+from hydra.types import HydraContext
+from omegaconf import DictConfig
+
+from optsweep.engine import internals
+from optsweep.engine.compose import FastComposer, JobConfig
+from optsweep.engine.experiment import ExperimentTask
+from optsweep.engine.job import run_job
+from optsweep.engine.plan import JobPlan
+from optsweep.engine.progress import JobEndMarker, mark_job_end
+
+log = logging.getLogger("optsweep.sweep")
+
+
+class InProcessRun:
+    """The jobs of one sweep of an experiment, run in this process with their callbacks and
+    one log file."""
+
+    def __init__(
+        self,
+        composer: FastComposer,
+        task: ExperimentTask,
+        hydra_context: HydraContext,
+        sweep_dir: str,
+    ):
+        self.composer, self.task = composer, task
+        self.sweep_dir = sweep_dir
+        callbacks = internals.job_callbacks(hydra_context)
+        self.hydra_context, self.callbacks = hydra_context, hydra_context.callbacks
+        # The progress marker only needs the job's number, which is marked here directly.
+        self.needs_full_config = any(not isinstance(c, JobEndMarker) for c in callbacks)
+        self.log_file: Path | None = None
+
+    def run(
+        self, jobs: Iterable[tuple[int, tuple[str, ...]]], plans: dict[tuple, JobPlan]
+    ) -> list[JobReturn]:
+        """Run ``jobs`` ((number in the sweep, overrides) pairs); ``plans``: the checked plan
+        of each job by its overrides, which the job reuses."""
+        returns = []
+        try:
+            for index, overrides in jobs:
+                returns.append(self._run_one(self.composer.compose(overrides, index), plans))
+        finally:
+            if self.log_file is not None:  # back to Hydra's own logging, as its launcher does
+                hydra = self.composer.master.hydra
+                whitelist = self.hydra_context.execution_whitelist
+                configure_log(hydra.hydra_logging, hydra.verbose, execution_whitelist=whitelist)
+        return returns
+
+    def _run_one(self, job: JobConfig, plans: dict[tuple, JobPlan]) -> JobReturn:
+        if self.log_file is None:
+            self.log_file = _configure_logging_once(
+                job.hydra, self.sweep_dir, self.hydra_context.execution_whitelist
+            )
+        log.info("\t#%d : %s", job.index, " ".join(job.overrides))
+        ret = JobReturn(
+            overrides=list(job.overrides),
+            task_name=job.hydra.job.name,
+            working_dir=os.getcwd(),
+        )
+        full = job.full_config() if self.needs_full_config else None
+        if full is not None:  # what Hydra's run_job hands callbacks (copies: jobs share configs)
+            ret.cfg, ret.hydra_cfg = copy.deepcopy(job.task), full
+            self.callbacks.on_job_start(config=full, task_function=self.task)
+        try:
+            ret.return_value = run_job(self.task, job.task, plans.get(job.overrides))
+            ret.status = JobStatus.COMPLETED
+        except Exception as error:
+            ret.return_value = error
+            ret.status = JobStatus.FAILED
+            _log_to_file_only(f"job #{job.index} [{' '.join(job.overrides)}] failed")
+        finally:
+            mark_job_end(self.sweep_dir, job.index, ret.status)
+            if full is not None:
+                self.callbacks.on_job_end(config=full, job_return=ret)
+        return ret
+
+
+def _log_to_file_only(message: str) -> None:
+    """Log the current exception with its traceback to the log file, not the terminal (the
+    sweep's failure summary reports it there), as Hydra does for a failed job."""
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 0, message, (), sys.exc_info())
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
+def _configure_logging_once(hydra: DictConfig, sweep_dir: str, execution_whitelist: Any) -> Path:
+    """Job logging as Hydra configures it per job, once, into ``<sweep dir>/<name>.log``."""
+    Path(sweep_dir).mkdir(parents=True, exist_ok=True)
+    configure_log(hydra.job_logging, hydra.verbose, execution_whitelist=execution_whitelist)
+    return Path(hydra.runtime.output_dir) / f"{hydra.job.name}.log"

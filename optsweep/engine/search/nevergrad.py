@@ -1,0 +1,204 @@
+"""The search loop behind ``hydra/sweeper=nevergrad`` and ``search=...``.
+
+Compared with hydra-nevergrad-sweeper 1.4.0rc3, whose parametrization it reuses:
+- failed and non-finite evaluations count as bad values (``FAILED_LOSS``) as long as at most
+  ``optim.max_failure_rate`` of the whole search fails (upstream: of each batch); past that,
+  or if nothing succeeded, the search exits non-zero and reports no best point;
+- a fixed default seed, so the same definition gives the same evaluations;
+- after every batch, the trace, the best evaluated point, nevergrad's recommendation and the
+  optimizer state go to ``state_dir`` (``optsweep.engine.search.state``); rerunning the same
+  search resumes from there without repeating finished evaluations;
+- at the end, the best *evaluated* point is also written as a settings file, if the search
+  tunes a setting of the experiment tree.
+"""
+
+import logging
+import math
+from pathlib import Path
+
+import nevergrad as ng
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.utils import JobStatus
+from hydra.errors import CompactHydraException
+from omegaconf import OmegaConf
+
+from optsweep.engine import internals
+from optsweep.engine.experiment import experiment_of
+from optsweep.engine.files import write_atomically
+from optsweep.engine.progress import ProgressReport
+from optsweep.engine.provenance import code_version
+from optsweep.engine.search.state import Evaluation, SearchState, tuned_settings
+from optsweep.engine.store import ResultStore, identifying_overrides
+
+log = logging.getLogger(__name__)
+
+# The loss told to nevergrad for a failed evaluation: worse than any real Rosenbrock value in
+# a search box, and below nevergrad's clipping threshold (5e20), which would warn on inf.
+FAILED_LOSS = 1e20
+
+
+class SearchFailed(CompactHydraException):
+    """Too many evaluations of a search failed, or all of them did."""
+
+
+class NevergradSearch(internals.NevergradSweeperImpl):
+    def __init__(
+        self,
+        optim,
+        parametrization=None,
+        params=None,
+        state_dir=None,
+        search_name=None,
+        tunes_settings=None,
+    ):
+        super().__init__(optim, parametrization, params)
+        self.state_dir, self.search_name = state_dir, search_name
+        self.tunes_settings = tunes_settings
+        self.store: ResultStore | None = None
+
+    def setup(self, *, hydra_context, task_function, config) -> None:
+        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        task = experiment_of(task_function)
+        self.store = ResultStore(task.experiment) if task is not None else None
+
+    def _parametrization(self, arguments: list[str]):
+        """As upstream: the configured params plus the command-line overrides (sweeps become
+        search dimensions, plain values constants). Returns it and its search-space keys."""
+        params, params_conf = internals.nevergrad_params(self)
+        params_conf.extend(arguments)
+        for override in OverridesParser.create().parse_overrides(params_conf):
+            params[override.get_key_element()] = internals.nevergrad_parameter(override)
+        space = sorted(k for k, v in params.items() if isinstance(v, ng.p.Parameter))
+        parametrization = ng.p.Dict(**params)
+        parametrization.function.deterministic = not self.opt_config.noisy
+        parametrization.random_state.seed(self.opt_config.seed)
+        return parametrization, space, params_conf
+
+    def _definition(self, params_conf) -> dict:
+        optim = self.opt_config
+        return {
+            "optimizer": optim.optimizer,
+            "budget": optim.budget,
+            "num_workers": optim.num_workers,
+            "seed": optim.seed,
+            "noisy": optim.noisy,
+            "maximize": optim.maximize,
+            "space": identifying_overrides([str(p) for p in params_conf]),
+            "maxfun": OmegaConf.select(self.config, "maxfun", default=None),
+            "code": None if self.store is None else code_version(self.store.experiment),
+        }
+
+    def sweep(self, arguments: list[str]) -> None:
+        optim = self.opt_config
+        direction = -1 if optim.maximize else 1
+        parametrization, space, params_conf = self._parametrization(arguments)
+        directory = Path(self.state_dir or Path(self.config.hydra.sweep.dir) / "search")
+        state = SearchState(directory, self._definition(params_conf))
+        optimizer = state.resume()
+        if optimizer is None:
+            optimizer = ng.optimizers.registry[optim.optimizer](
+                parametrization=parametrization, budget=optim.budget, num_workers=optim.num_workers
+            )
+            log.info(
+                "Search %s, budget %d, %d workers, seed %s: %s",
+                optim.optimizer,
+                optim.budget,
+                optim.num_workers,
+                optim.seed,
+                directory,
+            )
+        else:
+            log.info(
+                "Resuming the search in %s: %d of %d evaluations done",
+                directory,
+                len(state.evaluations),
+                optim.budget,
+            )
+        self.job_idx = len(state.evaluations)
+        tolerated = optim.max_failure_rate * optim.budget
+        with ProgressReport(self.config.hydra.sweep.dir, optim.budget - self.job_idx):
+            self._loop(optimizer, state, space, direction, tolerated)
+        best = state.best(optim.maximize)
+        if best is None:
+            raise SearchFailed(
+                self._failures(
+                    state.evaluations,
+                    f"all {len(state.evaluations)} evaluations failed; no best point",
+                )
+            )
+        self._report(state, best, optimizer.provide_recommendation().value, directory)
+
+    def _loop(self, optimizer, state, space, direction, tolerated) -> None:
+        """Ask, launch, tell and save batch after batch until the budget is used."""
+        optim = self.opt_config
+        while len(state.evaluations) < optim.budget:
+            batch = min(optim.num_workers, optim.budget - len(state.evaluations))
+            candidates = [optimizer.ask() for _ in range(batch)]
+            overrides = [tuple(f"{k}={v}" for k, v in c.value.items()) for c in candidates]
+            self.validate_batch_is_legal(overrides)
+            returns = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
+            self.job_idx += len(returns)
+            for candidate, ret in zip(candidates, returns, strict=True):
+                state.evaluations.append(
+                    self._evaluation(len(state.evaluations), space, candidate, ret)
+                )
+                value = state.evaluations[-1].value
+                ok = state.evaluations[-1].ok and math.isfinite(value)
+                optimizer.tell(candidate, direction * value if ok else FAILED_LOSS)
+            recommendation = optimizer.provide_recommendation().value
+            state.save(optimizer, {k: recommendation[k] for k in space}, optim.maximize)
+            failed = [e for e in state.evaluations if not e.ok]
+            if len(failed) > tolerated:
+                raise SearchFailed(
+                    self._failures(
+                        failed,
+                        f"{len(failed)} of {len(state.evaluations)} evaluations failed: "
+                        f"more than max_failure_rate={optim.max_failure_rate} of the budget "
+                        f"{optim.budget}",
+                    )
+                )
+
+    def _evaluation(self, number, space, candidate, ret) -> Evaluation:
+        params = {key: candidate.value[key] for key in space}
+        path = None
+        if self.store is not None and ret.cfg is not None:
+            path = str(self.store.path(ret.cfg.output, list(ret.overrides)))
+        if ret.status is JobStatus.COMPLETED:
+            return Evaluation(number, params, float(ret.return_value), path=path)
+        error = internals.job_error(ret)
+        return Evaluation(number, params, None, f"{type(error).__name__}: {error}", path)
+
+    @staticmethod
+    def _failures(failed, headline: str) -> str:
+        lines = [f"  #{e.number} {e.params}: {e.error}" for e in failed if not e.ok][:10]
+        return "\n".join([headline] + lines)
+
+    def _report(self, state, best, recommendation, directory) -> None:
+        write_atomically(
+            Path(self.config.hydra.sweep.dir) / "optimization_results.yaml",
+            OmegaConf.to_yaml(
+                OmegaConf.create(
+                    {
+                        "name": "nevergrad",
+                        "best_evaluated_params": best.params,
+                        "best_evaluated_result": best.value,
+                    }
+                )
+            ).encode(),
+        )
+        if self.search_name and self.tunes_settings:
+            tuned = directory / f"{self.search_name}-tuned.yaml"
+            write_atomically(
+                tuned,
+                tuned_settings(
+                    self.search_name, self.tunes_settings, best, state.definition
+                ).encode(),
+            )
+            log.info("Tuned settings: %s (copy to experiment/settings/ to compare)", tuned)
+        log.info(
+            "Best evaluated: f=%r at evaluation %d: %s",
+            best.value,
+            best.number,
+            " ".join(f"{k}={v}" for k, v in best.params.items()),
+        )
+        log.info("Best parameters: %s", " ".join(f"{k}={v}" for k, v in recommendation.items()))

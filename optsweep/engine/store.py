@@ -1,0 +1,269 @@
+"""The result store: where a job's result goes, whether it is current, save, load one, load many.
+
+One file per job holding a dict with three parts:
+- ``config``: the job config as the experiment records it (resolved, plain containers);
+- ``result``: what the experiment's task computed;
+- ``meta``: provenance (``optsweep.engine.provenance``) and where the file was written.
+
+File format: a header line
+``OPTSWEEP-RESULT 2 <sha256 of payload> <payload length> <fingerprint>\\n``, then the payload, a
+pickle. The fingerprint digests the recorded config and the code version, so whether a result
+is current is decided from the header, after the checksum, without unpickling (format 1 files,
+without it, are still read). Reading checks the header and the checksum before unpickling, so
+an empty, truncated, corrupt or foreign file is named and refused; then it unpickles with an
+allow-list of classes (numpy arrays and scalars, and the experiment's ``result_types``), so even
+a crafted file cannot make the loader run code. Never load results from untrusted sources all
+the same: share the CSV export instead.
+"""
+
+import hashlib
+import io
+import os
+import pickle
+import warnings
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from optsweep.engine.files import write_atomically
+from optsweep.engine.provenance import code_version
+
+if TYPE_CHECKING:
+    from optsweep.engine.experiment import Experiment
+
+SUFFIX = ".pkl"
+MAGIC = b"OPTSWEEP-RESULT"
+FORMAT_VERSION = 2
+_HEADER_FIELDS = {b"1": 4, b"2": 5}  # format version -> fields in its header line
+# Longest file name built from overrides; longer ones are shortened with a hash.
+_MAX_NAME = 200
+# Overrides that say where or how a job runs, not what it computes.
+_NOT_IDENTIFYING = ("output", "launcher")
+
+# (module, name) pairs any result pickle may refer to: numpy arrays and scalars.
+NUMPY_TYPES = frozenset(
+    {
+        ("numpy", "dtype"),
+        ("numpy", "ndarray"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy._core.numeric", "_frombuffer"),
+    }
+)
+
+Status = Literal["missing", "stale", "current"]
+
+
+class ResultFileError(Exception):
+    """A file in a results directory that is not a readable result; names file and reason."""
+
+    def __init__(self, path: str | Path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = Path(path), reason
+
+
+class NoResults(Exception):
+    """A results directory that is missing or holds no results."""
+
+
+def identifying_overrides(overrides: list[str]) -> list[str]:
+    """The overrides that say what a job computes: sorted, without ``+``/``~`` prefixes;
+    ``output.*`` (where results go) and ``launcher`` (where jobs run) left out."""
+    bare = (override.lstrip("+~") for override in overrides)
+    return sorted(
+        override
+        for override in bare
+        if override.split("=", 1)[0].split(".", 1)[0] not in _NOT_IDENTIFYING
+    )
+
+
+def _escape(text: str) -> str:
+    return text.replace("%", "%25").replace("/", "%2F").replace(os.sep, "%2F")
+
+
+def default_result_path(
+    output_dir: str | Path, overrides: list[str], groups: tuple[str, ...] = ()
+) -> Path:
+    """``<output_dir>/<group choice>/<other overrides>.pkl``, unique for each job of a sweep.
+
+    Every job of a Hydra sweep differs from the others in its overrides, so naming the file by
+    all of them (sorted, ``output.*`` left out) can never make two jobs share it. The choice of
+    the first of ``groups`` that the job overrides becomes the directory, so each setting's
+    results sit together.
+    """
+    relevant = identifying_overrides(overrides)
+    chosen = {o.split("=")[0]: o for o in relevant}
+    directory = next((chosen[g] for g in groups if g in chosen), "")
+    rest = [o for o in relevant if o != directory]
+    name = _escape(",".join(rest)) or "defaults"
+    if len(name) > _MAX_NAME:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+        name = f"{name[: _MAX_NAME - 17]}-{digest}"
+    return Path(output_dir) / _escape(directory or "no-group") / f"{name}{SUFFIX}"
+
+
+def _canonical(value: Any) -> str:
+    """A text that two values share only if they are equal and of the same types (dicts in
+    any order)."""
+    if isinstance(value, dict):
+        items = (f"{_canonical(k)}:{_canonical(v)}" for k, v in value.items())
+        return "{" + ",".join(sorted(items)) + "}"
+    if isinstance(value, (list, tuple)):
+        return f"{type(value).__name__}[" + ",".join(map(_canonical, value)) + "]"
+    return f"{type(value).__name__}:{value!r}"
+
+
+def fingerprint(config: dict, code: str | None) -> str:
+    """What a result was computed from: its recorded config and the code version, digested."""
+    return hashlib.sha256(f"{code}\0{_canonical(config)}".encode()).hexdigest()
+
+
+def _read(path: str | Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise ResultFileError(path, f"cannot read: {error.strerror}") from None
+
+
+def encode(record: dict, label: str = "-") -> bytes:
+    """A result file's bytes: header (checksum, length, ``label``) and the pickled record."""
+    payload = pickle.dumps(record, protocol=5)
+    digest = hashlib.sha256(payload).hexdigest()
+    header = b"%s %d %s %d %s\n" % (
+        MAGIC,
+        FORMAT_VERSION,
+        digest.encode(),
+        len(payload),
+        label.encode(),
+    )
+    return header + payload
+
+
+def verified_payload(data: bytes, path: str | Path) -> tuple[bytes, str | None]:
+    """The payload of ``data`` (the bytes of ``path``) and the fingerprint its header gives
+    (None in format 1), once header and checksum are verified; else ``ResultFileError``."""
+    if not data:
+        raise ResultFileError(path, "empty file")
+    header, newline, payload = data.partition(b"\n")
+    fields = header.split(b" ")
+    if fields[0] != MAGIC or not newline or len(fields) < 4:
+        raise ResultFileError(path, "not a result file written by this project (no header)")
+    if _HEADER_FIELDS.get(fields[1]) != len(fields):
+        raise ResultFileError(path, f"result format {fields[1].decode()!r} is not supported")
+    if len(payload) != int(fields[3]):
+        raise ResultFileError(path, f"truncated: {len(payload)} of {int(fields[3])} payload bytes")
+    if hashlib.sha256(payload).hexdigest().encode() != fields[2]:
+        raise ResultFileError(path, "corrupt: checksum mismatch")
+    return payload, fields[4].decode() if len(fields) > 4 else None
+
+
+class _AllowListUnpickler(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO, allowed: frozenset[tuple[str, str]]):
+        super().__init__(file)
+        self.allowed = allowed
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self.allowed:
+            raise pickle.UnpicklingError(
+                f"refers to {module}.{name}, which result files never contain"
+            )
+        return super().find_class(module, name)
+
+
+class ResultStore:
+    """The result files of one experiment (see the module docstring)."""
+
+    def __init__(self, experiment: "Experiment"):
+        self.experiment = experiment
+        self.allowed = NUMPY_TYPES | frozenset(experiment.result_types)
+
+    @cached_property
+    def code(self) -> str:
+        """The experiment's code version (``provenance.code_version``)."""
+        return code_version(self.experiment)
+
+    def path(self, output: Any, overrides: list[str]) -> Path:
+        """Where a job's result goes, from its ``output`` config (resolved, or a DictConfig):
+        ``output.file`` if set, else ``default_result_path``."""
+        if output["file"] is not None:
+            return Path(output["file"])
+        return default_result_path(output["dir"], overrides, self.experiment.result_groups)
+
+    def save(self, path: Path, record: dict, locked: bool = False) -> None:
+        """Write ``record`` to ``path`` atomically; ``locked``: the caller holds
+        ``files.job_lock(path)``."""
+        label = fingerprint(record["config"], record["meta"].get("code"))
+        write_atomically(path, encode(record, label), exclusive=locked)
+
+    def _unpickle(self, payload: bytes, path: str | Path) -> dict:
+        try:
+            record = _AllowListUnpickler(io.BytesIO(payload), self.allowed).load()
+        except Exception as error:
+            raise ResultFileError(path, f"refused to unpickle: {error}") from None
+        if not isinstance(record, dict) or not {"config", "result", "meta"} <= set(record):
+            raise ResultFileError(path, "not a result record (needs config, result, meta)")
+        return record
+
+    def load(self, path: str | Path) -> dict:
+        """Read one result file; ``ResultFileError`` names the file and what is wrong."""
+        payload, _ = verified_payload(_read(path), path)
+        return self._unpickle(payload, path)
+
+    def current(self, path: Path, config: dict) -> dict | None:
+        """The record at ``path`` if it was computed from ``config`` by the current code.
+        The header's fingerprint decides before anything is unpickled (format 1 files, which
+        have none, are compared after unpickling)."""
+        try:
+            payload, label = verified_payload(_read(path), path)
+            if label is not None and label != fingerprint(config, self.code):
+                return None
+            record = self._unpickle(payload, path)
+        except ResultFileError:
+            return None
+        if label is None and (
+            record["config"] != config or record["meta"].get("code") != self.code
+        ):
+            return None
+        return record
+
+    def status(self, path: Path, config: dict) -> Status:
+        """Whether the result at ``path`` is missing, stale (another config or code version,
+        or damaged) or current; unpickles nothing (except format 1 files)."""
+        if not path.exists():
+            return "missing"
+        try:
+            _, label = verified_payload(_read(path), path)
+        except ResultFileError:
+            return "stale"
+        if label is None:
+            return "current" if self.current(path, config) is not None else "stale"
+        return "current" if label == fingerprint(config, self.code) else "stale"
+
+    def load_all(self, directory: str | Path, on_error: str = "raise") -> list[tuple[Path, dict]]:
+        """Every result under ``directory`` as ``(path, record)``, in a stable order.
+
+        A file that is not a readable result raises ``ResultFileError`` (``on_error="raise"``,
+        the default: a figure must not silently miss a point) or is skipped with a warning that
+        names it (``on_error="warn"``, for exploring in a notebook). A missing or empty directory
+        raises ``NoResults``.
+        """
+        files = result_files(directory) if Path(directory).is_dir() else []
+        if not files:
+            raise NoResults(
+                f"no results in {directory}: run `python task.py -cp experiment -m` "
+                "(or `make sweep`) to produce them"
+            )
+        loaded = []
+        for path in files:
+            try:
+                loaded.append((path, self.load(path)))
+            except ResultFileError as error:
+                if on_error != "warn":
+                    raise
+                warnings.warn(f"skipped {error}", stacklevel=2)
+        return loaded
+
+
+def result_files(directory: str | Path) -> list[Path]:
+    """All result files under ``directory``, in a stable order (temporary files excluded)."""
+    return sorted(p for p in Path(directory).rglob(f"*{SUFFIX}") if not p.name.startswith("."))

@@ -1,0 +1,132 @@
+"""Pins the behaviour of each private Hydra/OmegaConf/plugin API the engine relies on (all of
+them are used through optsweep.engine.internals): an upgrade that changes one fails here,
+naming it."""
+
+from dataclasses import dataclass
+
+import pytest
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.experimental.callback import Callback
+from hydra.types import HydraContext
+from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
+from omegaconf import AnyNode, DictConfig, IntegerNode, OmegaConf, read_write
+
+from optsweep.engine import internals
+
+
+def parsed(*overrides: str):
+    return OverridesParser.create().parse_overrides(list(overrides))
+
+
+def test_apply_overrides_changes_adds_and_deletes_in_place():
+    cfg = OmegaConf.create({"a": 1, "b": {"c": 2}, "d": 3})
+    OmegaConf.set_struct(cfg, True)
+    internals.apply_overrides(parsed("a=10", "b.c=[1,2]", "+e=x", "~d"), cfg)
+    assert OmegaConf.to_container(cfg) == {"a": 10, "b": {"c": [1, 2]}, "e": "x"}
+
+
+def test_is_basic_launcher_tells_hydras_in_process_launcher_from_others():
+    from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+
+    assert internals.is_basic_launcher(BasicLauncher())
+    assert not internals.is_basic_launcher(JoblibLauncher())
+    assert not internals.is_basic_launcher(None)
+
+
+def test_job_error_is_the_exception_a_failed_job_raised():
+    error = RuntimeError("boom")
+    ret = JobReturn(status=JobStatus.FAILED)
+    ret.return_value = error
+    assert internals.job_error(ret) is error
+    with pytest.raises(RuntimeError):
+        ret.return_value  # noqa: B018 (the public accessor re-raises)
+    done = JobReturn(status=JobStatus.COMPLETED)
+    done.return_value = 1.5
+    assert internals.job_error(done) is None
+
+
+class Recorder(Callback):
+    pass
+
+
+def test_job_callbacks_are_the_instantiated_hydra_callbacks():
+    from hydra._internal.callbacks import Callbacks
+
+    config = OmegaConf.create(
+        {"hydra": {"callbacks": {"mine": {"_target_": f"{__name__}.Recorder"}}}}
+    )
+    from hydra.utils import execution_whitelist
+
+    with execution_whitelist([f"{__name__}.Recorder"]):
+        context = HydraContext(config_loader=None, callbacks=Callbacks(config))
+    (callback,) = internals.job_callbacks(context)
+    assert isinstance(callback, Recorder)
+
+
+def test_the_current_hydra_node_resolves_against_the_template_it_was_set_from():
+    from hydra.conf import HydraConf
+
+    template = OmegaConf.merge(
+        OmegaConf.structured({"hydra": HydraConf}),
+        {"hydra": {"sweep": {"dir": "d", "subdir": "${hydra.job.num}"}, "job": {"num": 1}}},
+    )
+    assert isinstance(template, DictConfig)
+    node = internals.set_job_hydra_node(template)
+    assert internals.current_hydra_root() is node and node is not template
+    assert node.hydra.sweep.subdir == "1"
+    with read_write(template.hydra):  # as compose.JobConfig.describe does
+        template.hydra.job.num = 7
+    assert node.hydra.sweep.subdir == "7"
+
+
+@dataclass
+class Typed:
+    n: int = 1
+
+
+def test_node_at_gives_the_unresolved_node_and_its_type():
+    cfg = OmegaConf.create({"a": {"b": "${c}", "l": [1, 2]}, "c": 1})
+    assert type(internals.node_at(cfg, ("a", "b"))) is AnyNode
+    assert internals.node_at(cfg, ("a", "b"))._value() == "${c}"
+    assert type(internals.node_at(OmegaConf.structured(Typed), ("n",))) is IntegerNode
+    assert internals.node_at(cfg, ("a", "l", 1))._value() == 2
+
+
+def _walk(tree):
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(getattr(node, "children", None) or ())
+
+
+def test_interpolation_trees_name_their_references_and_resolvers():
+    nodes = list(_walk(internals.interpolation_tree("x ${a.b} ${project_path:results}")))
+    assert [n.getText() for n in nodes if internals.is_reference(n)] == ["${a.b}"]
+    assert [internals.resolver_name(n) for n in nodes if internals.resolver_name(n)] == [
+        "project_path"
+    ]
+    with pytest.raises(Exception):  # noqa: B017 (OmegaConf's grammar error, whatever its class)
+        internals.interpolation_tree("${a")
+
+
+def test_a_configured_list_sweep_knows_the_config_loader():
+    loader = object()
+    override = internals.choice_sweep_override("bar", [1, True], loader)
+    assert override.config_loader is loader
+    assert list(override.sweep_string_iterator()) == ["1", "True"]
+
+
+def test_nevergrad_internals_read_the_search_space():
+    import nevergrad as ng
+    from hydra_plugins.hydra_nevergrad_sweeper.config import OptimConf
+
+    params = OmegaConf.create({"a": "interval(0, 1)", "b": {"lower": 1, "upper": 2, "log": True}})
+    sweeper = internals.NevergradSweeperImpl(OptimConf(), None, params)
+    mappings, overrides = internals.nevergrad_params(sweeper)
+    assert isinstance(mappings["b"], ng.p.Log) and overrides == ["a=interval(0, 1)"]
+    (log_interval,) = parsed("x=tag(log, interval(0.001, 1))")
+    assert isinstance(internals.nevergrad_parameter(log_interval), ng.p.Log)
+    (constant,) = parsed("y=3")
+    assert internals.nevergrad_parameter(constant) == "3"

@@ -130,3 +130,20 @@ def test_nevergrad_internals_read_the_search_space():
     assert isinstance(internals.nevergrad_parameter(log_interval), ng.p.Log)
     (constant,) = parsed("y=3")
     assert internals.nevergrad_parameter(constant) == "3"
+
+
+def test_the_nevergrad_sweeper_keeps_what_the_search_extends():
+    """optsweep.engine.search.nevergrad subclasses it and reads these attributes; its setup
+    (run end to end by tests/test_search.py) fills in launcher, config and job_idx."""
+    import inspect
+
+    from hydra_plugins.hydra_nevergrad_sweeper.config import OptimConf
+
+    optim = OptimConf()
+    sweeper = internals.NevergradSweeperImpl(optim, None, None)
+    assert sweeper.opt_config is optim and sweeper.params is None
+    assert (sweeper.launcher, sweeper.config, sweeper.job_idx) == (None, None, None)
+    setup = inspect.signature(sweeper.setup).parameters
+    assert list(setup) == ["hydra_context", "task_function", "config"]
+    source = inspect.getsource(internals.NevergradSweeperImpl.setup)
+    assert all(f"self.{name} =" in source for name in ("launcher", "config", "job_idx"))

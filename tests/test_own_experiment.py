@@ -2,6 +2,7 @@
 trees and option group) runs through it with checks, dry run, resume and results, and Hydra
 callbacks run once per job on every launcher. Nothing in optsweep.engine knows it."""
 
+import shutil
 import subprocess
 import sys
 
@@ -99,7 +100,7 @@ def test_every_callback_sees_every_job_once(tmp_path, launcher, request):
         b: f"settings=unit budget={b} output.dir={tmp_path / 'results'}" for b in (1, 2, 3)
     }
     assert events(tmp_path) == sorted(
-        [f"start {b - 1} {overrides[b]}" for b in (1, 2, 3)]
+        [f"start {b - 1} {overrides[b]} dir={b - 1} env=-" for b in (1, 2, 3)]
         + [f"end {b - 1} {overrides[b]} COMPLETED steps={b}" for b in (1, 2, 3)]
     )
 
@@ -146,3 +147,26 @@ def test_a_command_line_callback_is_refused_saying_how_to_allow_it(tmp_path):
     assert "refused: the callback 'callbacks.EventLog'" in completed.output
     assert "list it under hydra.callbacks in config/task.yaml" in completed.output
     assert not (tmp_path / "results").exists()
+
+
+def test_a_setting_with_its_own_environment_runs_as_hydra_runs_it(tmp_path):
+    tree = tmp_path / "experiment"
+    shutil.copytree(QUADRATIC / "experiment", tree)
+    (tree / "settings" / "env.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - override /scale: unit\nsteps: ${budget}\n"
+        "hydra:\n  job:\n    env_set:\n      QUADRATIC_TEST_VARIABLE: from-settings\n"
+    )
+    run_quadratic("-cp", str(tree), "settings=unit,env", "budget=1", "-m", workdir=tmp_path)
+    starts = [line for line in events(tmp_path) if line.startswith("start")]
+    assert [line.rsplit(" ", 1)[1] for line in starts] == ["env=-", "env=from-settings"]
+
+
+def test_the_store_refuses_a_result_of_another_experiment(tmp_path):
+    from optsweep.engine.store import ResultFileError
+    from optsweep.rosenbrock import ROSENBROCK
+
+    run_quadratic("scale=unit", "steps=2", workdir=tmp_path)
+    (path,) = result_files(tmp_path / "results")
+    assert ResultStore(EXPERIMENT).load(path)["meta"]["experiment"] == "quadratic"
+    with pytest.raises(ResultFileError, match="a result of experiment 'quadratic', not of "):
+        ResultStore(ROSENBROCK).load(path)

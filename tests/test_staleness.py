@@ -15,10 +15,15 @@ GRID = ("-cp", "experiment", "settings=tnc", "maxfun=10,20", "-m")
 
 @pytest.fixture
 def project_copy(tmp_path):
-    """The project's tracked files, copied: ``python <copy>/task.py`` imports the copy's
-    optsweep and sweeper plugin (the script's directory comes first on sys.path)."""
+    """The project's files (tracked, or new and not ignored), copied: ``python
+    <copy>/task.py`` imports the copy's optsweep and sweeper plugin (the script's directory
+    comes first on sys.path)."""
     tracked = subprocess.run(
-        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     copy = tmp_path / "project"
     for name in tracked:

@@ -10,7 +10,7 @@ from scipy.optimize import minimize
 from conftest import ROOT, run_task
 from optsweep.report.table import load_result, result_files
 from optsweep.rosenbrock import problem
-from optsweep.rosenbrock.checks import given_options
+from optsweep.rosenbrock.solve import given_options
 
 SETTINGS = ("lbfgsb", "nelder-mead", "tnc")
 BUDGETS = range(10, 151, 10)

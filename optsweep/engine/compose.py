@@ -46,14 +46,19 @@ class JobConfig:
     template_hydra: DictConfig | None = None
 
     def describe(self) -> None:
-        """Write the job's overrides and number into its Hydra node (``compose`` does unless
-        told not to: the node is shared by the jobs of one template)."""
-        for node in (self.hydra, self.template_hydra):
-            if node is not None:
-                with read_write(node), open_dict(node):
-                    node.overrides.task = list(self.overrides)
-                    node.job.id = str(self.index)
-                    node.job.num = self.index
+        """Write the job's overrides, number and output directory (``<sweep dir>/<subdir>``,
+        as Hydra's ``run_job`` sets it) into its Hydra node (``compose`` does unless told not
+        to: the node is shared by the jobs of one template)."""
+        nodes = [node for node in (self.hydra, self.template_hydra) if node is not None]
+        for node in nodes:
+            with read_write(node), open_dict(node):
+                node.overrides.task = list(self.overrides)
+                node.job.id = str(self.index)
+                node.job.num = self.index
+        output_dir = job_output_dir(self.hydra)
+        for node in nodes:
+            with read_write(node), open_dict(node):
+                node.runtime.output_dir = output_dir
 
     def full_config(self) -> DictConfig:
         """The job's whole config, ``hydra`` node included, as Hydra hands it to callbacks
@@ -62,6 +67,13 @@ class JobConfig:
         with read_write(full), open_dict(full):
             full.hydra = copy.deepcopy(self.hydra)
         return full
+
+
+def job_output_dir(hydra: DictConfig) -> str:
+    """A multirun job's output directory, ``<sweep dir>/<subdir>``, from its Hydra node (its
+    number set), as Hydra's ``run_job`` computes it. In-process jobs write nothing there
+    unless a callback asks for it (``runner``)."""
+    return os.path.abspath(os.path.join(str(hydra.sweep.dir), str(hydra.sweep.subdir)))
 
 
 def split_task_config(cfg: DictConfig) -> tuple[DictConfig, DictConfig]:
@@ -93,6 +105,9 @@ class FastComposer:
         self.working: dict[tuple, tuple[tuple | None, DictConfig]] = {}
         self.current: tuple | None = None  # (template, Hydra's copy of its node)
         self.fallbacks = 0
+        # Whether some composed job changes its working directory or environment (hydra.job.
+        # chdir, env_set, e.g. from a settings file): then only Hydra's launcher may run it.
+        self.per_job_environment = False
 
     @functools.lru_cache(maxsize=65536)  # noqa: B019 (one composer per sweep)
     def _parse(self, override: str) -> Override:
@@ -120,13 +135,14 @@ class FastComposer:
         return tuple(groups), values
 
     def stock(self, overrides: Any, index: int) -> DictConfig:
-        """The job's full config as Hydra's launchers compose it (with the sweep directory as
-        output directory: in-process runs log there)."""
+        """The job's full config as Hydra's launchers compose it."""
         cfg = self.loader.load_sweep_config(self.master, list(overrides))
         with open_dict(cfg):
             cfg.hydra.job.id = str(index)
             cfg.hydra.job.num = index
-            cfg.hydra.runtime.output_dir = os.path.abspath(cfg.hydra.sweep.dir)
+            cfg.hydra.runtime.output_dir = job_output_dir(cfg.hydra)
+        if cfg.hydra.job.chdir or cfg.hydra.job.env_set:
+            self.per_job_environment = True
         return cfg
 
     def compose_stock(self, overrides: Any, index: int) -> JobConfig:

@@ -27,9 +27,10 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from optsweep.engine.errors import InvalidJobConfig
+from optsweep.engine.job import run_job
 
-class InvalidJobConfig(ValueError):
-    """A job config an experiment refuses; the message names the key and what is accepted."""
+__all__ = ["Experiment", "ExperimentTask", "InvalidJobConfig", "experiment_of"]
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: one value per experiment
@@ -80,8 +81,6 @@ class ExperimentTask:
         functools.update_wrapper(self, compute)
 
     def __call__(self, cfg: DictConfig) -> float:
-        from optsweep.engine.job import run_job  # the job imports Hydra's runtime state
-
         return run_job(self, cfg)
 
     def __repr__(self) -> str:

@@ -4,6 +4,7 @@
 the in-process runner passes the plan the sweep's checks made for the same config.
 """
 
+import copy
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -45,7 +46,7 @@ def run_job(task: "ExperimentTask", cfg: DictConfig, plan: JobPlan | None = None
                 return experiment.value(stored["result"])
         started, clock = now(), time.perf_counter()
         try:
-            result = task.compute(plan.config)
+            result = task.compute(copy.deepcopy(plan.config))  # the record keeps the original
         except Exception:
             stale = move_aside(plan.path)
             if stale is not None:
@@ -53,6 +54,7 @@ def run_job(task: "ExperimentTask", cfg: DictConfig, plan: JobPlan | None = None
             raise
         meta = provenance(experiment, overrides, started, time.perf_counter() - clock)
         meta["path"] = str(plan.path)
+        meta["experiment"] = experiment.name
         # Which config-group options made this job (settings=tnc, method=tnc): figures group
         # by them.
         meta["choices"] = {

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from optsweep.engine.experiment import InvalidJobConfig
+from optsweep.engine.errors import InvalidJobConfig
 
 if TYPE_CHECKING:
     from optsweep.engine.experiment import Experiment

@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from optsweep.engine.compose import JobConfig
-from optsweep.engine.experiment import InvalidJobConfig
+from optsweep.engine.errors import InvalidJobConfig
 from optsweep.engine.keys import check_keys
 from optsweep.engine.paths import PROJECT_ROOT
 from optsweep.engine.resolve import FamilyResolver, resolve_in_full

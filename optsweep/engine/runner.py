@@ -18,7 +18,7 @@ from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus, configure_log
 from hydra.types import HydraContext
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from optsweep.engine import internals
 from optsweep.engine.compose import FastComposer, JobConfig
@@ -46,7 +46,7 @@ class InProcessRun:
         callbacks = internals.job_callbacks(hydra_context)
         self.hydra_context, self.callbacks = hydra_context, hydra_context.callbacks
         # The progress marker only needs the job's number, which is marked here directly.
-        self.needs_full_config = any(not isinstance(c, JobEndMarker) for c in callbacks)
+        self.needs_full_config = any(type(c) is not JobEndMarker for c in callbacks)
         self.log_file: Path | None = None
 
     def run(
@@ -79,6 +79,7 @@ class InProcessRun:
         full = job.full_config() if self.needs_full_config else None
         if full is not None:  # what Hydra's run_job hands callbacks (copies: jobs share configs)
             ret.cfg, ret.hydra_cfg = copy.deepcopy(job.task), full
+            Path(full.hydra.runtime.output_dir).mkdir(parents=True, exist_ok=True)
             self.callbacks.on_job_start(config=full, task_function=self.task)
         try:
             ret.return_value = run_job(self.task, job.task, plans.get(job.overrides))
@@ -104,7 +105,18 @@ def _log_to_file_only(message: str) -> None:
 
 
 def _configure_logging_once(hydra: DictConfig, sweep_dir: str, execution_whitelist: Any) -> Path:
-    """Job logging as Hydra configures it per job, once, into ``<sweep dir>/<name>.log``."""
-    Path(sweep_dir).mkdir(parents=True, exist_ok=True)
-    configure_log(hydra.job_logging, hydra.verbose, execution_whitelist=execution_whitelist)
-    return Path(hydra.runtime.output_dir) / f"{hydra.job.name}.log"
+    """Job logging as Hydra configures it per job, once, with its log files in the sweep
+    directory (``<sweep dir>/<job name>.log``) instead of each job's output directory."""
+    directory = Path(sweep_dir).absolute()
+    directory.mkdir(parents=True, exist_ok=True)
+    log_file = directory / f"{hydra.job.name}.log"
+    if hydra.job_logging is None:
+        return log_file
+    config = OmegaConf.to_container(hydra.job_logging, resolve=True)
+    assert isinstance(config, dict)
+    for handler in (config.get("handlers") or {}).values():
+        if isinstance(handler, dict) and "filename" in handler:
+            log_file = directory / Path(handler["filename"]).name
+            handler["filename"] = str(log_file)
+    configure_log(OmegaConf.create(config), hydra.verbose, execution_whitelist=execution_whitelist)
+    return log_file

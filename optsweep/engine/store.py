@@ -202,6 +202,11 @@ class ResultStore:
             raise ResultFileError(path, f"refused to unpickle: {error}") from None
         if not isinstance(record, dict) or not {"config", "result", "meta"} <= set(record):
             raise ResultFileError(path, "not a result record (needs config, result, meta)")
+        written_by = record["meta"].get("experiment", self.experiment.name)
+        if written_by != self.experiment.name:
+            raise ResultFileError(
+                path, f"a result of experiment {written_by!r}, not of {self.experiment.name!r}"
+            )
         return record
 
     def load(self, path: str | Path) -> dict:

@@ -200,8 +200,8 @@ class CheckedSweeper(ExperimentSweeper):
     # -- launching --------------------------------------------------------------------------
 
     def _in_process(self) -> bool:
-        """Whether jobs may run through ``InProcessRun``: Hydra's basic launcher, no per-job
-        working directory or environment."""
+        """Whether jobs may run through ``InProcessRun``: Hydra's basic launcher, and no job
+        (as the checks composed them) changes its working directory or environment."""
         assert self.config is not None
         job = self.config.hydra.job
         return (
@@ -209,6 +209,7 @@ class CheckedSweeper(ExperimentSweeper):
             and internals.is_basic_launcher(self.launcher)
             and not job.chdir
             and not job.env_set
+            and not self.composer.per_job_environment
         )
 
     def _batches(self, todo: list[Job], in_process: InProcessRun | None) -> Iterable[list[Job]]:

@@ -18,14 +18,24 @@ import yaml
 _COMMAND_LINE_TARGET = re.compile(r"_target_(?:=|\s*:\s*)['\"]?([\w.]+)")
 
 
+def _targets(node: Any) -> Iterator[str]:
+    """Every ``_target_`` inside ``node`` (a callback's own, and those of its arguments)."""
+    if isinstance(node, dict):
+        if isinstance(node.get("_target_"), str):
+            yield node["_target_"]
+        for value in node.values():
+            yield from _targets(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _targets(value)
+
+
 def _callback_targets(node: Any, path: tuple = ()) -> Iterator[str]:
-    """The ``_target_`` of every entry of a ``hydra.callbacks`` mapping inside ``node``."""
+    """The targets of the entries of every ``hydra.callbacks`` mapping inside ``node``."""
     if not isinstance(node, dict):
         return
     if path[-2:] == ("hydra", "callbacks") or path == ("callbacks",):
-        for entry in node.values():
-            if isinstance(entry, dict) and isinstance(entry.get("_target_"), str):
-                yield entry["_target_"]
+        yield from _targets(node)
         return
     for key, value in node.items():
         yield from _callback_targets(value, (*path, str(key)))

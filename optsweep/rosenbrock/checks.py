@@ -2,9 +2,10 @@
 
 from numbers import Real
 
-from optsweep.engine.experiment import InvalidJobConfig
+from optsweep.engine.errors import InvalidJobConfig
 from optsweep.rosenbrock.options import SOLVERS, InvalidMethodConfig, check_method
 from optsweep.rosenbrock.problem import start_point
+from optsweep.rosenbrock.solve import given_options
 
 
 class InvalidTaskConfig(InvalidJobConfig):
@@ -34,11 +35,6 @@ def check_values(config: dict) -> None:
         raise InvalidTaskConfig(
             f"x0_random={box!r} must have an integer dim > 0 and numbers low < high"
         )
-
-
-def given_options(options: dict) -> dict:
-    """The options the config sets; null means "scipy's default", so it is not passed."""
-    return {key: value for key, value in options.items() if value is not None}
 
 
 def record(config: dict) -> dict:

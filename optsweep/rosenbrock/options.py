@@ -14,7 +14,7 @@ from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 
-from optsweep.engine.experiment import InvalidJobConfig
+from optsweep.engine.errors import InvalidJobConfig
 from optsweep.engine.files import write_atomically
 from optsweep.engine.paths import PROJECT_ROOT
 

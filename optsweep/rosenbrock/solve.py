@@ -5,7 +5,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from optsweep.rosenbrock import problem
-from optsweep.rosenbrock.checks import given_options
 
 if TYPE_CHECKING:
     from scipy.optimize import OptimizeResult
@@ -13,6 +12,11 @@ if TYPE_CHECKING:
 
 class NonFiniteObjective(ArithmeticError):
     """The optimizer ended on a NaN or infinite objective value: not a result to keep."""
+
+
+def given_options(options: dict) -> dict:
+    """The options the config sets; null means "scipy's default", so it is not passed."""
+    return {key: value for key, value in options.items() if value is not None}
 
 
 def solve(config: dict) -> "OptimizeResult":

@@ -4,10 +4,12 @@ import os
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 
 
 class EventLog(Callback):
-    """Appends ``<event> <job number> <overrides> [<status>]`` to ``<sweep dir>/events.log``."""
+    """Appends ``<event> <job number> <overrides> [<status>]`` to ``<sweep dir>/events.log``
+    for each job of a multirun."""
 
     def _write(self, config, line: str) -> None:
         path = Path(config.hydra.sweep.dir) / "events.log"
@@ -19,9 +21,19 @@ class EventLog(Callback):
             os.close(handle)
 
     def on_job_start(self, config, **kwargs) -> None:
-        self._write(config, f"start {config.hydra.job.num} {' '.join(config.hydra.overrides.task)}")
+        if config.hydra.mode != RunMode.MULTIRUN:
+            return
+        where = Path(config.hydra.runtime.output_dir).name
+        variable = os.environ.get("QUADRATIC_TEST_VARIABLE", "-")
+        self._write(
+            config,
+            f"start {config.hydra.job.num} {' '.join(config.hydra.overrides.task)} dir={where} "
+            f"env={variable}",
+        )
 
     def on_job_end(self, config, job_return, **kwargs) -> None:
+        if config.hydra.mode != RunMode.MULTIRUN:
+            return
         overrides = " ".join(config.hydra.overrides.task)
         steps = job_return.cfg.steps if job_return.cfg is not None else "?"
         self._write(

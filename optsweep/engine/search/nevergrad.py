@@ -25,14 +25,15 @@ from omegaconf import OmegaConf
 from optsweep.engine import internals
 from optsweep.engine.experiment import experiment_of
 from optsweep.engine.files import write_atomically
+from optsweep.engine.keys import task_keys
 from optsweep.engine.progress import ProgressReport
 from optsweep.engine.provenance import code_version
-from optsweep.engine.search.state import Evaluation, SearchState, tuned_settings
+from optsweep.engine.search.state import Evaluation, SearchState, search_id, tuned_settings
 from optsweep.engine.store import ResultStore, identifying_overrides
 
 log = logging.getLogger(__name__)
 
-# The loss told to nevergrad for a failed evaluation: worse than any real Rosenbrock value in
+# The loss told to nevergrad for a failed evaluation: worse than any real objective value in
 # a search box, and below nevergrad's clipping threshold (5e20), which would warn on inf.
 FAILED_LOSS = 1e20
 
@@ -84,8 +85,30 @@ class NevergradSearch(internals.NevergradSweeperImpl):
             "noisy": optim.noisy,
             "maximize": optim.maximize,
             "space": identifying_overrides([str(p) for p in params_conf]),
-            "maxfun": OmegaConf.select(self.config, "maxfun", default=None),
+            # What else the search runs on: the sweep's config (where results go left out),
+            # digested, and the experiment's own variables (maxfun: 100), shown.
+            "config": search_id(
+                {k: v for k, v in self._plain_config().items() if k not in ("hydra", "output")}
+            ),
+            "variables": self._variables(),
             "code": None if self.store is None else code_version(self.store.experiment),
+        }
+
+    def _plain_config(self) -> dict:
+        plain = OmegaConf.to_container(self.config, resolve=False)
+        assert isinstance(plain, dict)
+        return plain
+
+    def _variables(self) -> dict:
+        """The top-level scalars of the config that are not task keys: the experiment's
+        variables, which a search file fixes (``maxfun: 100``)."""
+        if self.store is None:
+            return {}
+        known = task_keys(self.store.experiment)
+        return {
+            str(key): value
+            for key, value in self._plain_config().items()
+            if key not in known and key != "hydra" and isinstance(value, (int, float, str, bool))
         }
 
     def sweep(self, arguments: list[str]) -> None:

@@ -136,8 +136,8 @@ class SearchState:
 
 def tuned_settings(search: str, settings: str, best: Evaluation, definition: dict) -> str:
     """A settings file (experiment/settings/) that applies ``settings`` plus the best point
-    (the search-space keys only). Values keep full precision, so with the search's ``maxfun``
-    the file reproduces the best value."""
+    (the search-space keys only). Values keep full precision, so with the search's variables
+    (``maxfun``: the header lists them) the file reproduces the best value."""
     tuned: dict = {}
     for key, value in sorted(best.params.items()):
         node = tuned
@@ -145,12 +145,13 @@ def tuned_settings(search: str, settings: str, best: Evaluation, definition: dic
         for parent in parents:
             node = node.setdefault(parent, {})
         node[leaf] = value
+    variables = "".join(f"{k} {v}, " for k, v in definition.get("variables", {}).items())
     header = (
         "# @package _global_\n"
         f"# Written by `python task.py -cp experiment search={search} -m`: settings {settings}\n"
         f"# with the best evaluated point of the search: f={best.value!r}\n"
         f"# (evaluation {best.number} of {definition['budget']}, {definition['optimizer']}, "
-        f"seed {definition['seed']}, maxfun {definition['maxfun']}, code {definition['code']}).\n"
+        f"seed {definition['seed']}, {variables}code {definition['code']}).\n"
         f"# Copy it to experiment/settings/ to compare it: settings={search}-tuned.\n"
     )
     body = yaml.safe_dump({"defaults": [settings], **tuned}, sort_keys=False)

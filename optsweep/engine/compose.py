@@ -24,7 +24,7 @@ from typing import Any
 from hydra.core.config_loader import ConfigLoader
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, OverrideType
-from omegaconf import DictConfig, open_dict, read_write
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from optsweep.engine import internals
 
@@ -44,21 +44,25 @@ class JobConfig:
     # The template's own Hydra node, against which interpolations inside ``hydra`` resolve
     # (see ``internals.set_job_hydra_node``), e.g. ``sweep.subdir: ${hydra.job.num}``.
     template_hydra: DictConfig | None = None
+    # The sweep directory, the same for the jobs of one template (resolved once for them),
+    # and whether its subdirectories are the job numbers (Hydra's default ``subdir``).
+    sweep_dir: str | None = None
+    subdir_is_number: bool = False
 
     def describe(self) -> None:
-        """Write the job's overrides, number and output directory (``<sweep dir>/<subdir>``,
-        as Hydra's ``run_job`` sets it) into its Hydra node (``compose`` does unless told not
-        to: the node is shared by the jobs of one template)."""
-        nodes = [node for node in (self.hydra, self.template_hydra) if node is not None]
-        for node in nodes:
-            with read_write(node), open_dict(node):
-                node.overrides.task = list(self.overrides)
-                node.job.id = str(self.index)
-                node.job.num = self.index
-        output_dir = job_output_dir(self.hydra)
-        for node in nodes:
-            with read_write(node), open_dict(node):
-                node.runtime.output_dir = output_dir
+        """Write the job's overrides and number into its Hydra node and into the template's,
+        which the node resolves its interpolations against (``subdir: ${hydra.job.num}``),
+        and its output directory (``<sweep dir>/<subdir>``, as Hydra's ``run_job`` sets it)
+        into its node. ``compose`` does this unless told not to."""
+        for node in (self.template_hydra, self.hydra):
+            if node is not None:
+                with read_write(node), open_dict(node):
+                    node.overrides.task = list(self.overrides)
+                    node.job.id = str(self.index)
+                    node.job.num = self.index
+        subdir = str(self.index) if self.subdir_is_number else None
+        with read_write(self.hydra):
+            self.hydra.runtime.output_dir = job_output_dir(self.hydra, self.sweep_dir, subdir)
 
     def full_config(self) -> DictConfig:
         """The job's whole config, ``hydra`` node included, as Hydra hands it to callbacks
@@ -69,11 +73,18 @@ class JobConfig:
         return full
 
 
-def job_output_dir(hydra: DictConfig) -> str:
+def job_output_dir(
+    hydra: DictConfig, sweep_dir: str | None = None, subdir: str | None = None
+) -> str:
     """A multirun job's output directory, ``<sweep dir>/<subdir>``, from its Hydra node (its
-    number set), as Hydra's ``run_job`` computes it. In-process jobs write nothing there
-    unless a callback asks for it (``runner``)."""
-    return os.path.abspath(os.path.join(str(hydra.sweep.dir), str(hydra.sweep.subdir)))
+    number set), as Hydra's ``run_job`` computes it; ``sweep_dir`` and ``subdir`` if already
+    known. In-process jobs write nothing there unless a callback asks (``runner``)."""
+    sweep_dir = sweep_dir or os.path.abspath(str(hydra.sweep.dir))
+    return os.path.join(sweep_dir, subdir if subdir is not None else str(hydra.sweep.subdir))
+
+
+# Hydra's default ``hydra.sweep.subdir``: each job's directory is its number.
+_NUMBERED_SUBDIRS = ("${hydra.job.num}", "${hydra:job.num}")
 
 
 def split_task_config(cfg: DictConfig) -> tuple[DictConfig, DictConfig]:
@@ -99,8 +110,9 @@ class FastComposer:
         self.loader, self.master = config_loader, master_config
         self.groups = set(master_config.hydra.runtime.choices)
         self.parser = OverridesParser.create()
-        # group overrides -> (stock-composed full config, its task part)
-        self.templates: dict[tuple, tuple[DictConfig, DictConfig]] = {}
+        # group overrides -> (stock-composed full config, its task part, its sweep directory,
+        # whether its subdirectories are the job numbers)
+        self.templates: dict[tuple, tuple[DictConfig, DictConfig, str, bool]] = {}
         # group overrides -> (keys the last job set, that job's config, reusable in place)
         self.working: dict[tuple, tuple[tuple | None, DictConfig]] = {}
         self.current: tuple | None = None  # (template, Hydra's copy of its node)
@@ -163,8 +175,12 @@ class FastComposer:
         groups, values = split
         if groups not in self.templates:
             full = self.stock(groups, index)
-            self.templates[groups] = (full, split_task_config(full)[0])
-        full, template = self.templates[groups]
+            sweep = OmegaConf.to_container(full.hydra.sweep, resolve=False)
+            assert isinstance(sweep, dict)
+            numbered = sweep.get("subdir") in _NUMBERED_SUBDIRS
+            sweep_dir = os.path.abspath(str(full.hydra.sweep.dir))
+            self.templates[groups] = (full, split_task_config(full)[0], sweep_dir, numbered)
+        full, template, sweep_dir, numbered = self.templates[groups]
         keys = tuple(v.key_or_group for v in values)
         plain = all(
             v.type is OverrideType.CHANGE and not isinstance(v.value(), dict) for v in values
@@ -189,6 +205,8 @@ class FastComposer:
             family=(groups, keys) if plain and inert else None,
             changed=keys,
             template_hydra=full.hydra,
+            sweep_dir=sweep_dir,
+            subdir_is_number=numbered,
         )
         if describe:
             job.describe()

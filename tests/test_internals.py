@@ -147,3 +147,18 @@ def test_the_nevergrad_sweeper_keeps_what_the_search_extends():
     assert list(setup) == ["hydra_context", "task_function", "config"]
     source = inspect.getsource(internals.NevergradSweeperImpl.setup)
     assert all(f"self.{name} =" in source for name in ("launcher", "config", "job_idx"))
+
+
+def test_joblib_launcher_options_are_what_its_launcher_would_pass_to_joblib():
+    launcher = JoblibLauncher(n_jobs=-1, backend=None, pre_dispatch="2*n_jobs", max_nbytes="1000")
+    assert internals.is_joblib_launcher(launcher)
+    from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+
+    assert not internals.is_joblib_launcher(BasicLauncher())
+    options = internals.joblib_options(launcher)
+    assert options["backend"] == "loky" and options["max_nbytes"] == 1000
+    assert launcher.joblib["backend"] is None, "the launcher's own config is left alone"
+    import os
+
+    assert internals.joblib_workers(options) == os.cpu_count()
+    assert internals.joblib_workers({"n_jobs": 3}) == 3

@@ -27,6 +27,14 @@ class CheckedExperimentSweeperConfig(SweeperConfig):
     # Compose jobs from per-setting templates and run an experiment's in-process jobs without
     # per-job Hydra bookkeeping (optsweep.engine.compose, .runner); false: stock Hydra.
     fast: bool = True
+    # Jobs per chunk when a pool runs them (launcher=local): null chooses from the number of
+    # jobs and workers (two chunks per worker).
+    chunk_size: int | None = None
+    # Seconds a job may run; past that it fails (JobTimeout) and the others go on. null: no
+    # limit. Read by each job (optsweep.engine.job), whatever the launcher.
+    job_timeout: float | None = None
+    # Most tasks of one SLURM job array; null: the cluster's MaxArraySize (scontrol).
+    max_array_size: int | None = None
 
 
 # replace=True: a launcher's worker restores the sweeping process's ConfigStore (this entry
@@ -50,10 +58,22 @@ class CheckedExperimentSweeper(Sweeper):
         dry_run: bool = False,
         search: Any = None,
         fast: bool = True,
+        chunk_size: int | None = None,
+        job_timeout: float | None = None,
+        max_array_size: int | None = None,
     ):
         from optsweep.engine.sweep import CheckedSweeper
 
-        self.sweeper = CheckedSweeper(max_batch_size, overrides, dry_run, search, fast)
+        self.sweeper = CheckedSweeper(
+            max_batch_size,
+            overrides,
+            dry_run,
+            search,
+            fast,
+            chunk_size,
+            job_timeout,
+            max_array_size,
+        )
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig

@@ -1,13 +1,17 @@
 """Files that are never seen half-written, and per-job locks for concurrent sweeps."""
 
 import fcntl
+import logging
 import os
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 STALE_SUFFIX = ".stale"
+
+log = logging.getLogger(__name__)
 
 
 def write_atomically(path: Path, data: bytes, exclusive: bool = False) -> None:
@@ -55,12 +59,23 @@ def job_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on the job whose result is ``path`` (waits for a holder).
 
     Two sweeps running the same job one after the other see each other's result; the lock is
-    released by the kernel if the process dies, so a killed sweep never blocks the next.
+    released by the kernel if the process dies, so a killed sweep never blocks the next. The
+    holder writes which process it is into the lock file, and a sweep that must wait says so.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.parent / f".{path.name}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with open(path.parent / f".{path.name}.lock", "a+") as lock:
         try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            log.warning("waiting for %s: %s is running this job", path, holder)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            lock.seek(0)
+            lock.truncate()
+            lock.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+            lock.flush()
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

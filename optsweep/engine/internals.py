@@ -14,7 +14,7 @@ from hydra.core.override_parser.types import ChoiceSweep, Override, OverrideType
 from hydra.core.utils import JobReturn
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext
-from omegaconf import DictConfig, Node
+from omegaconf import DictConfig, Node, OmegaConf
 
 
 def apply_overrides(overrides: list[Override], cfg: DictConfig) -> None:
@@ -30,6 +30,30 @@ def is_basic_launcher(launcher: Launcher | None) -> bool:
     from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 
     return type(launcher) is BasicLauncher
+
+
+def is_joblib_launcher(launcher: Launcher | None) -> bool:
+    """Whether ``launcher`` is hydra-joblib-launcher's (``hydra/launcher=joblib``)."""
+    from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
+
+    return isinstance(launcher, JoblibLauncher)
+
+
+def joblib_options(launcher: Any) -> dict[str, Any]:
+    """The ``joblib.Parallel`` arguments hydra-joblib-launcher makes of its config (backend
+    filled in, numbers parsed), without launching anything."""
+    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+
+    options = dict(launcher.joblib)
+    process_joblib_cfg(options)
+    return options
+
+
+def joblib_workers(options: dict[str, Any]) -> int:
+    """How many workers ``joblib.Parallel(**options)`` runs at once."""
+    from joblib import effective_n_jobs
+
+    return int(effective_n_jobs(options.get("n_jobs")))
 
 
 def job_error(ret: JobReturn) -> BaseException | None:
@@ -126,3 +150,38 @@ def __getattr__(name: str) -> Any:
 
         return NevergradSweeperImpl
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def is_slurm_launcher(launcher: Launcher | None) -> bool:
+    """Whether ``launcher`` is hydra-submitit-launcher's SLURM launcher."""
+    from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
+
+    return isinstance(launcher, SlurmLauncher)
+
+
+def submitit_params(launcher: Any) -> dict[str, Any]:
+    """hydra-submitit-launcher's queue parameters (``hydra.launcher.*``), resolved."""
+    return dict(launcher.params)
+
+
+def submitit_executor(launcher: Any, **changes: Any) -> Any:
+    """The ``submitit.AutoExecutor`` hydra-submitit-launcher builds from its config (as its
+    ``launch`` does), with ``changes`` to the queue parameters (``timeout_min=...``)."""
+    import submitit
+    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+
+    cluster = launcher._EXECUTOR
+    params = {**launcher.params, **changes}
+    specific_init_keys = {"max_num_timeout", "python"}
+    init = {"folder": params["submitit_folder"]}
+    init.update({f"{cluster}_{k}": v for k, v in params.items() if k in specific_init_keys})
+    executor = submitit.AutoExecutor(cluster=cluster, **init)
+    base = set(OmegaConf.structured(BaseQueueConf).keys())
+    executor.update_parameters(
+        **{
+            key if key in base else f"{cluster}_{key}": value
+            for key, value in params.items()
+            if key not in specific_init_keys | {"submitit_folder"}
+        }
+    )
+    return executor

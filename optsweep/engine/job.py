@@ -10,9 +10,10 @@ import time
 from typing import TYPE_CHECKING
 
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from optsweep.engine.files import job_lock, move_aside
+from optsweep.engine.limits import time_limit
 from optsweep.engine.plan import JobPlan, plan_job
 from optsweep.engine.provenance import now, provenance
 from optsweep.engine.store import ResultStore
@@ -45,8 +46,10 @@ def run_job(task: "ExperimentTask", cfg: DictConfig, plan: JobPlan | None = None
                 log.info("up to date, not rerun: %s", plan.path)
                 return experiment.value(stored["result"])
         started, clock = now(), time.perf_counter()
+        timeout = OmegaConf.select(hydra_cfg.sweeper, "job_timeout", default=None)
         try:
-            result = task.compute(copy.deepcopy(plan.config))  # the record keeps the original
+            with time_limit(timeout, f"job [{' '.join(overrides)}]"):
+                result = task.compute(copy.deepcopy(plan.config))  # the record keeps the original
         except Exception:
             stale = move_aside(plan.path)
             if stale is not None:

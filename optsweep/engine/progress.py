@@ -29,6 +29,19 @@ def mark_job_end(sweep_dir, number: int, status: JobStatus) -> None:
     (directory / f"{number}.{outcome}").touch()
 
 
+def finished_jobs(sweep_dir) -> dict[int, JobStatus]:
+    """{job number: COMPLETED or FAILED} of the jobs marked as ended in ``sweep_dir``."""
+    directory = Path(sweep_dir) / MARKERS
+    if not directory.is_dir():
+        return {}
+    ended = {}
+    for marker in directory.glob("*.*"):
+        number, outcome = marker.name.split(".", 1)
+        if number.isdigit():
+            ended[int(number)] = JobStatus.COMPLETED if outcome == "ok" else JobStatus.FAILED
+    return ended
+
+
 class JobEndMarker(Callback):
     """Hydra callback: mark each finished job of a multirun (for launchers that run jobs
     elsewhere: joblib workers, SLURM nodes)."""

@@ -31,8 +31,8 @@ log = logging.getLogger("optsweep.sweep")
 
 
 class InProcessRun:
-    """The jobs of one sweep of an experiment, run in this process with their callbacks and
-    one log file."""
+    """The jobs of one sweep of an experiment (or of one chunk of it), run in this process
+    with their callbacks and one log file, in ``log_dir`` (default: the sweep directory)."""
 
     def __init__(
         self,
@@ -40,9 +40,10 @@ class InProcessRun:
         task: ExperimentTask,
         hydra_context: HydraContext,
         sweep_dir: str,
+        log_dir: str | None = None,
     ):
         self.composer, self.task = composer, task
-        self.sweep_dir = sweep_dir
+        self.sweep_dir, self.log_dir = sweep_dir, log_dir or sweep_dir
         callbacks = internals.job_callbacks(hydra_context)
         self.hydra_context, self.callbacks = hydra_context, hydra_context.callbacks
         # The progress marker only needs the job's number, which is marked here directly.
@@ -68,7 +69,7 @@ class InProcessRun:
     def _run_one(self, job: JobConfig, plans: dict[tuple, JobPlan]) -> JobReturn:
         if self.log_file is None:
             self.log_file = _configure_logging_once(
-                job.hydra, self.sweep_dir, self.hydra_context.execution_whitelist
+                job.hydra, self.log_dir, self.hydra_context.execution_whitelist
             )
         log.info("\t#%d : %s", job.index, " ".join(job.overrides))
         ret = JobReturn(
@@ -88,10 +89,14 @@ class InProcessRun:
             ret.return_value = error
             ret.status = JobStatus.FAILED
             _log_to_file_only(f"job #{job.index} [{' '.join(job.overrides)}] failed")
+        except BaseException as stop:  # Ctrl-C, SIGTERM: the job did not finish
+            ret.return_value = stop
+            ret.status = JobStatus.FAILED
+            raise
         finally:
-            mark_job_end(self.sweep_dir, job.index, ret.status)
             if full is not None:
                 self.callbacks.on_job_end(config=full, job_return=ret)
+        mark_job_end(self.sweep_dir, job.index, ret.status)
         return ret
 
 
@@ -104,10 +109,10 @@ def _log_to_file_only(message: str) -> None:
             handler.handle(record)
 
 
-def _configure_logging_once(hydra: DictConfig, sweep_dir: str, execution_whitelist: Any) -> Path:
-    """Job logging as Hydra configures it per job, once, with its log files in the sweep
-    directory (``<sweep dir>/<job name>.log``) instead of each job's output directory."""
-    directory = Path(sweep_dir).absolute()
+def _configure_logging_once(hydra: DictConfig, log_dir: str, execution_whitelist: Any) -> Path:
+    """Job logging as Hydra configures it per job, once, with its log files in ``log_dir``
+    (``<log dir>/<job name>.log``) instead of each job's output directory."""
+    directory = Path(log_dir).absolute()
     directory.mkdir(parents=True, exist_ok=True)
     log_file = directory / f"{hydra.job.name}.log"
     if hydra.job_logging is None:

@@ -19,30 +19,40 @@ For an experiment's task function (``optsweep.engine.experiment``), also:
 
 import itertools
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
+from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import CompactHydraException
 from hydra.types import HydraContext, TaskFunction
 from hydra_plugins.experiment_sweeper_plugin.experiment_sweeper import ExperimentSweeper
 from omegaconf import DictConfig
 
-from optsweep.engine import internals
+from optsweep.engine import internals, slurm
+from optsweep.engine.chunks import Chunk, ChunkContext, chunk_count, make_chunks, run_chunk
 from optsweep.engine.compose import FastComposer
 from optsweep.engine.experiment import ExperimentTask, experiment_of
+from optsweep.engine.limits import Terminated, stop_signals
 from optsweep.engine.plan import JobPlan, check_sweep
-from optsweep.engine.progress import ProgressReport
+from optsweep.engine.progress import ProgressReport, finished_jobs
 from optsweep.engine.runner import InProcessRun
 from optsweep.engine.store import ResultStore
 
 log = logging.getLogger(__name__)
 
 Job = tuple[int, tuple[str, ...]]  # (number in the sweep, overrides)
+Batch = tuple[Sequence[JobReturn], Path | None]  # the jobs' returns, the log they wrote to
+Launch = Callable[[list[Job]], Iterator[Batch]]
+
+
+class ChunkDied(RuntimeError):
+    """The process running a chunk of jobs ended before the job did."""
 
 
 class SweepFailed(CompactHydraException):
@@ -84,9 +94,14 @@ class CheckedSweeper(ExperimentSweeper):
         dry_run: bool = False,
         search: Any = None,
         fast: bool = True,
+        chunk_size: int | None = None,
+        job_timeout: float | None = None,
+        max_array_size: int | None = None,
     ):
         super().__init__(max_batch_size=max_batch_size, overrides=overrides)
         self.dry_run, self.search, self.fast = dry_run, search, fast
+        self.chunk_size, self.job_timeout = chunk_size, job_timeout
+        self.max_array_size = max_array_size
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -146,7 +161,7 @@ class CheckedSweeper(ExperimentSweeper):
             return []
         self.save_sweep_config()
         todo = list(enumerate(jobs))
-        return self._launch_all(todo, total=len(jobs), skipped=0, in_process=None)
+        return self._launch_all(todo, len(jobs), 0, self._launcher_batches)
 
     def _sweep_experiment(self, jobs: list[tuple[str, ...]], task: ExperimentTask) -> Any:
         assert self.config is not None
@@ -169,14 +184,8 @@ class CheckedSweeper(ExperimentSweeper):
                 skipped,
                 len(plans),
             )
-        in_process = None
-        if self._in_process():
-            assert self.hydra_context is not None
-            in_process = InProcessRun(
-                self.composer, task, self.hydra_context, self.config.hydra.sweep.dir
-            )
-        by_overrides = {plan.overrides: plan for plan in plans}
-        return self._launch_all(todo, len(plans), skipped, in_process, by_overrides)
+        launch = self._launch_for(task, {plan.overrides: plan for plan in plans})
+        return self._launch_all(todo, len(plans), skipped, launch)
 
     def _plan(self, jobs: list[tuple[str, ...]], store: ResultStore) -> list[JobPlan]:
         """Compose and check every job (``HydraConfig`` is the job's meanwhile, so
@@ -199,59 +208,205 @@ class CheckedSweeper(ExperimentSweeper):
 
     # -- launching --------------------------------------------------------------------------
 
-    def _in_process(self) -> bool:
-        """Whether jobs may run through ``InProcessRun``: Hydra's basic launcher, and no job
-        (as the checks composed them) changes its working directory or environment."""
+    def _launch_for(self, task: ExperimentTask, plans: dict[tuple, JobPlan]) -> Launch:
+        """How the jobs run: in this process with Hydra's basic launcher; in chunks, each by
+        the in-process path, on joblib's process pool or as a SLURM job array; else through
+        Hydra's launcher, one job per task (other launchers or joblib backends, a job that
+        changes its working directory or environment, ``hydra.sweeper.fast=false``)."""
         assert self.config is not None
         job = self.config.hydra.job
-        return (
-            self.fast
-            and internals.is_basic_launcher(self.launcher)
-            and not job.chdir
-            and not job.env_set
-            and not self.composer.per_job_environment
-        )
+        if not self.fast or job.chdir or job.env_set or self.composer.per_job_environment:
+            return self._launcher_batches
+        if internals.is_basic_launcher(self.launcher):
+            return self._in_process_batches(task, plans)
+        if self._packs_for_joblib():
+            return self._joblib_chunks(task, plans)
+        if internals.is_slurm_launcher(self.launcher):
+            return self._slurm_chunks(task, plans)
+        return self._launcher_batches
 
-    def _batches(self, todo: list[Job], in_process: InProcessRun | None) -> Iterable[list[Job]]:
-        """Batches of ``todo``, each job keeping its number in the sweep (``${hydra:job.num}``,
-        its ``<sweep dir>/<num>`` directory), as the checks assumed, whichever jobs are
-        skipped. In-process jobs run in one batch."""
-        if in_process is not None:
-            return [todo] if todo else []
-        return consecutive_batches(todo, self.batch_size(todo) or 1)
+    def _packs_for_joblib(self) -> bool:
+        """Whether the launcher is joblib's with its process pool (loky), which runs chunks
+        of jobs (``optsweep.engine.chunks``); other backends run one job per task."""
+        if not internals.is_joblib_launcher(self.launcher):
+            return False
+        options = internals.joblib_options(self.launcher)
+        return options["backend"] == "loky" and not options.get("inner_max_num_threads")
+
+    def _in_process_batches(self, task: ExperimentTask, plans: dict[tuple, JobPlan]) -> Launch:
+        """Every job in this process, in one batch (``InProcessRun``)."""
+
+        def launch(todo: list[Job]) -> Iterator[Batch]:
+            assert self.config is not None and self.hydra_context is not None
+            sweep_dir = self.config.hydra.sweep.dir
+            run = InProcessRun(self.composer, task, self.hydra_context, sweep_dir)
+            if todo:
+                yield run.run(todo, plans), run.log_file
+
+        return launch
+
+    def _joblib_chunks(self, task: ExperimentTask, plans: dict[tuple, JobPlan]) -> Launch:
+        """The jobs in chunks, each run in a joblib worker by the in-process path."""
+
+        def launch(todo: list[Job]) -> Iterator[Batch]:
+            from joblib import Parallel, delayed
+
+            assert self.config is not None and self.hydra_context is not None
+            options = internals.joblib_options(self.launcher)
+            workers = internals.joblib_workers(options)
+            chunks = make_chunks(todo, plans, chunk_count(len(todo), workers, self.chunk_size))
+            context = ChunkContext(
+                self.hydra_context,
+                self.config,
+                task,
+                str(self.config.hydra.sweep.dir),
+                Singleton.get_state(),
+            )
+            log.info(
+                "Launching %d jobs in %d chunks on %d joblib workers (logs: %s/chunks/)",
+                len(todo),
+                len(chunks),
+                workers,
+                self.config.hydra.sweep.dir,
+            )
+            for result in Parallel(**options)(delayed(run_chunk)(context, c) for c in chunks):
+                yield result.returns, result.log_file
+
+        return launch
+
+    def _slurm_chunks(self, task: ExperimentTask, plans: dict[tuple, JobPlan]) -> Launch:
+        """The jobs in chunks, as one SLURM job array (never more tasks than the cluster's
+        MaxArraySize), each task running its chunk by the in-process path."""
+
+        def launch(todo: list[Job]) -> Iterator[Batch]:
+            assert self.config is not None and self.hydra_context is not None
+            params = internals.submitit_params(self.launcher)
+            cpus = slurm.cluster_cpus(params.get("partition"))
+            workers = min(
+                params["array_parallelism"],
+                cpus // (params.get("cpus_per_task") or 1) if cpus else params["array_parallelism"],
+            )
+            limit = self.max_array_size or slurm.max_array_size()
+            count = min(chunk_count(len(todo), workers, self.chunk_size), limit)
+            chunks = make_chunks(todo, plans, count)
+            timeout_min, signal_delay_s = slurm.time_limits(
+                params["timeout_min"],
+                params["signal_delay_s"],
+                self.job_timeout,
+                max(len(c.jobs) for c in chunks),
+            )
+            executor = internals.submitit_executor(
+                self.launcher, timeout_min=timeout_min, signal_delay_s=signal_delay_s
+            )
+            sweep_dir = str(self.config.hydra.sweep.dir)
+            context = ChunkContext(
+                self.hydra_context, self.config, task, sweep_dir, Singleton.get_state()
+            )
+            submitted = executor.map_array(run_chunk, [context] * len(chunks), chunks)
+            log.info(
+                "Submitted %d jobs as %d array tasks of SLURM job %s (MaxArraySize %d, time "
+                "limit %d min a task); follow with: squeue -j %s",
+                len(todo),
+                len(chunks),
+                submitted[0].job_id.split("_")[0],
+                limit,
+                timeout_min,
+                submitted[0].job_id.split("_")[0],
+            )
+            try:
+                for job, chunk in zip(submitted, chunks, strict=True):
+                    yield self._chunk_outcome(job, chunk)
+            except KeyboardInterrupt:
+                for job in submitted:
+                    job.cancel(check=False)
+                log.info("cancelled the array tasks still queued or running")
+                raise
+
+        return launch
+
+    def _chunk_outcome(self, job: Any, chunk: Chunk) -> Batch:
+        """The returns of one array task's chunk; if the task died (cancelled, out of time,
+        node failure), its finished jobs as they ended and the others failed, naming it."""
+        try:
+            result = job.result()
+        except Exception as error:  # submitit: the task ended without a result
+            assert self.config is not None
+            ended = finished_jobs(self.config.hydra.sweep.dir)
+            died = ChunkDied(
+                f"array task {job.job_id} (chunk {chunk.number}) ended before this job: "
+                f"{str(error).strip().splitlines()[0] if str(error).strip() else error!r}"
+            )
+            returns = []
+            for index, overrides in chunk.jobs:
+                ret = JobReturn(overrides=list(overrides), task_name=self.task_name())
+                if index in ended:
+                    ret.status = ended[index]
+                    if ret.status is JobStatus.FAILED:
+                        ret.return_value = RuntimeError("failed (see the chunk's log)")
+                    else:
+                        ret.return_value = None
+                else:
+                    ret.return_value, ret.status = died, JobStatus.FAILED
+                returns.append(ret)
+            return returns, Path(job.paths.stderr)
+        return result.returns, result.log_file
+
+    def task_name(self) -> str:
+        assert self.config is not None
+        return str(self.config.hydra.job.name)
+
+    def _launcher_batches(self, todo: list[Job]) -> Iterator[Batch]:
+        """The jobs through Hydra's launcher, in batches of consecutive numbers: a launcher
+        numbers a batch's jobs from the first one's on, so each keeps its number in the sweep
+        (``${hydra:job.num}``, its ``<sweep dir>/<num>`` directory) whichever are skipped."""
+        assert self.launcher is not None
+        for batch in consecutive_batches(todo, self.batch_size(todo) or 1):
+            overrides = [list(job) for _, job in batch]
+            yield self.launcher.launch(overrides, initial_job_idx=batch[0][0]), None
 
     def _launch_all(
-        self,
-        todo: list[Job],
-        total: int,
-        skipped: int,
-        in_process: InProcessRun | None,
-        plans: dict[tuple, JobPlan] | None = None,
+        self, todo: list[Job], total: int, skipped: int, launch: Launch
     ) -> list[Sequence[JobReturn]]:
-        assert self.config is not None and self.launcher is not None
+        """Run ``todo`` with ``launch``, then the summary (``SweepFailed`` if a job failed)."""
+        assert self.config is not None
         returns: list[Sequence[JobReturn]] = []
-        failed: list[JobReturn] = []
-        with ProgressReport(self.config.hydra.sweep.dir, len(todo)):
-            for batch in self._batches(todo, in_process):
-                if in_process is not None:
-                    results: Sequence[JobReturn] = in_process.run(batch, plans or {})
-                else:
-                    overrides = [list(job) for _, job in batch]
-                    results = self.launcher.launch(overrides, initial_job_idx=batch[0][0])
-                returns.append(results)
-                failed += [r for r in results if r.status is not JobStatus.COMPLETED]
+        failed: list[tuple[JobReturn, Path | None]] = []
+        with ProgressReport(self.config.hydra.sweep.dir, len(todo)) as progress:
+            try:
+                with stop_signals():
+                    for results, log_file in launch(todo):
+                        returns.append(results)
+                        failed += [
+                            (r, log_file) for r in results if r.status is not JobStatus.COMPLETED
+                        ]
+            except KeyboardInterrupt as stop:
+                self._stopped(stop, progress, len(todo), total, skipped)
         summary = (
             f"{total} jobs: {skipped} skipped (up to date), "
             f"{len(todo) - len(failed)} ran, {len(failed)} failed"
         )
         if failed:
-            log_file = in_process.log_file if in_process is not None else None
             raise SweepFailed(
                 f"{summary}. Failed jobs (the other results were saved):\n"
-                + "\n".join(_failure_line(r, log_file) for r in failed)
-            ) from internals.job_error(failed[0])
+                + "\n".join(_failure_line(r, log_file) for r, log_file in failed)
+            ) from internals.job_error(failed[0][0])
         log.info(summary)
         return returns
+
+    def _stopped(
+        self, stop: KeyboardInterrupt, progress: ProgressReport, todo: int, total: int, skipped: int
+    ) -> NoReturn:
+        """Say what finished and how to go on after Ctrl-C or SIGTERM; exit 130 or 143."""
+        done, failed = progress.counts()
+        signal_name, code = ("SIGTERM", 143) if isinstance(stop, Terminated) else ("SIGINT", 130)
+        print(
+            f"sweep stopped by {signal_name}: {total} jobs: {skipped} skipped (up to date), "
+            f"{done - failed} ran, {failed} failed, {todo - done} did not finish.\n"
+            "Finished jobs kept their results; run the same command again to run the rest.",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(code) from None
 
     # -- searches and the dry run -----------------------------------------------------------
 

@@ -1,0 +1,98 @@
+"""A sweep's jobs in chunks, each chunk run by the in-process path in one worker process.
+
+Jobs here take milliseconds; a process costs about a second (Python, Hydra, scipy) and a
+composition from scratch a tenth of one. So a launcher that runs jobs elsewhere gets chunks,
+not jobs: each chunk runs in one joblib worker (or SLURM array task) with ``InProcessRun``,
+exactly as the default in-process sweep runs its jobs (templates, checked plans, callbacks,
+one log per chunk in ``<sweep dir>/chunks/``), and writes the same result files. Jobs keep
+their number in the sweep. Jobs are dealt to chunks in turn (job ``i`` to chunk ``i % n``), so
+that each chunk gets a share of every setting and the chunks take about as long.
+"""
+
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, setup_globals
+from hydra.types import HydraContext
+from omegaconf import DictConfig
+
+from optsweep.engine.compose import FastComposer
+from optsweep.engine.experiment import ExperimentTask
+from optsweep.engine.plan import JobPlan
+from optsweep.engine.runner import InProcessRun
+
+Job = tuple[int, tuple[str, ...]]  # (number in the sweep, overrides)
+CHUNKS_PER_WORKER = 2  # a little slack, so a fast worker takes over part of a slow one's work
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Jobs run one after the other in one process, with the plans the sweep's checks made."""
+
+    number: int
+    jobs: tuple[Job, ...]
+    plans: dict[tuple, JobPlan]
+
+
+@dataclass(frozen=True)
+class ChunkContext:
+    """What every chunk of one sweep needs, the same for all (sent once per chunk)."""
+
+    hydra_context: HydraContext
+    master: DictConfig  # the sweep's own config, from which jobs are composed
+    task: ExperimentTask
+    sweep_dir: str
+    singleton_state: dict  # Hydra's global state (ConfigStore, plugins), as its launchers send
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)  # one per sweep
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    returns: list[JobReturn]
+    log_file: Path | None
+
+
+def chunk_count(jobs: int, workers: int, chunk_size: int | None = None) -> int:
+    """How many chunks ``jobs`` jobs make: ``chunk_size`` jobs each if set, else
+    ``CHUNKS_PER_WORKER`` per worker (never more chunks than jobs)."""
+    if jobs == 0:
+        return 0
+    if chunk_size is not None:
+        return math.ceil(jobs / max(1, chunk_size))
+    return min(jobs, max(1, workers) * CHUNKS_PER_WORKER)
+
+
+def make_chunks(todo: Sequence[Job], plans: dict[tuple, JobPlan], count: int) -> list[Chunk]:
+    """``todo`` dealt into ``count`` chunks in turn, each in the order of the sweep."""
+    chunks = []
+    for number in range(count):
+        jobs = tuple(todo[number::count])
+        if jobs:
+            chunks.append(Chunk(number, jobs, {job: plans[job] for _, job in jobs if job in plans}))
+    return chunks
+
+
+# Per worker process, the composer of the sweep it last ran a chunk of: a worker that gets
+# several chunks of one sweep composes each setting's template once (keyed by the sweep's
+# token, so a reused worker never mixes two sweeps).
+_COMPOSERS: dict[str, FastComposer] = {}
+
+
+def run_chunk(context: ChunkContext, chunk: Chunk) -> ChunkResult:
+    """Run one chunk in this (worker) process: what a pool worker or array task calls."""
+    setup_globals()
+    Singleton.set_state(context.singleton_state)
+    composer = _COMPOSERS.get(context.token)
+    if composer is None:
+        _COMPOSERS.clear()
+        composer = _COMPOSERS[context.token] = FastComposer(
+            context.hydra_context.config_loader, context.master
+        )
+    log_dir = str(Path(context.sweep_dir) / "chunks" / str(chunk.number))
+    run = InProcessRun(composer, context.task, context.hydra_context, context.sweep_dir, log_dir)
+    returns = run.run(chunk.jobs, chunk.plans)
+    return ChunkResult(returns, run.log_file)

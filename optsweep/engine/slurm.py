@@ -1,0 +1,48 @@
+"""What the sweep needs to know of a SLURM cluster, asked of the cluster itself."""
+
+import math
+import re
+import subprocess
+
+# Slurm's default MaxArraySize: array task indices run from 0 to MaxArraySize - 1.
+DEFAULT_MAX_ARRAY_SIZE = 1001
+# The least time (s) between SLURM's warning signal and a task's time limit, and what a task
+# needs beyond its jobs (starting Python, importing the engine and the experiment).
+MIN_SIGNAL_DELAY_S = 10
+TASK_STARTUP_S = 120
+
+
+def _ask(*command: str) -> str | None:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def max_array_size() -> int:
+    """The cluster's ``MaxArraySize`` (``scontrol show config``), or Slurm's default if the
+    cluster does not say."""
+    config = _ask("scontrol", "show", "config") or ""
+    found = re.search(r"^MaxArraySize\s*=\s*(\d+)", config, re.MULTILINE)
+    return int(found[1]) if found else DEFAULT_MAX_ARRAY_SIZE
+
+
+def cluster_cpus(partition: str | None) -> int | None:
+    """CPUs of the partition (``sinfo``: the default partition if None), or None."""
+    command = ["sinfo", "-h", "-o", "%C"] + (["-p", partition] if partition else [])
+    answer = _ask(*command)
+    totals = [int(line.split("/")[-1]) for line in (answer or "").split() if "/" in line]
+    return sum(totals) or None
+
+
+def time_limits(
+    timeout_min: int, signal_delay_s: int, job_timeout: float | None, jobs_per_task: int
+) -> tuple[int, int]:
+    """(timeout_min, signal_delay_s) for an array task: with a ``job_timeout``, long enough
+    for every job of the task to use it all; and a warning signal that comes after the task
+    started, not before (SLURM signals ``signal_delay_s`` before the limit)."""
+    if job_timeout:
+        timeout_min = math.ceil((jobs_per_task * job_timeout + TASK_STARTUP_S) / 60)
+    signal_delay_s = max(MIN_SIGNAL_DELAY_S, min(signal_delay_s, timeout_min * 60 // 4))
+    return timeout_min, signal_delay_s

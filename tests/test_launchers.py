@@ -193,3 +193,33 @@ def test_progress_on_a_terminal_and_quiet_elsewhere(tmp_path):
     completed = run_task(*arguments, workdir=tmp_path)
     assert "[progress]" not in completed.output
     assert "87 jobs: 0 skipped (up to date), 87 ran, 0 failed" in completed.output
+
+
+def test_slurm_runs_chunks_in_at_most_max_array_size_tasks(slurm_cluster, in_process, tmp_path):
+    completed = run_task(
+        "-cp",
+        "experiment",
+        "launcher=slurm",
+        *GRID,
+        "hydra.sweeper.chunk_size=1",
+        "hydra.sweeper.max_array_size=4",
+        "-m",
+        workdir=tmp_path,
+    )
+    assert "Submitted 6 jobs as 4 array tasks of SLURM job" in completed.output
+    assert "6 jobs: 0 skipped (up to date), 6 ran, 0 failed" in completed.output
+    assert_same_results(tmp_path / "results", in_process)
+
+
+def test_slurm_runs_more_jobs_than_the_clusters_max_array_size(slurm_cluster, tmp_path):
+    completed = run_task(
+        "-cp",
+        "experiment",
+        "launcher=slurm",
+        "settings=tnc",
+        "maxfun=range(1,1202)",
+        "-m",
+        workdir=tmp_path,
+    )
+    assert "1201 jobs: 0 skipped (up to date), 1201 ran, 0 failed" in completed.output
+    assert len(result_files(tmp_path / "results")) == 1201

@@ -87,15 +87,18 @@ def test_a_stopped_sweep_says_what_finished_leaves_no_process_and_resumes(
     assert "2 jobs: 2 skipped (up to date), 0 ran, 0 failed" in rerun.output
 
 
-@pytest.mark.parametrize("launcher", LAUNCHERS)
-def test_a_job_past_its_time_limit_fails_and_the_others_go_on(tmp_path, launcher):
+@pytest.mark.parametrize("launcher", [*LAUNCHERS, "slurm"])
+def test_a_job_past_its_time_limit_fails_and_the_others_go_on(tmp_path, launcher, request):
+    if launcher == "slurm":
+        request.getfixturevalue("slurm_cluster")
+    arguments = ("launcher=slurm",) if launcher == "slurm" else LAUNCHERS[launcher]
     completed = run_task(
         "-cp",
         "experiment",
         *HANGING,
         "maxfun=10,1000000000,20",
         "hydra.sweeper.job_timeout=2",
-        *LAUNCHERS[launcher],
+        *arguments,
         "-m",
         workdir=tmp_path,
         check=False,
@@ -103,7 +106,7 @@ def test_a_job_past_its_time_limit_fails_and_the_others_go_on(tmp_path, launcher
     assert completed.returncode == 1
     assert "3 jobs: 0 skipped (up to date), 2 ran, 1 failed" in completed.output
     assert (
-        "JobTimeout: job [settings=nelder-mead x0=null x0_random.dim=1000 maxfun=1000000000"
+        "JobTimeout: job [settings=nelder-mead maxfun=1000000000 x0=null x0_random.dim=1000"
         in completed.output
     )
     assert "ran past job_timeout=2 s and was stopped" in completed.output

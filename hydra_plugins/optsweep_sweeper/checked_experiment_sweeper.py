@@ -28,7 +28,7 @@ class CheckedExperimentSweeperConfig(SweeperConfig):
     # per-job Hydra bookkeeping (optsweep.engine.compose, .runner); false: stock Hydra.
     fast: bool = True
     # Jobs per chunk when a pool runs them (launcher=local): null chooses from the number of
-    # jobs and workers (two chunks per worker).
+    # jobs and workers (one chunk per worker).
     chunk_size: int | None = None
     # Seconds a job may run; past that it fails (JobTimeout) and the others go on. null: no
     # limit. Read by each job (optsweep.engine.job), whatever the launcher.

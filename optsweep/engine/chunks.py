@@ -26,7 +26,7 @@ from optsweep.engine.plan import JobPlan
 from optsweep.engine.runner import InProcessRun
 
 Job = tuple[int, tuple[str, ...]]  # (number in the sweep, overrides)
-CHUNKS_PER_WORKER = 2  # a little slack, so a fast worker takes over part of a slow one's work
+CHUNKS_PER_WORKER = 1  # one chunk per worker: each pays its start-up once
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ summary and exit code as the in-process launcher; progress on a terminal."""
 import os
 import pickle
 import pty
+import shutil
 import subprocess
 import sys
 
@@ -209,6 +210,13 @@ def test_slurm_runs_chunks_in_at_most_max_array_size_tasks(slurm_cluster, in_pro
     assert "Submitted 6 jobs as 4 array tasks of SLURM job" in completed.output
     assert "6 jobs: 0 skipped (up to date), 6 ran, 0 failed" in completed.output
     assert_same_results(tmp_path / "results", in_process)
+
+
+def test_an_up_to_date_sweep_submits_nothing(launcher, in_process, tmp_path):
+    shutil.copytree(in_process, tmp_path / "results")
+    completed = run_task("-cp", "experiment", f"launcher={launcher}", *GRID, "-m", workdir=tmp_path)
+    assert "6 jobs: 6 skipped (up to date), 0 ran, 0 failed" in completed.output
+    assert not list(tmp_path.rglob(".submitit")) and not list(tmp_path.rglob("chunks"))
 
 
 def test_slurm_runs_more_jobs_than_the_clusters_max_array_size(slurm_cluster, tmp_path):

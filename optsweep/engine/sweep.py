@@ -280,6 +280,8 @@ class CheckedSweeper(ExperimentSweeper):
 
         def launch(todo: list[Job]) -> Iterator[Batch]:
             assert self.config is not None and self.hydra_context is not None
+            if not todo:  # every job up to date: nothing to submit
+                return
             params = internals.submitit_params(self.launcher)
             cpus = slurm.cluster_cpus(params.get("partition"))
             workers = min(

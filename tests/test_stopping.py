@@ -111,3 +111,22 @@ def test_a_job_past_its_time_limit_fails_and_the_others_go_on(tmp_path, launcher
     )
     assert "ran past job_timeout=2 s and was stopped" in completed.output
     assert len(result_files(tmp_path / "results")) == 2
+
+
+def test_a_sweep_waiting_for_a_job_another_process_runs_names_that_process(tmp_path):
+    from optsweep.engine.files import job_lock
+
+    target = tmp_path / "results" / "settings=tnc" / "maxfun=10.pkl"
+    with job_lock(target):  # this test process "runs" the job
+        process = start_sweep(tmp_path, "settings=tnc", "maxfun=10")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            if (tmp_path / "multirun" / "task.log").exists() and "waiting for" in (
+                tmp_path / "multirun" / "task.log"
+            ).read_text():
+                break
+            time.sleep(0.2)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output
+    assert f"waiting for {target}: process {os.getpid()} on " in output
+    assert "1 jobs: 0 skipped (up to date), 1 ran, 0 failed" in output

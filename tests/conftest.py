@@ -13,6 +13,21 @@ ROOT = Path(__file__).resolve().parent.parent
 QUADRATIC = ROOT / "tests" / "quadratic"
 
 
+def task_command(
+    *arguments: str, workdir: Path, results: Path | None = None, script: Path = ROOT / "task.py"
+) -> list[str]:
+    """``python task.py ARGUMENTS`` with results in ``results`` (default ``workdir/results``)
+    and Hydra's logs in ``workdir``."""
+    return [
+        sys.executable,
+        str(script),
+        *arguments,
+        f"output.dir={results or workdir / 'results'}",
+        f"hydra.run.dir={workdir}/run",
+        f"hydra.sweep.dir={workdir}/multirun",
+    ]
+
+
 def run_task(
     *arguments: str,
     workdir: Path,
@@ -26,15 +41,7 @@ def run_task(
     ``.output`` of the returned process is its stdout and stderr together. ``script``: another
     experiment's task file (its directory is put on PYTHONPATH, for launchers' workers).
     """
-    results = results or workdir / "results"
-    command = [
-        sys.executable,
-        str(script),
-        *arguments,
-        f"output.dir={results}",
-        f"hydra.run.dir={workdir}/run",
-        f"hydra.sweep.dir={workdir}/multirun",
-    ]
+    command = task_command(*arguments, workdir=workdir, results=results, script=script)
     environment = {k: v for k, v in os.environ.items() if not k.startswith("HYDRA_")}
     if script != ROOT / "task.py":
         environment["PYTHONPATH"] = os.pathsep.join(

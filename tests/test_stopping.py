@@ -5,12 +5,11 @@ and the rerun completes."""
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
-from conftest import ROOT, run_task
+from conftest import run_task, task_command
 from optsweep.report.table import result_files
 
 # Nelder-Mead in 1,000 dimensions: maxfun=10 and 20 end at once, 10**9 practically never.
@@ -19,18 +18,8 @@ LAUNCHERS = {"in-process": (), "joblib": ("launcher=local", "hydra.launcher.n_jo
 
 
 def start_sweep(tmp_path, *arguments):
-    command = [
-        sys.executable,
-        str(ROOT / "task.py"),
-        "-cp",
-        "experiment",
-        *arguments,
-        "-m",
-        f"output.dir={tmp_path / 'results'}",
-        f"hydra.sweep.dir={tmp_path / 'multirun'}",
-    ]
     return subprocess.Popen(
-        command,
+        task_command("-cp", "experiment", *arguments, "-m", workdir=tmp_path),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

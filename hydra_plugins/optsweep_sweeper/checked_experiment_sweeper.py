@@ -51,29 +51,11 @@ ConfigStore.instance().store(
 class CheckedExperimentSweeper(Sweeper):
     """See ``optsweep.engine.sweep``."""
 
-    def __init__(
-        self,
-        max_batch_size: int | None,
-        overrides: dict,
-        dry_run: bool = False,
-        search: Any = None,
-        fast: bool = True,
-        chunk_size: int | None = None,
-        job_timeout: float | None = None,
-        max_array_size: int | None = None,
-    ):
+    def __init__(self, **config: Any):
+        """``config``: the fields of ``CheckedExperimentSweeperConfig``, as Hydra passes them."""
         from optsweep.engine.sweep import CheckedSweeper
 
-        self.sweeper = CheckedSweeper(
-            max_batch_size,
-            overrides,
-            dry_run,
-            search,
-            fast,
-            chunk_size,
-            job_timeout,
-            max_array_size,
-        )
+        self.sweeper = CheckedSweeper(**config)
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig

@@ -29,25 +29,11 @@ ConfigStore.instance().store(
 class CheckedNevergradSweeper(Sweeper):
     """See ``optsweep.engine.search.nevergrad``."""
 
-    def __init__(
-        self,
-        optim: Any,
-        parametrization: Any = None,
-        params: Any = None,
-        state_dir: str | None = None,
-        search_name: str | None = None,
-        tunes_settings: str | None = None,
-    ):
+    def __init__(self, **config: Any):
+        """``config``: the fields of ``CheckedNevergradSweeperConf``, as Hydra passes them."""
         from optsweep.engine.search.nevergrad import NevergradSearch
 
-        self.search = NevergradSearch(
-            optim,
-            parametrization,
-            params,
-            state_dir=state_dir,
-            search_name=search_name,
-            tunes_settings=tunes_settings,
-        )
+        self.search = NevergradSearch(**config)
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig

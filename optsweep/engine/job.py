@@ -57,7 +57,6 @@ def run_job(task: "ExperimentTask", cfg: DictConfig, plan: JobPlan | None = None
             raise
         meta = provenance(experiment, overrides, started, time.perf_counter() - clock)
         meta["path"] = str(plan.path)
-        meta["experiment"] = experiment.name
         # Which config-group options made this job (settings=tnc, method=tnc): figures group
         # by them.
         meta["choices"] = {

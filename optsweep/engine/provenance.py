@@ -97,6 +97,7 @@ def provenance(
 ) -> dict:
     """The ``meta`` part of a result record."""
     return {
+        "experiment": experiment.name,
         "code": code_version(experiment),
         "git": git_state(),
         "versions": package_versions(tuple(experiment.packages)),

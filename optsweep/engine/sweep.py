@@ -35,7 +35,7 @@ from hydra_plugins.experiment_sweeper_plugin.experiment_sweeper import Experimen
 from omegaconf import DictConfig
 
 from optsweep.engine import internals, slurm
-from optsweep.engine.chunks import Chunk, ChunkContext, chunk_count, make_chunks, run_chunk
+from optsweep.engine.chunks import Chunk, ChunkContext, Job, chunk_count, make_chunks, run_chunk
 from optsweep.engine.compose import FastComposer
 from optsweep.engine.experiment import ExperimentTask, experiment_of
 from optsweep.engine.limits import Terminated, stop_signals
@@ -46,7 +46,6 @@ from optsweep.engine.store import ResultStore
 
 log = logging.getLogger(__name__)
 
-Job = tuple[int, tuple[str, ...]]  # (number in the sweep, overrides)
 Batch = tuple[Sequence[JobReturn], Path | None]  # the jobs' returns, the log they wrote to
 Launch = Callable[[list[Job]], Iterator[Batch]]
 
@@ -255,13 +254,7 @@ class CheckedSweeper(ExperimentSweeper):
             options = internals.joblib_options(self.launcher)
             workers = internals.joblib_workers(options)
             chunks = make_chunks(todo, plans, chunk_count(len(todo), workers, self.chunk_size))
-            context = ChunkContext(
-                self.hydra_context,
-                self.config,
-                task,
-                str(self.config.hydra.sweep.dir),
-                Singleton.get_state(),
-            )
+            context = self._chunk_context(task)
             log.info(
                 "Launching %d jobs in %d chunks on %d joblib workers (logs: %s/chunks/)",
                 len(todo),
@@ -283,11 +276,10 @@ class CheckedSweeper(ExperimentSweeper):
             if not todo:  # every job up to date: nothing to submit
                 return
             params = internals.submitit_params(self.launcher)
+            workers = params["array_parallelism"]
             cpus = slurm.cluster_cpus(params.get("partition"))
-            workers = min(
-                params["array_parallelism"],
-                cpus // (params.get("cpus_per_task") or 1) if cpus else params["array_parallelism"],
-            )
+            if cpus:  # no more tasks at once than the partition can run
+                workers = min(workers, cpus // (params.get("cpus_per_task") or 1))
             limit = self.max_array_size or slurm.max_array_size()
             count = min(chunk_count(len(todo), workers, self.chunk_size), limit)
             chunks = make_chunks(todo, plans, count)
@@ -300,20 +292,18 @@ class CheckedSweeper(ExperimentSweeper):
             executor = internals.submitit_executor(
                 self.launcher, timeout_min=timeout_min, signal_delay_s=signal_delay_s
             )
-            sweep_dir = str(self.config.hydra.sweep.dir)
-            context = ChunkContext(
-                self.hydra_context, self.config, task, sweep_dir, Singleton.get_state()
-            )
+            context = self._chunk_context(task)
             submitted = executor.map_array(run_chunk, [context] * len(chunks), chunks)
+            array = submitted[0].job_id.split("_")[0]
             log.info(
                 "Submitted %d jobs as %d array tasks of SLURM job %s (MaxArraySize %d, time "
                 "limit %d min a task); follow with: squeue -j %s",
                 len(todo),
                 len(chunks),
-                submitted[0].job_id.split("_")[0],
+                array,
                 limit,
                 timeout_min,
-                submitted[0].job_id.split("_")[0],
+                array,
             )
             try:
                 for job, chunk in zip(submitted, chunks, strict=True):
@@ -325,6 +315,12 @@ class CheckedSweeper(ExperimentSweeper):
                 raise
 
         return launch
+
+    def _chunk_context(self, task: ExperimentTask) -> ChunkContext:
+        """What every chunk of this sweep needs, wherever it runs."""
+        assert self.config is not None and self.hydra_context is not None
+        sweep_dir = str(self.config.hydra.sweep.dir)
+        return ChunkContext(self.hydra_context, self.config, task, sweep_dir, Singleton.get_state())
 
     def _chunk_outcome(self, job: Any, chunk: Chunk) -> Batch:
         """The returns of one array task's chunk; if the task died (cancelled, out of time,
@@ -340,7 +336,7 @@ class CheckedSweeper(ExperimentSweeper):
             )
             returns = []
             for index, overrides in chunk.jobs:
-                ret = JobReturn(overrides=list(overrides), task_name=self.task_name())
+                ret = JobReturn(overrides=list(overrides), task_name=self.config.hydra.job.name)
                 if index in ended:
                     ret.status = ended[index]
                     if ret.status is JobStatus.FAILED:
@@ -352,10 +348,6 @@ class CheckedSweeper(ExperimentSweeper):
                 returns.append(ret)
             return returns, Path(job.paths.stderr)
         return result.returns, result.log_file
-
-    def task_name(self) -> str:
-        assert self.config is not None
-        return str(self.config.hydra.job.name)
 
     def _launcher_batches(self, todo: list[Job]) -> Iterator[Batch]:
         """The jobs through Hydra's launcher, in batches of consecutive numbers: a launcher

@@ -27,7 +27,6 @@ from optsweep.engine.experiment import experiment_of
 from optsweep.engine.files import write_atomically
 from optsweep.engine.keys import task_keys
 from optsweep.engine.progress import ProgressReport
-from optsweep.engine.provenance import code_version
 from optsweep.engine.search.state import Evaluation, SearchState, search_id, tuned_settings
 from optsweep.engine.store import ResultStore, identifying_overrides
 
@@ -77,6 +76,8 @@ class NevergradSearch(internals.NevergradSweeperImpl):
 
     def _definition(self, params_conf) -> dict:
         optim = self.opt_config
+        plain = OmegaConf.to_container(self.config, resolve=False)
+        assert isinstance(plain, dict)
         return {
             "optimizer": optim.optimizer,
             "budget": optim.budget,
@@ -87,27 +88,20 @@ class NevergradSearch(internals.NevergradSweeperImpl):
             "space": identifying_overrides([str(p) for p in params_conf]),
             # What else the search runs on: the sweep's config (where results go left out),
             # digested, and the experiment's own variables (maxfun: 100), shown.
-            "config": search_id(
-                {k: v for k, v in self._plain_config().items() if k not in ("hydra", "output")}
-            ),
-            "variables": self._variables(),
-            "code": None if self.store is None else code_version(self.store.experiment),
+            "config": search_id({k: v for k, v in plain.items() if k not in ("hydra", "output")}),
+            "variables": self._variables(plain),
+            "code": None if self.store is None else self.store.code,
         }
 
-    def _plain_config(self) -> dict:
-        plain = OmegaConf.to_container(self.config, resolve=False)
-        assert isinstance(plain, dict)
-        return plain
-
-    def _variables(self) -> dict:
-        """The top-level scalars of the config that are not task keys: the experiment's
-        variables, which a search file fixes (``maxfun: 100``)."""
+    def _variables(self, plain: dict) -> dict:
+        """The top-level scalars of the config ``plain`` that are not task keys: the
+        experiment's variables, which a search file fixes (``maxfun: 100``)."""
         if self.store is None:
             return {}
         known = task_keys(self.store.experiment)
         return {
             str(key): value
-            for key, value in self._plain_config().items()
+            for key, value in plain.items()
             if key not in known and key != "hydra" and isinstance(value, (int, float, str, bool))
         }
 

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,16 @@ def slurm_cluster():
         os.environ.clear()
         os.environ.update(saved)
         subprocess.run([str(script), "down"], capture_output=True)
+
+
+def slurm_tasks_end(workdir: Path, seconds: float = 60) -> bool:
+    """Whether every SLURM task of the sweeps run in ``workdir`` left the queue in time."""
+    from optsweep.engine.slurm import queued_tasks
+
+    arrays = {p.name.split("_")[0] for p in workdir.glob("multirun/.submitit/*")}
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not {task.split("_")[0] for task in queued_tasks()} & arrays:
+            return True
+        time.sleep(0.5)
+    return False

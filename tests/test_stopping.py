@@ -1,6 +1,6 @@
 """Stopping a sweep (Ctrl-C, SIGTERM) and jobs that never end (hydra.sweeper.job_timeout), in
-this process and on joblib workers: what finished is kept and said, no process is left behind,
-and the rerun completes."""
+this process, on joblib workers and on SLURM: what finished is kept and said, no process or
+array task is left behind, and the rerun completes."""
 
 import os
 import signal
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import run_task, task_command
+from conftest import run_task, slurm_tasks_end, task_command
 from optsweep.report.table import result_files
 
 # Nelder-Mead in 1,000 dimensions: maxfun=10 and 20 end at once, 10**9 practically never.
@@ -49,14 +49,17 @@ def group_is_empty(pgid, seconds=30):
     return False
 
 
-@pytest.mark.parametrize("launcher", LAUNCHERS)
+@pytest.mark.parametrize("launcher", [*LAUNCHERS, "slurm"])
 @pytest.mark.parametrize(
     "stop, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
 )
 def test_a_stopped_sweep_says_what_finished_leaves_no_process_and_resumes(
-    tmp_path, launcher, stop, code
+    tmp_path, launcher, stop, code, request
 ):
-    grid = (*HANGING, "maxfun=10,20,1000000000", *LAUNCHERS[launcher])
+    if launcher == "slurm":
+        request.getfixturevalue("slurm_cluster")
+    arguments = ("launcher=slurm",) if launcher == "slurm" else LAUNCHERS[launcher]
+    grid = (*HANGING, "maxfun=10,20,1000000000", *arguments)
     process = start_sweep(tmp_path, *grid)
     wait_for_results(tmp_path, 2, process)
     time.sleep(1.0)  # the hanging job is running
@@ -70,8 +73,12 @@ def test_a_stopped_sweep_says_what_finished_leaves_no_process_and_resumes(
     )
     assert "run the same command again" in output and "Traceback" not in output
     assert group_is_empty(process.pid), "a worker outlived the sweep"
+    if launcher == "slurm":
+        assert "cancelled the array tasks still queued or running" in output
+        assert slurm_tasks_end(tmp_path), "an array task outlived the sweep"
+        assert not list((tmp_path / "results" / ".submitted").glob("*"))
     rerun = run_task(
-        "-cp", "experiment", *HANGING, "maxfun=10,20", *LAUNCHERS[launcher], "-m", workdir=tmp_path
+        "-cp", "experiment", *HANGING, "maxfun=10,20", *arguments, "-m", workdir=tmp_path
     )
     assert "2 jobs: 2 skipped (up to date), 0 ran, 0 failed" in rerun.output
 

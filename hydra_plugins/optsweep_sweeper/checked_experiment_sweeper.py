@@ -35,6 +35,11 @@ class CheckedExperimentSweeperConfig(SweeperConfig):
     job_timeout: float | None = None
     # Most tasks of one SLURM job array; null: the cluster's MaxArraySize (scontrol).
     max_array_size: int | None = None
+    # true (launcher=slurm): submit the array, print its job id and how to follow it, and exit 0
+    # once SLURM holds it. A later run of the same command submits none of the jobs SLURM still
+    # holds (it waits for them, or with detach=true leaves them); once they end, it reruns only
+    # what failed or is missing (optsweep.engine.submissions).
+    detach: bool = False
 
 
 # replace=True: a launcher's worker restores the sweeping process's ConfigStore (this entry

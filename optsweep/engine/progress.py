@@ -63,19 +63,25 @@ def progress_line(done: int, failed: int, total: int, elapsed: float) -> str:
 
 
 class ProgressReport:
-    """Context manager: while it is open, report the jobs that end under ``sweep_dir``."""
+    """Context manager: while it is open, report the jobs that end under ``sweep_dirs`` (this
+    sweep's directory, and those of earlier sweeps whose jobs it waits for)."""
 
-    def __init__(self, sweep_dir, total: int, stream=None):
-        self.directory = Path(sweep_dir) / MARKERS
+    def __init__(self, sweep_dirs, total: int, stream=None):
+        dirs = [sweep_dirs] if isinstance(sweep_dirs, (str, Path)) else sweep_dirs
+        self.directories = list(dict.fromkeys(Path(d).absolute() / MARKERS for d in dirs))
         self.total, self.stream = total, stream or sys.stderr
         self.enabled = total > 0 and self.stream.isatty()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._before: set[str] = set()
+        self._before: set[Path] = set()
+
+    def _markers(self) -> set[Path]:
+        return {marker for directory in self.directories for marker in directory.glob("*.*")}
 
     def counts(self) -> tuple[int, int]:
-        names = set(p.name for p in self.directory.glob("*.*")) - self._before
-        return len(names), sum(name.endswith(".failed") for name in names)
+        """(jobs ended since the report opened, how many of them failed)."""
+        ended = self._markers() - self._before
+        return len(ended), sum(marker.suffix == ".failed" for marker in ended)
 
     def _watch(self) -> None:
         shown = None
@@ -90,8 +96,7 @@ class ProgressReport:
 
     def __enter__(self):
         self._start = time.monotonic()
-        if self.directory.exists():  # markers of an earlier run into the same sweep dir
-            self._before = set(p.name for p in self.directory.glob("*.*"))
+        self._before = self._markers()  # markers of earlier runs into the same directories
         if self.enabled:
             self._thread.start()
         return self

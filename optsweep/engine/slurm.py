@@ -1,5 +1,6 @@
 """What the sweep needs to know of a SLURM cluster, asked of the cluster itself."""
 
+import getpass
 import math
 import re
 import subprocess
@@ -46,3 +47,20 @@ def time_limits(
         timeout_min = math.ceil((jobs_per_task * job_timeout + TASK_STARTUP_S) / 60)
     signal_delay_s = max(MIN_SIGNAL_DELAY_S, min(signal_delay_s, timeout_min * 60 // 4))
     return timeout_min, signal_delay_s
+
+
+class SlurmUnreachable(RuntimeError):
+    """SLURM's commands failed or are missing."""
+
+
+def queued_tasks() -> set[str]:
+    """Ids of this user's jobs that SLURM still holds (queued, running or completing), array
+    tasks one by one (``123_4``). ``SlurmUnreachable`` if ``squeue`` fails."""
+    command = ["squeue", "-h", "-r", "-u", getpass.getuser(), "-o", "%i"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise SlurmUnreachable(f"{' '.join(command)}: {error}") from None
+    if done.returncode != 0:
+        raise SlurmUnreachable(f"{' '.join(command)}: {done.stderr.strip()}")
+    return set(done.stdout.split())

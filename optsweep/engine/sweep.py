@@ -19,6 +19,7 @@ For an experiment's task function (``optsweep.engine.experiment``), also:
 
 import itertools
 import logging
+import shlex
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -34,29 +35,35 @@ from hydra.types import HydraContext, TaskFunction
 from hydra_plugins.experiment_sweeper_plugin.experiment_sweeper import ExperimentSweeper
 from omegaconf import DictConfig
 
-from optsweep.engine import internals, slurm
-from optsweep.engine.chunks import Chunk, ChunkContext, Job, chunk_count, make_chunks, run_chunk
+from optsweep.engine import internals
+from optsweep.engine.chunks import ChunkContext, Job, chunk_count, make_chunks, run_chunk
 from optsweep.engine.compose import FastComposer
 from optsweep.engine.experiment import ExperimentTask, experiment_of
 from optsweep.engine.limits import Terminated, stop_signals
 from optsweep.engine.plan import JobPlan, check_sweep
-from optsweep.engine.progress import ProgressReport, finished_jobs
+from optsweep.engine.progress import ProgressReport
 from optsweep.engine.runner import InProcessRun
+from optsweep.engine.slurm_array import Batch, SlurmArrays
 from optsweep.engine.store import ResultStore
+from optsweep.engine.submissions import (
+    DIRECTORY,
+    InFlight,
+    SubmissionRegistry,
+    SubmissionsUnknown,
+)
 
 log = logging.getLogger(__name__)
 
-Batch = tuple[Sequence[JobReturn], Path | None]  # the jobs' returns, the log they wrote to
 Launch = Callable[[list[Job]], Iterator[Batch]]
-
-
-class ChunkDied(RuntimeError):
-    """The process running a chunk of jobs ended before the job did."""
 
 
 class SweepFailed(CompactHydraException):
     """Some jobs of the sweep failed; the others ran and kept their results. Its cause is the
     first failed job's exception, with its traceback."""
+
+
+class SweepRefused(CompactHydraException):
+    """The sweep cannot start as asked; nothing was run or submitted."""
 
 
 def _failure_line(ret: JobReturn, log_file: Path | None) -> str:
@@ -96,11 +103,13 @@ class CheckedSweeper(ExperimentSweeper):
         chunk_size: int | None = None,
         job_timeout: float | None = None,
         max_array_size: int | None = None,
+        detach: bool = False,
     ):
         super().__init__(max_batch_size=max_batch_size, overrides=overrides)
         self.dry_run, self.search, self.fast = dry_run, search, fast
         self.chunk_size, self.job_timeout = chunk_size, job_timeout
-        self.max_array_size = max_array_size
+        self.max_array_size, self.detach = max_array_size, detach
+        self.registry: SubmissionRegistry | None = None
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -141,6 +150,8 @@ class CheckedSweeper(ExperimentSweeper):
 
     def sweep(self, arguments: list[str]) -> Any:
         assert self.config is not None
+        if self.detach:
+            self._check_detachable()
         if self.search is not None:
             return self._run_search(arguments)
         log.info("Sweep output dir : %s", self.config.hydra.sweep.dir)
@@ -148,6 +159,26 @@ class CheckedSweeper(ExperimentSweeper):
         if self.task is None:
             return self._sweep_app(jobs)
         return self._sweep_experiment(jobs, self.task)
+
+    def _check_detachable(self) -> None:
+        """``hydra.sweeper.detach=true`` needs a grid of an experiment's jobs run in chunks on
+        SLURM: anything else ends with this process (refused before anything runs)."""
+        if self.search is not None or self.task is None:
+            what = "a search" if self.search is not None else "a plain Hydra app's sweep"
+            raise SweepRefused(
+                f"hydra.sweeper.detach=true: {what} cannot detach (only an experiment's grid "
+                "submitted to SLURM can)"
+            )
+        if not internals.is_slurm_launcher(self.launcher):
+            raise SweepRefused(
+                "hydra.sweeper.detach=true needs launcher=slurm: jobs on this machine end with "
+                "this command"
+            )
+        if not self._runs_chunks():
+            raise SweepRefused(
+                "hydra.sweeper.detach=true needs the chunked SLURM path: drop "
+                "hydra.sweeper.fast=false and the job's own hydra.job.chdir/env_set"
+            )
 
     def _sweep_app(self, jobs: list[tuple[str, ...]]) -> list[Sequence[JobReturn]]:
         """A plain Hydra app's sweep: as hydra-experiment-sweeper runs it (every job composed
@@ -167,24 +198,57 @@ class CheckedSweeper(ExperimentSweeper):
         store = ResultStore(task.experiment)
         plans = self._plan(jobs, store)
         statuses = [self._status(plan, store) for plan in plans]
+        self.registry = SubmissionRegistry(Path(self.config.output.dir) / DIRECTORY)
+        flying = self._in_flight(plans, statuses)
+        for index in flying:
+            statuses[index] = "in flight"
         if self.dry_run:
-            self._print_dry_run(plans, statuses)
+            self._print_dry_run(plans, statuses, flying)
             return []
         self.save_sweep_config()
         todo = [
             (index, plan.overrides)
             for index, (plan, status) in enumerate(zip(plans, statuses, strict=True))
-            if status != "current"
+            if status not in ("current", "in flight")
         ]
-        skipped = len(plans) - len(todo)
+        skipped = len(plans) - len(todo) - len(flying)
         if skipped:
             log.info(
                 "%d of %d jobs are up to date and skipped (output.overwrite=true reruns them)",
                 skipped,
                 len(plans),
             )
-        launch = self._launch_for(task, {plan.overrides: plan for plan in plans})
-        return self._launch_all(todo, len(plans), skipped, launch)
+        followed = {str(plans[index].path.absolute()): flight for index, flight in flying.items()}
+        if flying:
+            log.info(
+                "%d jobs are in flight in SLURM job %s, submitted by an earlier sweep: not "
+                "submitted again%s",
+                len(flying),
+                ", ".join(sorted({flight.submission.array for flight in flying.values()})),
+                "" if self.detach else "; waiting for them",
+            )
+        by_overrides = {plan.overrides: plan for plan in plans}
+        if self.detach:
+            return self._detach(task, todo, by_overrides, len(plans), skipped, flying)
+        return self._launch_all(
+            todo, len(plans), skipped, self._launch_for(task, by_overrides), followed
+        )
+
+    def _in_flight(self, plans: list[JobPlan], statuses: list[str]) -> dict[int, InFlight]:
+        """{job number: its array task} of the jobs to run that an earlier sweep submitted to
+        SLURM and SLURM still holds (``optsweep.engine.submissions``)."""
+        assert self.registry is not None
+        try:
+            flying = self.registry.in_flight()
+        except SubmissionsUnknown as error:
+            raise SweepRefused(str(error)) from None
+        if not flying:
+            return {}
+        return {
+            index: flying[str(plan.path.absolute())]
+            for index, (plan, status) in enumerate(zip(plans, statuses, strict=True))
+            if status != "current" and str(plan.path.absolute()) in flying
+        }
 
     def _plan(self, jobs: list[tuple[str, ...]], store: ResultStore) -> list[JobPlan]:
         """Compose and check every job (``HydraConfig`` is the job's meanwhile, so
@@ -207,14 +271,20 @@ class CheckedSweeper(ExperimentSweeper):
 
     # -- launching --------------------------------------------------------------------------
 
+    def _runs_chunks(self) -> bool:
+        """Whether jobs may run by the in-process path (in this process or in chunks); not
+        with ``hydra.sweeper.fast=false`` or a job that changes its working directory or
+        environment, which Hydra's launcher applies."""
+        assert self.config is not None
+        job = self.config.hydra.job
+        return self.fast and not (job.chdir or job.env_set or self.composer.per_job_environment)
+
     def _launch_for(self, task: ExperimentTask, plans: dict[tuple, JobPlan]) -> Launch:
         """How the jobs run: in this process with Hydra's basic launcher; in chunks, each by
         the in-process path, on joblib's process pool or as a SLURM job array; else through
-        Hydra's launcher, one job per task (other launchers or joblib backends, a job that
-        changes its working directory or environment, ``hydra.sweeper.fast=false``)."""
-        assert self.config is not None
-        job = self.config.hydra.job
-        if not self.fast or job.chdir or job.env_set or self.composer.per_job_environment:
+        Hydra's launcher, one job per task (other launchers or joblib backends, see
+        ``_runs_chunks``)."""
+        if not self._runs_chunks():
             return self._launcher_batches
         if internals.is_basic_launcher(self.launcher):
             return self._in_process_batches(task, plans)
@@ -268,86 +338,68 @@ class CheckedSweeper(ExperimentSweeper):
         return launch
 
     def _slurm_chunks(self, task: ExperimentTask, plans: dict[tuple, JobPlan]) -> Launch:
-        """The jobs in chunks, as one SLURM job array (never more tasks than the cluster's
-        MaxArraySize), each task running its chunk by the in-process path."""
+        """The jobs in chunks, as one SLURM job array (``optsweep.engine.slurm_array``)."""
 
         def launch(todo: list[Job]) -> Iterator[Batch]:
-            assert self.config is not None and self.hydra_context is not None
-            if not todo:  # every job up to date: nothing to submit
+            if not todo:  # every job up to date or in flight: nothing to submit
                 return
-            params = internals.submitit_params(self.launcher)
-            workers = params["array_parallelism"]
-            cpus = slurm.cluster_cpus(params.get("partition"))
-            if cpus:  # no more tasks at once than the partition can run
-                workers = min(workers, cpus // (params.get("cpus_per_task") or 1))
-            limit = self.max_array_size or slurm.max_array_size()
-            count = min(chunk_count(len(todo), workers, self.chunk_size), limit)
-            chunks = make_chunks(todo, plans, count)
-            timeout_min, signal_delay_s = slurm.time_limits(
-                params["timeout_min"],
-                params["signal_delay_s"],
-                self.job_timeout,
-                max(len(c.jobs) for c in chunks),
-            )
-            executor = internals.submitit_executor(
-                self.launcher, timeout_min=timeout_min, signal_delay_s=signal_delay_s
-            )
-            context = self._chunk_context(task)
-            submitted = executor.map_array(run_chunk, [context] * len(chunks), chunks)
-            array = submitted[0].job_id.split("_")[0]
-            log.info(
-                "Submitted %d jobs as %d array tasks of SLURM job %s (MaxArraySize %d, time "
-                "limit %d min a task); follow with: squeue -j %s",
-                len(todo),
-                len(chunks),
-                array,
-                limit,
-                timeout_min,
-                array,
-            )
-            try:
-                for job, chunk in zip(submitted, chunks, strict=True):
-                    yield self._chunk_outcome(job, chunk)
-            except KeyboardInterrupt:
-                for job in submitted:
-                    job.cancel(check=False)
-                log.info("cancelled the array tasks still queued or running")
-                raise
+            arrays = self._arrays()
+            yield from arrays.wait(arrays.submit(todo, plans, self._chunk_context(task), False))
 
         return launch
+
+    def _arrays(self) -> SlurmArrays:
+        assert self.config is not None and self.registry is not None
+        return SlurmArrays(
+            self.launcher,
+            self.registry,
+            str(self.config.hydra.sweep.dir),
+            self.config.hydra.job.name,
+            chunk_size=self.chunk_size,
+            max_array_size=self.max_array_size,
+            job_timeout=self.job_timeout,
+        )
+
+    def _detach(
+        self,
+        task: ExperimentTask,
+        todo: list[Job],
+        plans: dict[tuple, JobPlan],
+        total: int,
+        skipped: int,
+        flying: dict[int, InFlight],
+    ) -> list:
+        """Submit ``todo`` to SLURM and return once the cluster holds it (exit 0); ``flying``:
+        this sweep's jobs already in flight."""
+        submitted, arrays = "", {flight.submission.array for flight in flying.values()}
+        if todo:
+            array = self._arrays().submit(todo, plans, self._chunk_context(task), True)
+            submitted = f" as SLURM job {array.submission.array}"
+            arrays.add(array.submission.array)
+        follow = (
+            f"  follow them: squeue -j {','.join(sorted(arrays))}, or wait for them with "
+            f"progress and a failure summary:\n    {_command_without_detach()}\n"
+            if arrays
+            else ""
+        )
+        log.info(
+            "%d jobs: %d skipped (up to date), %d submitted%s, %d already in flight. Detached: "
+            "the jobs run without this command.\n%s"
+            "  once they have ended, the same command reruns only what failed or is missing.",
+            total,
+            skipped,
+            len(todo),
+            submitted,
+            len(flying),
+            follow,
+        )
+        return []
 
     def _chunk_context(self, task: ExperimentTask) -> ChunkContext:
         """What every chunk of this sweep needs, wherever it runs."""
         assert self.config is not None and self.hydra_context is not None
         sweep_dir = str(self.config.hydra.sweep.dir)
         return ChunkContext(self.hydra_context, self.config, task, sweep_dir, Singleton.get_state())
-
-    def _chunk_outcome(self, job: Any, chunk: Chunk) -> Batch:
-        """The returns of one array task's chunk; if the task died (cancelled, out of time,
-        node failure), its finished jobs as they ended and the others failed, naming it."""
-        try:
-            result = job.result()
-        except Exception as error:  # submitit: the task ended without a result
-            assert self.config is not None
-            ended = finished_jobs(self.config.hydra.sweep.dir)
-            died = ChunkDied(
-                f"array task {job.job_id} (chunk {chunk.number}) ended before this job: "
-                f"{str(error).strip().splitlines()[0] if str(error).strip() else error!r}"
-            )
-            returns = []
-            for index, overrides in chunk.jobs:
-                ret = JobReturn(overrides=list(overrides), task_name=self.config.hydra.job.name)
-                if index in ended:
-                    ret.status = ended[index]
-                    if ret.status is JobStatus.FAILED:
-                        ret.return_value = RuntimeError("failed (see the chunk's log)")
-                    else:
-                        ret.return_value = None
-                else:
-                    ret.return_value, ret.status = died, JobStatus.FAILED
-                returns.append(ret)
-            return returns, Path(job.paths.stderr)
-        return result.returns, result.log_file
 
     def _launcher_batches(self, todo: list[Job]) -> Iterator[Batch]:
         """The jobs through Hydra's launcher, in batches of consecutive numbers: a launcher
@@ -359,25 +411,39 @@ class CheckedSweeper(ExperimentSweeper):
             yield self.launcher.launch(overrides, initial_job_idx=batch[0][0]), None
 
     def _launch_all(
-        self, todo: list[Job], total: int, skipped: int, launch: Launch
+        self,
+        todo: list[Job],
+        total: int,
+        skipped: int,
+        launch: Launch,
+        followed: dict[str, InFlight] | None = None,
     ) -> list[Sequence[JobReturn]]:
-        """Run ``todo`` with ``launch``, then the summary (``SweepFailed`` if a job failed)."""
+        """Run ``todo`` with ``launch`` and wait for the ``followed`` jobs (in flight on SLURM,
+        {result path: its task}), then the summary (``SweepFailed`` if a job failed)."""
         assert self.config is not None
+        followed = followed or {}
+        running = len(todo) + len(followed)
+        batches = itertools.chain(launch(todo), self._arrays().follow(followed) if followed else ())
+        sweep_dirs = [self.config.hydra.sweep.dir]
+        sweep_dirs += sorted({flight.submission.sweep_dir for flight in followed.values()})
         returns: list[Sequence[JobReturn]] = []
         failed: list[tuple[JobReturn, Path | None]] = []
-        with ProgressReport(self.config.hydra.sweep.dir, len(todo)) as progress:
+        with ProgressReport(sweep_dirs, running) as progress:
             try:
                 with stop_signals():
-                    for results, log_file in launch(todo):
+                    for results, log_file in batches:
                         returns.append(results)
                         failed += [
                             (r, log_file) for r in results if r.status is not JobStatus.COMPLETED
                         ]
             except KeyboardInterrupt as stop:
-                self._stopped(stop, progress, len(todo), total, skipped)
+                self._stopped(stop, progress, running, total, skipped, followed)
+        if followed:  # forget the submissions whose tasks have all ended
+            assert self.registry is not None
+            self.registry.in_flight()
         summary = (
             f"{total} jobs: {skipped} skipped (up to date), "
-            f"{len(todo) - len(failed)} ran, {len(failed)} failed"
+            f"{running - len(failed)} ran, {len(failed)} failed"
         )
         if failed:
             raise SweepFailed(
@@ -388,14 +454,28 @@ class CheckedSweeper(ExperimentSweeper):
         return returns
 
     def _stopped(
-        self, stop: KeyboardInterrupt, progress: ProgressReport, todo: int, total: int, skipped: int
+        self,
+        stop: KeyboardInterrupt,
+        progress: ProgressReport,
+        running: int,
+        total: int,
+        skipped: int,
+        followed: dict[str, InFlight],
     ) -> NoReturn:
         """Say what finished and how to go on after Ctrl-C or SIGTERM; exit 130 or 143."""
         done, failed = progress.counts()
         signal_name, code = ("SIGTERM", 143) if isinstance(stop, Terminated) else ("SIGINT", 130)
+        arrays = sorted({flight.submission.array for flight in followed.values()})
+        left_alone = (
+            f"The jobs in flight in SLURM job {', '.join(arrays)} (submitted by an earlier sweep) "
+            "go on running.\n"
+            if arrays
+            else ""
+        )
         print(
             f"sweep stopped by {signal_name}: {total} jobs: {skipped} skipped (up to date), "
-            f"{done - failed} ran, {failed} failed, {todo - done} did not finish.\n"
+            f"{done - failed} ran, {failed} failed, {running - done} did not finish.\n"
+            f"{left_alone}"
             "Finished jobs kept their results; run the same command again to run the rest.",
             file=sys.stderr,
             flush=True,
@@ -429,7 +509,9 @@ class CheckedSweeper(ExperimentSweeper):
         return search.sweep(arguments)
 
     @staticmethod
-    def _print_dry_run(plans: list[JobPlan], statuses: list[str]) -> None:
+    def _print_dry_run(
+        plans: list[JobPlan], statuses: list[str], flying: dict[int, InFlight]
+    ) -> None:
         actions = {
             "missing": "run (no result)",
             "stale": "run (stale result)",
@@ -437,9 +519,21 @@ class CheckedSweeper(ExperimentSweeper):
             "current": "skip (up to date)",
         }
         for index, (plan, status) in enumerate(zip(plans, statuses, strict=True)):
-            print(f"#{index} {actions[status]:18} [{' '.join(plan.overrides)}] -> {plan.path}")
-        to_run = sum(status != "current" for status in statuses)
+            if index in flying:
+                action = f"wait (in flight, SLURM {flying[index].task.job_id})"
+            else:
+                action = actions[status]
+            print(f"#{index} {action:18} [{' '.join(plan.overrides)}] -> {plan.path}")
+        to_run = sum(status not in ("current", "in flight") for status in statuses)
+        in_flight = f", {len(flying)} in flight on SLURM" if flying else ""
         print(
             f"dry run: {len(plans)} jobs, {to_run} would run, "
-            f"{len(plans) - to_run} would be skipped; nothing was run"
+            f"{len(plans) - to_run - len(flying)} would be skipped{in_flight}; nothing was run"
         )
+
+
+def _command_without_detach() -> str:
+    """This process's command line with ``hydra.sweeper.detach=false``: the same sweep, waiting."""
+    arguments = [a for a in sys.argv[1:] if a.lstrip("+~").split("=")[0] != "hydra.sweeper.detach"]
+    arguments.append("hydra.sweeper.detach=false")
+    return shlex.join(["python", sys.argv[0], *arguments])

@@ -210,6 +210,12 @@ def test_slurm_runs_chunks_in_at_most_max_array_size_tasks(slurm_cluster, in_pro
     assert "Submitted 6 jobs as 4 array tasks of SLURM job" in completed.output
     assert "6 jobs: 0 skipped (up to date), 6 ran, 0 failed" in completed.output
     assert_same_results(tmp_path / "results", in_process)
+    # math libraries' thread pools are capped at the task's CPUs (no oversubscribed node)
+    [script] = tmp_path.glob("multirun/.submitit/*/*_submission.sh")
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        assert (
+            f"export {variable}=${{{variable}:-${{SLURM_CPUS_PER_TASK:-1}}}}" in script.read_text()
+        )
 
 
 def test_an_up_to_date_sweep_submits_nothing(launcher, in_process, tmp_path):

@@ -47,6 +47,9 @@ class ChunkContext:
     task: ExperimentTask
     sweep_dir: str
     singleton_state: dict  # Hydra's global state (ConfigStore, plugins), as its launchers send
+    # The templates the sweep's checks composed (``FastComposer.templates``): a worker reuses
+    # them instead of composing each setting again with stock Hydra (~0.2 s each here).
+    templates: dict = field(default_factory=dict)
     token: str = field(default_factory=lambda: uuid.uuid4().hex)  # one per sweep
 
 
@@ -76,6 +79,15 @@ def make_chunks(todo: Sequence[Job], plans: dict[tuple, JobPlan], count: int) ->
     return chunks
 
 
+def import_modules(modules: Sequence[str]) -> None:
+    """Import ``modules`` in this (worker) process: a pool's workers warm up with it while the
+    sweep is still being checked, so a chunk no longer waits for the imports."""
+    import importlib
+
+    for module in modules:
+        importlib.import_module(module)
+
+
 # Per worker process, the composer of the sweep it last ran a chunk of: a worker that gets
 # several chunks of one sweep composes each setting's template once (keyed by the sweep's
 # token, so a reused worker never mixes two sweeps).
@@ -92,6 +104,7 @@ def run_chunk(context: ChunkContext, chunk: Chunk) -> ChunkResult:
         composer = _COMPOSERS[context.token] = FastComposer(
             context.hydra_context.config_loader, context.master
         )
+        composer.templates.update(context.templates)
     log_dir = str(Path(context.sweep_dir) / "chunks" / str(chunk.number))
     run = InProcessRun(composer, context.task, context.hydra_context, context.sweep_dir, log_dir)
     returns = run.run(chunk.jobs, chunk.plans)

@@ -11,6 +11,10 @@ DEFAULT_MAX_ARRAY_SIZE = 1001
 # needs beyond its jobs (starting Python, importing the engine and the experiment).
 MIN_SIGNAL_DELAY_S = 10
 TASK_STARTUP_S = 120
+# The thread pools of numpy's and scipy's math libraries size themselves to the node's cores,
+# not to the task's CPUs: tasks sharing a node then oversubscribe it (two 1-CPU tasks on a
+# 2-core node ran the sweep's solvers 2x slower each). joblib caps its workers the same way.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _ask(*command: str) -> str | None:
@@ -47,6 +51,17 @@ def time_limits(
         timeout_min = math.ceil((jobs_per_task * job_timeout + TASK_STARTUP_S) / 60)
     signal_delay_s = max(MIN_SIGNAL_DELAY_S, min(signal_delay_s, timeout_min * 60 // 4))
     return timeout_min, signal_delay_s
+
+
+def thread_limits(setup: list[str] | None) -> list[str]:
+    """``hydra.launcher.setup`` (shell lines run before a task) plus, for each of
+    ``THREAD_VARIABLES`` it does not mention, a line capping it at the task's CPUs (a value
+    the submitting shell exported is kept)."""
+    lines = list(setup or [])
+    for variable in THREAD_VARIABLES:
+        if not any(variable in line for line in lines):
+            lines.append(f"export {variable}=${{{variable}:-${{SLURM_CPUS_PER_TASK:-1}}}}")
+    return lines
 
 
 class SlurmUnreachable(RuntimeError):

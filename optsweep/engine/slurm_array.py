@@ -109,7 +109,10 @@ class SlurmArrays:
             max(len(c.jobs) for c in chunks),
         )
         executor = internals.submitit_executor(
-            self.launcher, timeout_min=timeout_min, signal_delay_s=signal_delay_s
+            self.launcher,
+            timeout_min=timeout_min,
+            signal_delay_s=signal_delay_s,
+            setup=slurm.thread_limits(params.get("setup")),
         )
         handles = executor.map_array(run_chunk, [context] * len(chunks), chunks)
         array = handles[0].job_id.split("_")[0]

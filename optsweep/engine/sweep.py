@@ -21,6 +21,7 @@ import itertools
 import logging
 import shlex
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -36,7 +37,14 @@ from hydra_plugins.experiment_sweeper_plugin.experiment_sweeper import Experimen
 from omegaconf import DictConfig
 
 from optsweep.engine import internals
-from optsweep.engine.chunks import ChunkContext, Job, chunk_count, make_chunks, run_chunk
+from optsweep.engine.chunks import (
+    ChunkContext,
+    Job,
+    chunk_count,
+    import_modules,
+    make_chunks,
+    run_chunk,
+)
 from optsweep.engine.compose import FastComposer
 from optsweep.engine.experiment import ExperimentTask, experiment_of
 from optsweep.engine.limits import Terminated, stop_signals
@@ -55,6 +63,9 @@ from optsweep.engine.submissions import (
 log = logging.getLogger(__name__)
 
 Launch = Callable[[list[Job]], Iterator[Batch]]
+# From this many jobs on, joblib's workers start (and import) while the sweep is checked: then
+# checking takes longer than a worker's start, so even an up-to-date sweep never waits for it.
+WARM_UP_MIN_JOBS = 200
 
 
 class SweepFailed(CompactHydraException):
@@ -110,6 +121,7 @@ class CheckedSweeper(ExperimentSweeper):
         self.chunk_size, self.job_timeout = chunk_size, job_timeout
         self.max_array_size, self.detach = max_array_size, detach
         self.registry: SubmissionRegistry | None = None
+        self.warm_up: threading.Thread | None = None
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -158,7 +170,12 @@ class CheckedSweeper(ExperimentSweeper):
         jobs = self.generate_jobs(arguments)
         if self.task is None:
             return self._sweep_app(jobs)
-        return self._sweep_experiment(jobs, self.task)
+        self._start_warm_up(len(jobs), self.task)
+        try:
+            return self._sweep_experiment(jobs, self.task)
+        finally:
+            if self.warm_up is not None:
+                self.warm_up.join()
 
     def _check_detachable(self) -> None:
         """``hydra.sweeper.detach=true`` needs a grid of an experiment's jobs run in chunks on
@@ -302,6 +319,31 @@ class CheckedSweeper(ExperimentSweeper):
         options = internals.joblib_options(self.launcher)
         return options["backend"] == "loky" and not options.get("inner_max_num_threads")
 
+    def _start_warm_up(self, jobs: int, task: ExperimentTask) -> None:
+        """Start joblib's workers, each importing the engine and the experiment's code, in a
+        thread while this one checks the sweep (``WARM_UP_MIN_JOBS``). The pool is then
+        reused by the chunks (the same joblib options), and its start-up no longer comes
+        after the checks."""
+        if jobs < WARM_UP_MIN_JOBS or self.dry_run or not self._runs_chunks():
+            return
+        if not self._packs_for_joblib():
+            return
+        from joblib import Parallel, delayed
+
+        options = internals.joblib_options(self.launcher)
+        workers = internals.joblib_workers(options)
+        code = (entry for entry in task.experiment.code if not entry.endswith(".py"))
+        modules = ("optsweep.engine.chunks", *code)
+
+        def warm_up() -> None:
+            try:
+                Parallel(**options)(delayed(import_modules)(modules) for _ in range(workers))
+            except Exception as error:  # the chunks will meet and report it
+                log.debug("warming up joblib's workers failed: %r", error)
+
+        self.warm_up = threading.Thread(target=warm_up, name="warm-up", daemon=True)
+        self.warm_up.start()
+
     def _in_process_batches(self, task: ExperimentTask, plans: dict[tuple, JobPlan]) -> Launch:
         """Every job in this process, in one batch (``InProcessRun``)."""
 
@@ -321,6 +363,8 @@ class CheckedSweeper(ExperimentSweeper):
             from joblib import Parallel, delayed
 
             assert self.config is not None and self.hydra_context is not None
+            if self.warm_up is not None:  # one Parallel call at a time on the pool
+                self.warm_up.join()
             options = internals.joblib_options(self.launcher)
             workers = internals.joblib_workers(options)
             chunks = make_chunks(todo, plans, chunk_count(len(todo), workers, self.chunk_size))
@@ -399,7 +443,14 @@ class CheckedSweeper(ExperimentSweeper):
         """What every chunk of this sweep needs, wherever it runs."""
         assert self.config is not None and self.hydra_context is not None
         sweep_dir = str(self.config.hydra.sweep.dir)
-        return ChunkContext(self.hydra_context, self.config, task, sweep_dir, Singleton.get_state())
+        return ChunkContext(
+            self.hydra_context,
+            self.config,
+            task,
+            sweep_dir,
+            Singleton.get_state(),
+            templates=dict(self.composer.templates),
+        )
 
     def _launcher_batches(self, todo: list[Job]) -> Iterator[Batch]:
         """The jobs through Hydra's launcher, in batches of consecutive numbers: a launcher

@@ -8,12 +8,13 @@ import subprocess
 import sys
 import time
 
+import pandas
 import pytest
 
 from conftest import ROOT, run_task
 from optsweep.engine.files import write_atomically
 from optsweep.engine.store import MAGIC, ResultFileError, encode
-from optsweep.report.export import export_csv
+from optsweep.report.export import export
 from optsweep.report.table import NoResults, load_results, result_files, results_frame
 
 
@@ -159,6 +160,8 @@ def test_two_sweeps_started_together_get_own_run_dirs_and_valid_results(tmp_path
     run_dirs = list((tmp_path / "multirun").glob("*/*"))
     assert len(run_dirs) == 2 and all((d / "multirun.yaml").exists() for d in run_dirs)
     assert len(load_results(tmp_path / "results")) == 15
+    leftovers = [p.name for p in (tmp_path / "results").rglob("*") if p.is_file()]
+    assert not [name for name in leftovers if not name.endswith(".pkl")], leftovers
 
 
 @pytest.fixture
@@ -177,15 +180,18 @@ def small_results(tmp_path):
             "not a result file written by this project",
         ),
         ("truncate", "truncated"),
+        ("cut", "not a result file written by this project"),
         ("flip", "corrupt: checksum mismatch"),
     ],
-    ids=["empty", "foreign-text", "foreign-pickle", "truncated", "corrupt"],
+    ids=["empty", "foreign-text", "foreign-pickle", "truncated", "cut-in-pickle", "corrupt"],
 )
 def test_broken_result_file_is_named_with_its_problem(small_results, content, reason):
     (victim, other) = result_files(small_results)
     data = victim.read_bytes()
     if content == "truncate":
         content = data[: len(data) - 40]
+    elif content == "cut":
+        content = data[: len(data) // 2]
     elif content == "flip":
         content = data[:-10] + bytes([data[-10] ^ 1]) + data[-9:]
     victim.write_bytes(content)
@@ -206,7 +212,7 @@ def test_crafted_pickle_cannot_run_code(small_results, tmp_path):
 
     victim = result_files(small_results)[0]
     write_atomically(victim, encode({"config": {}, "result": Exploit(), "meta": {}}))
-    assert victim.read_bytes().startswith(MAGIC)
+    assert MAGIC in victim.read_bytes()[-200:]
     with pytest.raises(ResultFileError, match="refused to unpickle: refers to"):
         load_results(small_results)
     assert not marker.exists()
@@ -239,7 +245,7 @@ def test_figure_is_removed_when_its_results_fail_to_load(small_results, tmp_path
 
 def test_csv_export_has_one_row_per_result(small_results, tmp_path):
     out = tmp_path / "table.csv"
-    assert export_csv(small_results, out) == 2
+    assert export(small_results, out) == 2
     lines = out.read_text().splitlines()
     assert len(lines) == 3
     header = lines[0].split(",")
@@ -251,6 +257,21 @@ def test_csv_export_has_one_row_per_result(small_results, tmp_path):
         "meta.git.commit",
         "meta.versions.scipy",
     } <= set(header)
+
+
+def test_parquet_export_opens_without_the_project_with_types_kept(full_sweep, tmp_path):
+    out = tmp_path / "table.csv"
+    assert export(full_sweep, out) == 45
+    table = pandas.read_parquet(out.with_suffix(".parquet"))
+    frame = results_frame(full_sweep).sort_values("path").reset_index(drop=True)
+    assert list(table.columns) == list(frame.columns)
+    assert table["path"].tolist() == frame["path"].tolist()
+    assert table["fun"].tolist() == frame["fun"].tolist()  # floats, at full precision
+    assert table["method.options.maxfun"].dropna().tolist() == (
+        frame["method.options.maxfun"].dropna().tolist()
+    )
+    assert list(table["x0"][0]) == [-0.5, -0.5]  # a list, not text
+    assert set(table["method.name"]) == {"L-BFGS-B", "Nelder-Mead", "TNC"}
 
 
 SEARCH = (

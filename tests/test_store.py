@@ -6,8 +6,9 @@ from dataclasses import replace
 
 import pytest
 
+from optsweep.engine import convert
 from optsweep.engine.provenance import code_version
-from optsweep.engine.store import ResultStore, default_result_path
+from optsweep.engine.store import ResultStore, default_result_path, fingerprint
 from optsweep.rosenbrock import ROSENBROCK
 
 
@@ -66,7 +67,7 @@ RECORD = {
 }
 
 
-def test_currency_is_decided_by_config_and_code_from_the_header(tmp_path):
+def test_currency_is_decided_by_config_and_code_from_the_trailer(tmp_path):
     path = tmp_path / "r.pkl"
     STORE.save(path, RECORD)
     config = RECORD["config"]
@@ -78,9 +79,38 @@ def test_currency_is_decided_by_config_and_code_from_the_header(tmp_path):
     assert STORE.status(path, {**config, "x0": (0.5, -1.0)}) == "stale"  # types count too
     assert STORE.status(tmp_path / "missing.pkl", config) == "missing"
     data = bytearray(path.read_bytes())
-    data[-3] ^= 0xFF  # one flipped payload byte: the checksum no longer matches
+    data[10] ^= 0xFF  # one flipped pickle byte: the checksum no longer matches
     path.write_bytes(bytes(data))
     assert STORE.status(path, config) == "stale" and STORE.current(path, config) is None
+
+
+def test_result_files_are_plain_pickles_that_pickle_and_pandas_open(tmp_path):
+    import pandas
+
+    path = tmp_path / "r.pkl"
+    STORE.save(path, RECORD)
+    with open(path, "rb") as file:
+        assert pickle.load(file) == RECORD
+    assert pandas.read_pickle(path) == RECORD
+    assert path.read_bytes().endswith(b"\n") and b"OPTSWEEP-RESULT 3 " in path.read_bytes()
+
+
+def test_format_2_results_are_read_current_and_converted_to_plain_pickles(tmp_path):
+    path = tmp_path / "settings=tnc" / "old.pkl"
+    path.parent.mkdir()
+    payload = pickle.dumps(RECORD, protocol=5)
+    label = fingerprint(RECORD["config"], STORE.code).encode()
+    digest = hashlib.sha256(payload).hexdigest().encode()
+    path.write_bytes(b"OPTSWEEP-RESULT 2 %s %d %s\n" % (digest, len(payload), label) + payload)
+    (tmp_path / "settings=tnc" / "foreign.pkl").write_bytes(b"not a result")
+    assert STORE.load(path) == RECORD
+    assert STORE.status(path, RECORD["config"]) == "current"
+    assert convert.main([str(tmp_path)]) == 1  # the foreign file is named and left
+    with open(path, "rb") as file:
+        assert pickle.load(file) == RECORD
+    assert STORE.status(path, RECORD["config"]) == "current"
+    assert (tmp_path / "settings=tnc" / "foreign.pkl").read_bytes() == b"not a result"
+    assert convert.convert(tmp_path)[:2] == (0, 1)  # converting again changes nothing
 
 
 def test_format_1_results_are_still_read_and_checked_by_content(tmp_path):

@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 STALE_SUFFIX = ".stale"
 
@@ -60,22 +61,42 @@ def job_lock(path: Path) -> Iterator[None]:
 
     Two sweeps running the same job one after the other see each other's result; the lock is
     released by the kernel if the process dies, so a killed sweep never blocks the next. The
-    holder writes which process it is into the lock file, and a sweep that must wait says so.
+    holder writes which process it is into the lock file (``.<name>.lock``), and a sweep that
+    must wait says so. The holder removes the file before it releases the lock, so none is left
+    beside the results; a waiter that then gets the lock of a removed file tries again.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.parent / f".{path.name}.lock", "a+") as lock:
+    lock_path = path.parent / f".{path.name}.lock"
+    said = False
+    while True:
+        lock = open(lock_path, "a+")
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "another process"
-            log.warning("waiting for %s: %s is running this job", path, holder)
+            if not said:
+                lock.seek(0)
+                holder = lock.read().strip() or "another process"
+                log.warning("waiting for %s: %s is running this job", path, holder)
+                said = True
             fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            lock.seek(0)
-            lock.truncate()
-            lock.write(f"process {os.getpid()} on {socket.gethostname()}\n")
-            lock.flush()
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+        if _is_the_file_at(lock, lock_path):
+            break
+        lock.close()  # the holder removed it while this process waited: lock the new one
+    try:
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+        lock.flush()
+        yield
+    finally:
+        lock_path.unlink(missing_ok=True)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+
+
+def _is_the_file_at(handle: IO, path: Path) -> bool:
+    """Whether the open file ``handle`` is still the file at ``path`` (not removed or replaced)."""
+    try:
+        return os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False

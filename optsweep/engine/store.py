@@ -1,19 +1,23 @@
 """The result store: where a job's result goes, whether it is current, save, load one, load many.
 
-One file per job holding a dict with three parts:
+One file per job, a plain pickle of a dict with three parts:
 - ``config``: the job config as the experiment records it (resolved, plain containers);
 - ``result``: what the experiment's task computed;
 - ``meta``: provenance (``optsweep.engine.provenance``) and where the file was written.
 
-File format: a header line
-``OPTSWEEP-RESULT 2 <sha256 of payload> <payload length> <fingerprint>\\n``, then the payload, a
-pickle. The fingerprint digests the recorded config and the code version, so whether a result
-is current is decided from the header, after the checksum, without unpickling (format 1 files,
-without it, are still read). Reading checks the header and the checksum before unpickling, so
-an empty, truncated, corrupt or foreign file is named and refused; then it unpickles with an
-allow-list of classes (numpy arrays and scalars, and the experiment's ``result_types``), so even
-a crafted file cannot make the loader run code. Never load results from untrusted sources all
-the same: share the CSV export instead.
+``pickle.load(open(f, "rb"))`` and ``pandas.read_pickle(f)`` return that dict, with no need
+of this project (numpy must be installed). After the pickle's STOP opcode, which ends what
+``pickle.load`` reads, comes a trailer line:
+``OPTSWEEP-RESULT 3 <sha256 of pickle and fingerprint> <pickle length> <fingerprint>\n``. The
+fingerprint digests the recorded config and the code version, so whether a result is current
+is decided from the trailer, after the checksum, without unpickling. Reading checks the trailer
+and the checksum before unpickling, so an empty, truncated, corrupt or foreign file is named
+and refused; then it unpickles with an allow-list of classes (numpy arrays and scalars, and the
+experiment's ``result_types``), so even a crafted file cannot make the loader run code. Never
+load results from untrusted sources all the same: share the CSV or Parquet export instead.
+
+Files of formats 1 and 2 (a header line *before* the pickle: not plain pickles) are still
+read, and ``python -m optsweep.engine.convert <dir>`` rewrites them as format 3.
 """
 
 import hashlib
@@ -33,8 +37,9 @@ if TYPE_CHECKING:
 
 SUFFIX = ".pkl"
 MAGIC = b"OPTSWEEP-RESULT"
-FORMAT_VERSION = 2
-_HEADER_FIELDS = {b"1": 4, b"2": 5}  # format version -> fields in its header line
+FORMAT_VERSION = 3
+_HEADER_FIELDS = {b"1": 4, b"2": 5}  # format version -> fields of its header line (before)
+_TRAILER = MAGIC + b" 3 "  # how format 3's trailer line (after the pickle) begins
 # Longest file name built from overrides; longer ones are shortened with a hash.
 _MAX_NAME = 200
 # Overrides that say where or how a job runs, not what it computes.
@@ -125,28 +130,61 @@ def _read(path: str | Path) -> bytes:
         raise ResultFileError(path, f"cannot read: {error.strerror}") from None
 
 
+def _digest(payload: bytes, label: bytes) -> bytes:
+    return hashlib.sha256(payload + b"\0" + label).hexdigest().encode()
+
+
 def encode(record: dict, label: str = "-") -> bytes:
-    """A result file's bytes: header (checksum, length, ``label``) and the pickled record."""
+    """A result file's bytes: the pickled record, then its trailer (checksum, length,
+    ``label``: the fingerprint)."""
     payload = pickle.dumps(record, protocol=5)
-    digest = hashlib.sha256(payload).hexdigest()
-    header = b"%s %d %s %d %s\n" % (
-        MAGIC,
-        FORMAT_VERSION,
-        digest.encode(),
-        len(payload),
-        label.encode(),
-    )
-    return header + payload
+    tag = label.encode()
+    return payload + b"%s%s %d %s\n" % (_TRAILER, _digest(payload, tag), len(payload), tag)
+
+
+def plain_pickle(data: bytes, path: str | Path) -> bytes:
+    """A format 1 or 2 file's bytes rewritten as format 3 (the same pickle, verified), for
+    ``optsweep.engine.convert``; format 3 bytes are returned as they are."""
+    payload, label = verified_payload(data, path)
+    if not data.startswith(MAGIC + b" "):
+        return data
+    tag = (label or "-").encode()
+    return payload + b"%s%s %d %s\n" % (_TRAILER, _digest(payload, tag), len(payload), tag)
 
 
 def verified_payload(data: bytes, path: str | Path) -> tuple[bytes, str | None]:
-    """The payload of ``data`` (the bytes of ``path``) and the fingerprint its header gives
-    (None in format 1), once header and checksum are verified; else ``ResultFileError``."""
+    """The pickle in ``data`` (the bytes of ``path``) and the fingerprint it was saved with
+    (None if unknown: format 1), once trailer or header and checksum are verified; else
+    ``ResultFileError``."""
     if not data:
         raise ResultFileError(path, "empty file")
+    if data.startswith(MAGIC + b" "):
+        return _verified_header_first(data, path)
+    start = data.rfind(_TRAILER)
+    if start < 0:
+        raise ResultFileError(
+            path,
+            "not a result file written by this project (no OPTSWEEP-RESULT trailer: "
+            "foreign, or cut short)",
+        )
+    fields = data[start:].split(b" ")
+    if not data.endswith(b"\n") or len(fields) != 5 or not fields[3].isdigit():
+        raise ResultFileError(path, "truncated: its trailer line is cut short")
+    digest, length, tag = fields[2], int(fields[3]), fields[4].rstrip(b"\n")
+    if length != start:
+        raise ResultFileError(path, f"truncated or damaged: {start} of {length} pickle bytes")
+    payload = data[:start]
+    if _digest(payload, tag) != digest:
+        raise ResultFileError(path, "corrupt: checksum mismatch")
+    label = tag.decode()
+    return payload, None if label == "-" else label
+
+
+def _verified_header_first(data: bytes, path: str | Path) -> tuple[bytes, str | None]:
+    """``verified_payload`` of a format 1 or 2 file (header line, then the pickle)."""
     header, newline, payload = data.partition(b"\n")
     fields = header.split(b" ")
-    if fields[0] != MAGIC or not newline or len(fields) < 4:
+    if not newline or len(fields) < 4:
         raise ResultFileError(path, "not a result file written by this project (no header)")
     if _HEADER_FIELDS.get(fields[1]) != len(fields):
         raise ResultFileError(path, f"result format {fields[1].decode()!r} is not supported")
@@ -216,7 +254,7 @@ class ResultStore:
 
     def current(self, path: Path, config: dict) -> dict | None:
         """The record at ``path`` if it was computed from ``config`` by the current code.
-        The header's fingerprint decides before anything is unpickled (format 1 files, which
+        The saved fingerprint decides before anything is unpickled (format 1 files, which
         have none, are compared after unpickling)."""
         try:
             payload, label = verified_payload(_read(path), path)

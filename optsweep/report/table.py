@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from optsweep.engine.index import ResultIndex, source_version
 from optsweep.engine.store import NoResults, ResultStore, result_files
 from optsweep.rosenbrock import ROSENBROCK
 
@@ -35,10 +36,15 @@ def results_frame(directory: str | Path, on_error: str = "raise") -> pd.DataFram
     scalars (``fun``, ``nfev``, ``nit``, ``success``, ``status``, ``message``), ``setting``,
     the job's Hydra ``overrides``, ``path`` and provenance (``meta.git.commit``, ...).
 
-    Errors as in ``ResultStore.load_all``. ``frame.attrs["config_columns"]`` names the config
-    columns. Configs and provenance are flattened in one pass over all rows.
+    Read through the directory's results index (``optsweep.engine.index``): only files written
+    since the last call are read. Errors as in ``ResultStore.load_all``.
+    ``frame.attrs["config_columns"]`` names the config columns.
     """
-    loaded = STORE.load_all(directory, on_error)
+    return _INDEX.frame(directory, on_error)
+
+
+def rows_of(loaded: list[tuple[Path, dict]]) -> pd.DataFrame:
+    """The table's rows of loaded results; configs and provenance flattened in one pass."""
     configs = pd.json_normalize([record["config"] for _, record in loaded])
     metas = pd.json_normalize(
         [
@@ -60,3 +66,6 @@ def results_frame(directory: str | Path, on_error: str = "raise") -> pd.DataFram
     frame = pd.concat([configs, rest, metas], axis=1)
     frame.attrs["config_columns"] = sorted(configs.columns)
     return frame
+
+
+_INDEX = ResultIndex(STORE, rows_of, f"rosenbrock:{source_version(rows_of, ROSENBROCK.scalars)}")

@@ -1,0 +1,105 @@
+"""Benchmark: reading results, through the results index and by reading every file.
+
+    python bench/results_bench.py [--jobs 45 450 4500] [--repeats 5]
+
+For each size, one sweep (`seed=range(...)` beyond 45 jobs) fills a fresh results directory;
+then, in this process, medians over --repeats of:
+- pickle loop: `pickle.load` of every result file (what a notebook without this project does);
+- results_frame, no index: the first call (the index deleted before each);
+- results_frame: a later call (the index up to date);
+and, in subprocesses, `make figures`' three scripts (convergence, landscape, summary) into a
+temporary directory. Written to bench/results-reading.md. Timings only: no assertions.
+"""
+
+import argparse
+import os
+import pickle
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sweep_bench import ROOT, measure, sweep_command
+
+from optsweep.engine.index import INDEX
+from optsweep.report.table import result_files, results_frame
+
+
+def median_time(action, repeats: int, before=None) -> float:
+    times = []
+    for _ in range(repeats):
+        if before is not None:
+            before()
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def pickle_loop(results: Path) -> None:
+    for path in result_files(results):
+        with open(path, "rb") as file:
+            pickle.load(file)
+
+
+def figures(results: Path) -> None:
+    with tempfile.TemporaryDirectory() as out:
+        for script in ("convergence", "landscape", "summary"):
+            command = [sys.executable, str(ROOT / "plots" / f"{script}.py")]
+            measure([*command, f"--results={results}", f"--out={out}"])
+
+
+def bench(jobs: int, repeats: int, workdir: Path) -> dict[str, float]:
+    measure(sweep_command(jobs, workdir))
+    results = workdir / "results"
+    drop_index = lambda: (results / INDEX).unlink(missing_ok=True)  # noqa: E731
+    return {
+        "pickle loop": median_time(lambda: pickle_loop(results), repeats),
+        "results_frame, no index": median_time(lambda: results_frame(results), repeats, drop_index),
+        "results_frame": median_time(lambda: results_frame(results), repeats),
+        "make figures": median_time(lambda: figures(results), max(1, repeats // 2)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, nargs="+", default=[45, 450, 4500])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results-reading.md")
+    arguments = parser.parse_args()
+    rows = {}
+    for jobs in arguments.jobs:
+        with tempfile.TemporaryDirectory() as directory:
+            rows[jobs] = bench(jobs, arguments.repeats, Path(directory))
+        print(f"{jobs} results done", file=sys.stderr)
+    lines = [
+        "# Reading results (`make bench`)",
+        "",
+        f"Medians of {arguments.repeats} runs in one process (`make figures`: of "
+        f"{max(1, arguments.repeats // 2)}, each a new process per script); Python "
+        f"{platform.python_version()} on {os.cpu_count()} cores. 'vs pickle loop' is the time "
+        "over the pickle loop's for the same results, measured in the same run.",
+        "",
+        "| results | what | time | vs pickle loop |",
+        "|---:|---|---:|---:|",
+    ]
+    for jobs, times in rows.items():
+        for what, seconds in times.items():
+            ratio = "" if what == "make figures" else f"{seconds / times['pickle loop']:.2f}x"
+            lines.append(f"| {jobs} | {what} | {seconds * 1000:.0f} ms | {ratio} |")
+    smallest, largest = min(rows), max(rows)
+    lines += [
+        "",
+        f"`make figures` with {largest} results takes "
+        f"{rows[largest]['make figures'] / rows[smallest]['make figures']:.2f}x its time with "
+        f"{smallest}.",
+    ]
+    text = "\n".join(lines) + "\n"
+    arguments.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

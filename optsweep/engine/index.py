@@ -1,0 +1,236 @@
+"""A results directory's table, kept in a derived index so it loads without reading every file.
+
+``ResultIndex.frame(directory)`` is the table of every result under ``directory`` (one row per
+file, built by the caller's ``rows`` function from loaded records). It is kept in
+``<directory>/.results-index.parquet`` with each row's file size, modification time and inode.
+On each call every result file is listed and compared with its row: unchanged files keep their
+row, new or changed ones (written again, replaced, edited by hand) are read, removed ones are
+dropped, and the index is rewritten if anything changed; a missing, damaged or outdated index
+(other table code or code version) is rebuilt from the files. A file changed within
+``RACY_NS`` of the index's writing is read again next time (file times are coarse, so a second
+write in the same instant would otherwise look unchanged).
+
+The files stay the source of truth: the index never holds a row its file does not give, and
+files that are not readable results are reported on every call (``on_error`` as in
+``ResultStore.load_all``). The index is Parquet (columns that mix types or hold lists as JSON
+text, restored on reading), written atomically, so concurrent sweeps and readers never see half
+an index; it is never needed: deleting it only costs one full read.
+"""
+
+import io
+import json
+import logging
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from optsweep.engine.files import write_atomically
+from optsweep.engine.store import NoResults, ResultFileError, ResultStore, result_files
+
+log = logging.getLogger(__name__)
+
+INDEX = ".results-index.parquet"
+FORMAT = 1
+RACY_NS = 2_000_000_000  # file times are coarse: a file this close to the index is read again
+_FILE_COLUMNS = ("_size", "_mtime_ns", "_inode")
+
+
+def source_version(*functions: Callable) -> str:
+    """A digest of the files defining ``functions``: an index built by other code is rebuilt."""
+    import hashlib
+    import inspect
+
+    digest = hashlib.sha256()
+    for function in functions:
+        source = inspect.getsourcefile(function)
+        digest.update(Path(source).read_bytes() if source else repr(function).encode())
+    return digest.hexdigest()[:16]
+
+
+def _stack(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The rows of ``parts`` in one frame, column by column (a key some rows lack is NaN in
+    them, as ``pandas.json_normalize`` leaves it), with the column types that building it in one
+    piece would give."""
+    if not parts:
+        return pd.DataFrame()
+    columns = list(dict.fromkeys(column for part in parts for column in part.columns))
+    stacked = {
+        column: pd.concat(
+            [
+                part[column] if column in part else pd.Series([float("nan")] * len(part))
+                for part in parts
+            ],
+            ignore_index=True,
+        )
+        for column in columns
+    }
+    return pd.DataFrame(stacked).infer_objects()
+
+
+def _file_key(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+
+
+def _has_containers(column: pd.Series) -> bool:
+    return bool(column.map(lambda v: isinstance(v, (list, tuple, dict))).any())
+
+
+def _encode(frame: pd.DataFrame, meta: dict) -> bytes:
+    """``frame`` as Parquet bytes; columns holding containers or mixed types as JSON text,
+    named in the metadata with which held tuples."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns, json_columns, tuple_columns = {}, [], []
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype == object and _has_containers(column):
+            as_json = True
+        else:
+            try:
+                columns[name] = pa.array(column, from_pandas=True)
+                as_json = False
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+                as_json = True
+        if as_json:
+            json_columns.append(name)
+            if column.map(lambda v: isinstance(v, tuple)).any():
+                tuple_columns.append(name)
+            columns[name] = pa.array(column.map(json.dumps))
+    table = pa.table(columns) if columns else pa.table({})
+    meta = {**meta, "json_columns": json_columns, "tuple_columns": tuple_columns}
+    table = table.replace_schema_metadata({b"optsweep": json.dumps(meta).encode()})
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()
+
+
+def _decode(path: Path) -> tuple[pd.DataFrame, dict]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    meta = json.loads(table.schema.metadata[b"optsweep"])
+    frame = table.to_pandas()
+    for name in meta["json_columns"]:
+        restore = tuple if name in meta["tuple_columns"] else None
+        frame[name] = frame[name].map(
+            lambda text, restore=restore: _restored(json.loads(text), restore)
+        )
+    return frame, meta
+
+
+def _restored(value, container):
+    return container(value) if container is not None and isinstance(value, list) else value
+
+
+class ResultIndex:
+    """The table of a results directory (see the module docstring). ``rows`` builds the
+    table's rows from ``[(path, record), ...]`` (one row each, in that order); ``name``
+    tells indexes of different tables apart."""
+
+    def __init__(
+        self,
+        store: ResultStore,
+        rows: Callable[[list[tuple[Path, dict]]], pd.DataFrame],
+        name: str,
+    ):
+        self.store, self.rows, self.name = store, rows, name
+
+    def frame(self, directory: str | Path, on_error: str = "raise") -> pd.DataFrame:
+        """The table of ``directory``; ``frame.attrs["config_columns"]`` as ``rows`` set it."""
+        root = Path(directory)
+        files = result_files(root) if root.is_dir() else []
+        if not files:
+            raise NoResults(
+                f"no results in {directory}: run `python task.py -cp experiment -m` "
+                "(or `make sweep`) to produce them"
+            )
+        cached, meta = self._read(root)
+        frame, meta = self._update(root, files, cached, meta)
+        self._report(meta["refused"], on_error)
+        frame = frame.drop(columns=[c for c in _FILE_COLUMNS if c in frame])
+        frame.attrs["config_columns"] = meta["config_columns"]
+        return frame
+
+    def _read(self, root: Path) -> tuple[pd.DataFrame | None, dict]:
+        try:
+            frame, meta = _decode(root / INDEX)
+        except Exception:  # missing, damaged, or written by another version: rebuilt
+            return None, {}
+        if meta.get("format") != FORMAT or meta.get("table") != self.name:
+            return None, {}
+        if meta.get("code") != self.store.code:  # rows depend on the code's result types
+            return None, {}
+        return frame, meta
+
+    def _update(
+        self, root: Path, files: list[Path], cached: pd.DataFrame | None, meta: dict
+    ) -> tuple[pd.DataFrame, dict]:
+        """The table brought up to date with ``files`` (see the module docstring)."""
+        written_ns = time.time_ns()
+        settled = meta.get("written_ns", 0) - RACY_NS
+        known: dict[str, tuple] = {}
+        if cached is not None and not cached.empty:
+            columns = zip(*(cached[c] for c in _FILE_COLUMNS), strict=True)
+            known = {path: tuple(key) for path, key in zip(cached["path"], columns, strict=True)}
+        keep: set[str] = set()
+        load: list[tuple[Path, tuple[int, int, int]]] = []
+        for path in files:
+            try:
+                key = _file_key(path)
+            except FileNotFoundError:  # removed meanwhile
+                continue
+            if known.get(str(path)) == key and key[1] < settled:
+                keep.add(str(path))
+            else:
+                load.append((path, key))
+        if not load and len(keep) == len(known) and cached is not None and not meta["refused"]:
+            return cached, meta  # nothing new, changed or removed
+        loaded: list[tuple[Path, dict]] = []
+        keys: list[tuple[int, int, int]] = []
+        refused = []
+        for path, key in load:
+            try:
+                loaded.append((path, self.store.load(path)))
+                keys.append(key)
+            except ResultFileError as error:
+                refused.append([str(error.path), error.reason])
+        parts, configs = [], set(meta.get("config_columns", []))
+        if keep:
+            assert cached is not None
+            parts.append(cached[cached["path"].isin(keep)])
+        if loaded:
+            fresh = self.rows(loaded)
+            for column, values in zip(_FILE_COLUMNS, zip(*keys, strict=True), strict=True):
+                fresh[column] = list(values)
+            configs |= set(fresh.attrs.get("config_columns", []))
+            parts.append(fresh)
+        frame = _stack(parts)
+        if not frame.empty:  # in the order of the files, as reading them all gives
+            order = {str(path): number for number, path in enumerate(files)}
+            frame = frame.sort_values("path", key=lambda paths: paths.map(order))
+            frame = frame.reset_index(drop=True)
+        meta = {
+            "format": FORMAT,
+            "table": self.name,
+            "code": self.store.code,
+            "written_ns": written_ns,
+            "refused": refused,
+            "config_columns": sorted(c for c in configs if c in frame.columns),
+        }
+        try:
+            write_atomically(root / INDEX, _encode(frame, meta))
+        except OSError as error:  # a read-only results directory: the table is still right
+            log.debug("results index not written: %s", error)
+        return frame, meta
+
+    @staticmethod
+    def _report(refused: list[list[str]], on_error: str) -> None:
+        for path, reason in refused:
+            if on_error != "warn":
+                raise ResultFileError(path, reason)
+            warnings.warn(f"skipped {ResultFileError(path, reason)}", stacklevel=4)

@@ -1,0 +1,112 @@
+"""The results index (optsweep.engine.index): results_frame through it always equals reading
+every result file, after a sweep, a killed sweep, a file deleted or damaged by hand, two sweeps
+writing at once, and with files of the earlier format."""
+
+import hashlib
+import os
+import pickle
+import signal
+import subprocess
+import time
+
+import pandas as pd
+import pytest
+
+from conftest import run_task, task_command
+from optsweep.engine.index import INDEX
+from optsweep.engine.store import ResultFileError
+from optsweep.report.table import STORE, result_files, results_frame, rows_of
+
+
+def assert_index_is_the_files(results, on_error="raise"):
+    """results_frame (through the index) equals the table of every file read afresh."""
+    indexed = results_frame(results, on_error=on_error)
+    direct = rows_of(STORE.load_all(results, on_error=on_error))
+    pd.testing.assert_frame_equal(indexed, direct, check_like=True)
+    assert indexed.attrs["config_columns"] == direct.attrs["config_columns"]
+    assert (results / INDEX).exists()
+    return indexed
+
+
+@pytest.fixture
+def results(tmp_path):
+    run_task("-cp", "experiment", "settings=tnc,lbfgsb", "maxfun=10,20,30", "-m", workdir=tmp_path)
+    return tmp_path / "results"
+
+
+def test_the_index_follows_new_deleted_and_damaged_files(results, tmp_path):
+    assert len(assert_index_is_the_files(results)) == 6
+    assert len(assert_index_is_the_files(results)) == 6  # read back from the index
+    run_task("-cp", "experiment", "settings=tnc", "maxfun=40", "-m", workdir=tmp_path)
+    assert len(assert_index_is_the_files(results)) == 7
+    first, second = result_files(results)[:2]
+    first.unlink()
+    assert len(assert_index_is_the_files(results)) == 6
+    second.write_bytes(second.read_bytes()[:100])  # damaged in place: its directory is unchanged
+    with pytest.raises(ResultFileError, match="cut short") as raised:
+        results_frame(results)
+    assert raised.value.path == second
+    with pytest.warns(UserWarning, match=f"skipped {second}"):
+        frame = assert_index_is_the_files(results, on_error="warn")
+    assert str(second) not in set(frame["path"]) and len(frame) == 5
+    (results / INDEX).write_bytes(b"not parquet")  # a damaged index is rebuilt
+    second.unlink()
+    assert len(assert_index_is_the_files(results)) == 5
+
+
+def test_a_file_changed_in_the_same_instant_is_not_missed(results):
+    victim = result_files(results)[0]
+    os.utime(victim)  # written just now: within the coarse file times of the index's writing
+    before = victim.stat()
+    assert_index_is_the_files(results)
+    with open(victim, "r+b") as file:  # changed in place: same inode, same size
+        file.seek(20)
+        byte = file.read(1)
+        file.seek(20)
+        file.write(bytes([byte[0] ^ 1]))
+    os.utime(victim, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the same time
+    with pytest.raises(ResultFileError, match="corrupt") as raised:
+        results_frame(results)
+    assert raised.value.path == victim
+
+
+def test_results_of_the_earlier_format_are_indexed(results):
+    victim = result_files(results)[0]
+    record = STORE.load(victim)
+    payload = pickle.dumps(record, protocol=5)
+    digest = hashlib.sha256(payload).hexdigest().encode()
+    victim.write_bytes(b"OPTSWEEP-RESULT 2 %s %d -\n" % (digest, len(payload)) + payload)
+    assert len(assert_index_is_the_files(results)) == 6
+
+
+def test_the_index_after_a_killed_sweep_and_two_sweeps_at_once(tmp_path):
+    slow = ("settings=nelder-mead", "x0=null", "x0_random.dim=1000", "maxfun=10,20,1000000000")
+    process = subprocess.Popen(
+        task_command("-cp", "experiment", *slow, "-m", workdir=tmp_path),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    results = tmp_path / "results"
+    deadline = time.monotonic() + 120
+    while not (results.exists() and len(result_files(results)) >= 2):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.2)
+    assert len(assert_index_is_the_files(results)) == 2
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert len(assert_index_is_the_files(results)) == 2
+    sweeps = [
+        subprocess.Popen(
+            task_command("-cp", "experiment", f"settings={setting}", "-m", workdir=tmp_path),
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for setting in ("tnc", "lbfgsb")
+    ]
+    while any(sweep.poll() is None for sweep in sweeps):  # read while both write
+        results_frame(results)
+    assert [sweep.returncode for sweep in sweeps] == [0, 0]
+    assert len(assert_index_is_the_files(results)) == 32

@@ -45,9 +45,10 @@ format: $(INSTALLED)  ## Format the code and sort imports (ruff)
 	$(VENV)/bin/ruff check --select I --fix .
 	$(VENV)/bin/ruff format .
 
-bench: $(INSTALLED)  ## Benchmark the sweep against a plain loop, and the launchers (45, 450, 4,500 jobs)
+bench: $(INSTALLED)  ## Benchmark the sweep against a plain loop, the launchers, reading results (45-4,500)
 	$(PY) bench/sweep_bench.py
 	$(PY) bench/launcher_bench.py
+	$(PY) bench/results_bench.py
 
 slurm-up:  ## Start a one-node SLURM test cluster (root; installs slurm-wlm, munge if missing)
 	@scripts/slurm-cluster up

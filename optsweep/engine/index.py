@@ -20,6 +20,7 @@ an index; it is never needed: deleting it only costs one full read.
 import io
 import json
 import logging
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from optsweep.engine.files import write_atomically
-from optsweep.engine.store import NoResults, ResultFileError, ResultStore, result_files
+from optsweep.engine.store import SUFFIX, NoResults, ResultFileError, ResultStore
 
 log = logging.getLogger(__name__)
 
@@ -70,39 +71,68 @@ def _stack(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(stacked).infer_objects()
 
 
-def _file_key(path: Path) -> tuple[int, int, int]:
-    stat = path.stat()
-    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+def _listing(root: Path) -> dict[str, tuple[int, int, int]]:
+    """{path: (size, modification time, inode)} of the result files under ``root`` (the files
+    ``store.result_files`` lists), from one walk with ``os.scandir``."""
+    found, pending = {}, [str(root)]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+                elif entry.name.endswith(SUFFIX) and not entry.name.startswith("."):
+                    stat = entry.stat()
+                    found[entry.path] = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    return found
 
 
 def _has_containers(column: pd.Series) -> bool:
     return bool(column.map(lambda v: isinstance(v, (list, tuple, dict))).any())
 
 
+def _lists(values: list) -> list:
+    return [list(v) if isinstance(v, tuple) else v for v in values]
+
+
 def _encode(frame: pd.DataFrame, meta: dict) -> bytes:
-    """``frame`` as Parquet bytes; columns holding containers or mixed types as JSON text,
-    named in the metadata with which held tuples."""
+    """``frame`` as Parquet bytes. Columns of lists or tuples of one type are Arrow lists;
+    columns Arrow cannot hold exactly (mixed types, dicts) are JSON text; the metadata names
+    them, and which held tuples."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    columns, json_columns, tuple_columns = {}, [], []
+    columns, list_columns, json_columns, tuple_columns = {}, [], [], []
     for name in frame.columns:
         column = frame[name]
         if column.dtype == object and _has_containers(column):
-            as_json = True
+            if column.map(lambda v: isinstance(v, tuple)).any():
+                tuple_columns.append(name)
+            values = _lists(column.tolist())
+            try:
+                native = pa.array(values)
+                exact = json.dumps(native.to_pylist()) == json.dumps(values)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+                exact = False
+            if exact:
+                list_columns.append(name)
+                columns[name] = native
+                continue
         else:
             try:
                 columns[name] = pa.array(column, from_pandas=True)
-                as_json = False
+                continue
             except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
-                as_json = True
-        if as_json:
-            json_columns.append(name)
-            if column.map(lambda v: isinstance(v, tuple)).any():
-                tuple_columns.append(name)
-            columns[name] = pa.array(column.map(json.dumps))
+                pass
+        json_columns.append(name)
+        columns[name] = pa.array([json.dumps(v) for v in _lists(column.tolist())])
     table = pa.table(columns) if columns else pa.table({})
-    meta = {**meta, "json_columns": json_columns, "tuple_columns": tuple_columns}
+    meta = {
+        **meta,
+        "columns": list(frame.columns),
+        "list_columns": list_columns,
+        "json_columns": json_columns,
+        "tuple_columns": tuple_columns,
+    }
     table = table.replace_schema_metadata({b"optsweep": json.dumps(meta).encode()})
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
@@ -114,17 +144,16 @@ def _decode(path: Path) -> tuple[pd.DataFrame, dict]:
 
     table = pq.read_table(path)
     meta = json.loads(table.schema.metadata[b"optsweep"])
-    frame = table.to_pandas()
-    for name in meta["json_columns"]:
-        restore = tuple if name in meta["tuple_columns"] else None
-        frame[name] = frame[name].map(
-            lambda text, restore=restore: _restored(json.loads(text), restore)
-        )
-    return frame, meta
-
-
-def _restored(value, container):
-    return container(value) if container is not None and isinstance(value, list) else value
+    special = set(meta["list_columns"]) | set(meta["json_columns"])
+    frame = table.drop_columns(list(special)).to_pandas()
+    for name in special:
+        values = table.column(name).to_pylist()
+        if name in meta["json_columns"]:
+            values = [json.loads(text) for text in values]
+        if name in meta["tuple_columns"]:
+            values = [tuple(v) if isinstance(v, list) else v for v in values]
+        frame[name] = pd.Series(values, index=frame.index, dtype=object)
+    return frame[meta["columns"]], meta
 
 
 class ResultIndex:
@@ -143,7 +172,7 @@ class ResultIndex:
     def frame(self, directory: str | Path, on_error: str = "raise") -> pd.DataFrame:
         """The table of ``directory``; ``frame.attrs["config_columns"]`` as ``rows`` set it."""
         root = Path(directory)
-        files = result_files(root) if root.is_dir() else []
+        files = _listing(root) if root.is_dir() else {}
         if not files:
             raise NoResults(
                 f"no results in {directory}: run `python task.py -cp experiment -m` "
@@ -168,9 +197,14 @@ class ResultIndex:
         return frame, meta
 
     def _update(
-        self, root: Path, files: list[Path], cached: pd.DataFrame | None, meta: dict
+        self,
+        root: Path,
+        files: dict[str, tuple[int, int, int]],
+        cached: pd.DataFrame | None,
+        meta: dict,
     ) -> tuple[pd.DataFrame, dict]:
-        """The table brought up to date with ``files`` (see the module docstring)."""
+        """The table brought up to date with ``files`` ({path: (size, time, inode)}; see the
+        module docstring)."""
         written_ns = time.time_ns()
         settled = meta.get("written_ns", 0) - RACY_NS
         known: dict[str, tuple] = {}
@@ -179,23 +213,19 @@ class ResultIndex:
             known = {path: tuple(key) for path, key in zip(cached["path"], columns, strict=True)}
         keep: set[str] = set()
         load: list[tuple[Path, tuple[int, int, int]]] = []
-        for path in files:
-            try:
-                key = _file_key(path)
-            except FileNotFoundError:  # removed meanwhile
-                continue
-            if known.get(str(path)) == key and key[1] < settled:
-                keep.add(str(path))
+        for path, key in files.items():
+            if known.get(path) == key and key[1] < settled:
+                keep.add(path)
             else:
-                load.append((path, key))
+                load.append((Path(path), key))
         if not load and len(keep) == len(known) and cached is not None and not meta["refused"]:
             return cached, meta  # nothing new, changed or removed
         loaded: list[tuple[Path, dict]] = []
         keys: list[tuple[int, int, int]] = []
         refused = []
-        for path, key in load:
+        for file, key in load:
             try:
-                loaded.append((path, self.store.load(path)))
+                loaded.append((file, self.store.load(file)))
                 keys.append(key)
             except ResultFileError as error:
                 refused.append([str(error.path), error.reason])
@@ -211,7 +241,7 @@ class ResultIndex:
             parts.append(fresh)
         frame = _stack(parts)
         if not frame.empty:  # in the order of the files, as reading them all gives
-            order = {str(path): number for number, path in enumerate(files)}
+            order = {str(path): number for number, path in enumerate(sorted(map(Path, files)))}
             frame = frame.sort_values("path", key=lambda paths: paths.map(order))
             frame = frame.reset_index(drop=True)
         meta = {

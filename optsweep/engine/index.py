@@ -12,9 +12,10 @@ write in the same instant would otherwise look unchanged).
 
 The files stay the source of truth: the index never holds a row its file does not give, and
 files that are not readable results are reported on every call (``on_error`` as in
-``ResultStore.load_all``). The index is Parquet (columns that mix types or hold lists as JSON
-text, restored on reading), written atomically, so concurrent sweeps and readers never see half
-an index; it is never needed: deleting it only costs one full read.
+``ResultStore.load_all``). The index is Parquet (lists as Arrow lists; columns Arrow cannot
+hold exactly, such as mixed types, as JSON text; both restored on reading), written
+atomically, so concurrent sweeps and readers never see half an index; it is never needed:
+deleting it only costs one full read.
 """
 
 import io
@@ -29,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from optsweep.engine.files import write_atomically
-from optsweep.engine.store import SUFFIX, NoResults, ResultFileError, ResultStore
+from optsweep.engine.store import NoResults, ResultFileError, ResultStore, is_result_name
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def _listing(root: Path) -> dict[str, tuple[int, int, int]]:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
                     pending.append(entry.path)
-                elif entry.name.endswith(SUFFIX) and not entry.name.startswith("."):
+                elif is_result_name(entry.name):
                     stat = entry.stat()
                     found[entry.path] = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
     return found
@@ -174,10 +175,7 @@ class ResultIndex:
         root = Path(directory)
         files = _listing(root) if root.is_dir() else {}
         if not files:
-            raise NoResults(
-                f"no results in {directory}: run `python task.py -cp experiment -m` "
-                "(or `make sweep`) to produce them"
-            )
+            raise NoResults.of(directory)
         cached, meta = self._read(root)
         frame, meta = self._update(root, files, cached, meta)
         self._report(meta["refused"], on_error)

@@ -17,12 +17,27 @@ TASK_STARTUP_S = 120
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def _ask(*command: str) -> str | None:
+class SlurmUnreachable(RuntimeError):
+    """SLURM's commands failed or are missing."""
+
+
+def _run(*command: str, timeout: float = 30) -> str:
+    """The output of ``command``; ``SlurmUnreachable`` naming it and why if it fails."""
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise SlurmUnreachable(f"{' '.join(command)}: {error}") from None
+    if done.returncode != 0:
+        raise SlurmUnreachable(f"{' '.join(command)}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def _ask(*command: str) -> str | None:
+    """The output of ``command``, or None if it fails (the caller then assumes a default)."""
+    try:
+        return _run(*command)
+    except SlurmUnreachable:
         return None
-    return done.stdout if done.returncode == 0 else None
 
 
 def max_array_size() -> int:
@@ -64,18 +79,8 @@ def thread_limits(setup: list[str] | None) -> list[str]:
     return lines
 
 
-class SlurmUnreachable(RuntimeError):
-    """SLURM's commands failed or are missing."""
-
-
 def queued_tasks() -> set[str]:
     """Ids of this user's jobs that SLURM still holds (queued, running or completing), array
     tasks one by one (``123_4``). ``SlurmUnreachable`` if ``squeue`` fails."""
-    command = ["squeue", "-h", "-r", "-u", getpass.getuser(), "-o", "%i"]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise SlurmUnreachable(f"{' '.join(command)}: {error}") from None
-    if done.returncode != 0:
-        raise SlurmUnreachable(f"{' '.join(command)}: {done.stderr.strip()}")
-    return set(done.stdout.split())
+    command = ("squeue", "-h", "-r", "-u", getpass.getuser(), "-o", "%i")
+    return set(_run(*command, timeout=60).split())

@@ -70,6 +70,13 @@ class ResultFileError(Exception):
 class NoResults(Exception):
     """A results directory that is missing or holds no results."""
 
+    @classmethod
+    def of(cls, directory: str | Path) -> "NoResults":
+        return cls(
+            f"no results in {directory}: run `python task.py -cp experiment -m` "
+            "(or `make sweep`) to produce them"
+        )
+
 
 def identifying_overrides(overrides: list[str]) -> list[str]:
     """The overrides that say what a job computes: sorted, without ``+``/``~`` prefixes;
@@ -134,12 +141,16 @@ def _digest(payload: bytes, label: bytes) -> bytes:
     return hashlib.sha256(payload + b"\0" + label).hexdigest().encode()
 
 
+def _with_trailer(payload: bytes, label: str) -> bytes:
+    """``payload`` (a pickle) followed by its format 3 trailer line."""
+    tag = label.encode()
+    return payload + b"%s%s %d %s\n" % (_TRAILER, _digest(payload, tag), len(payload), tag)
+
+
 def encode(record: dict, label: str = "-") -> bytes:
     """A result file's bytes: the pickled record, then its trailer (checksum, length,
     ``label``: the fingerprint)."""
-    payload = pickle.dumps(record, protocol=5)
-    tag = label.encode()
-    return payload + b"%s%s %d %s\n" % (_TRAILER, _digest(payload, tag), len(payload), tag)
+    return _with_trailer(pickle.dumps(record, protocol=5), label)
 
 
 def plain_pickle(data: bytes, path: str | Path) -> bytes:
@@ -148,8 +159,7 @@ def plain_pickle(data: bytes, path: str | Path) -> bytes:
     payload, label = verified_payload(data, path)
     if not data.startswith(MAGIC + b" "):
         return data
-    tag = (label or "-").encode()
-    return payload + b"%s%s %d %s\n" % (_TRAILER, _digest(payload, tag), len(payload), tag)
+    return _with_trailer(payload, label or "-")
 
 
 def verified_payload(data: bytes, path: str | Path) -> tuple[bytes, str | None]:
@@ -292,10 +302,7 @@ class ResultStore:
         """
         files = result_files(directory) if Path(directory).is_dir() else []
         if not files:
-            raise NoResults(
-                f"no results in {directory}: run `python task.py -cp experiment -m` "
-                "(or `make sweep`) to produce them"
-            )
+            raise NoResults.of(directory)
         loaded = []
         for path in files:
             try:
@@ -307,6 +314,11 @@ class ResultStore:
         return loaded
 
 
+def is_result_name(name: str) -> bool:
+    """Whether a file called ``name`` is a result (not a temporary or hidden file)."""
+    return name.endswith(SUFFIX) and not name.startswith(".")
+
+
 def result_files(directory: str | Path) -> list[Path]:
-    """All result files under ``directory``, in a stable order (temporary files excluded)."""
-    return sorted(p for p in Path(directory).rglob(f"*{SUFFIX}") if not p.name.startswith("."))
+    """All result files under ``directory``, in a stable order."""
+    return sorted(p for p in Path(directory).rglob(f"*{SUFFIX}") if is_result_name(p.name))

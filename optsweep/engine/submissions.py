@@ -17,13 +17,12 @@ from datetime import datetime
 from pathlib import Path
 
 from optsweep.engine import slurm
+from optsweep.engine.chunks import Job
 from optsweep.engine.files import write_atomically
 
 log = logging.getLogger(__name__)
 
 DIRECTORY = ".submitted"  # under the sweep's output.dir
-
-Job = tuple[int, tuple[str, ...]]  # (number in the sweep, overrides)
 
 
 class SubmissionsUnknown(Exception):

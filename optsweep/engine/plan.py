@@ -17,6 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from optsweep.engine.compose import JobConfig
 from optsweep.engine.errors import InvalidJobConfig
+from optsweep.engine.group_choices import TREE_SCHEME
 from optsweep.engine.keys import check_keys
 from optsweep.engine.paths import PROJECT_ROOT
 from optsweep.engine.resolve import FamilyResolver, resolve_in_full
@@ -77,7 +78,9 @@ def _where() -> str:
     if not HydraConfig.initialized():
         return "command-line overrides"
     hydra = HydraConfig.get()
-    sources = [Path(s.path) for s in hydra.runtime.config_sources if s.schema == "file"]
+    sources = [
+        Path(s.path) for s in hydra.runtime.config_sources if s.schema in ("file", TREE_SCHEME)
+    ]
     wanted = [hydra.job.config_name] + [
         f"{group}/{choice}"
         for group, choice in hydra.runtime.choices.items()

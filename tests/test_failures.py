@@ -2,6 +2,7 @@
 
 import os
 import pickle
+import re
 import shutil
 import signal
 import subprocess
@@ -28,14 +29,16 @@ def test_failing_jobs_leave_the_others_and_exit_non_zero_with_a_summary(tmp_path
         "experiment",
         "settings=tnc",
         "maxfun=20,40",
-        "x0=[0.5,0.5],[nan,nan]",
+        "x0=[0.5,0.5],[1e200,1e200]",
         "-m",
         workdir=tmp_path,
         check=False,
     )
     assert completed.returncode != 0
     assert "4 jobs: 0 skipped (up to date), 2 ran, 2 failed" in completed.output
-    assert completed.output.count("NonFiniteObjective: TNC ended with f=nan") == 2
+    # One error, two jobs: named once, with each job's log.
+    assert "2 jobs: NonFiniteObjective: TNC ended with f=inf" in completed.output
+    assert completed.output.count("NonFiniteObjective: TNC ended with f=inf") == 1
     logs = [line.split("log: ")[1] for line in completed.output.splitlines() if "log: " in line]
     assert len(logs) == 2 and all(os.path.exists(log) for log in logs)
     files = result_files(tmp_path / "results")
@@ -157,6 +160,9 @@ def test_two_sweeps_started_together_get_own_run_dirs_and_valid_results(tmp_path
     ]
     outputs = [process.communicate(timeout=300)[0] for process in processes]
     assert [process.returncode for process in processes] == [0, 0], outputs
+    # Each job ran once, in one sweep or the other; the other says so instead of "ran".
+    ran = [int(re.search(r"(\d+) ran", output).group(1)) for output in outputs]
+    assert sum(ran) == 15, outputs
     run_dirs = list((tmp_path / "multirun").glob("*/*"))
     assert len(run_dirs) == 2 and all((d / "multirun.yaml").exists() for d in run_dirs)
     assert len(load_results(tmp_path / "results")) == 15

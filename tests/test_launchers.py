@@ -102,14 +102,14 @@ def test_failing_job_gives_summary_and_non_zero_exit(launcher, tmp_path):
         f"launcher={launcher}",
         "settings=tnc",
         "maxfun=20",
-        "x0=[0.5,0.5],[nan,nan]",
+        "x0=[0.5,0.5],[1e200,1e200]",
         "-m",
         workdir=tmp_path,
         check=False,
     )
     assert completed.returncode != 0
     assert "2 jobs: 0 skipped (up to date), 1 ran, 1 failed" in completed.output
-    assert "NonFiniteObjective: TNC ended with f=nan" in completed.output
+    assert "NonFiniteObjective: TNC ended with f=inf" in completed.output
     (log,) = [line.split("log: ")[1] for line in completed.output.splitlines() if "log: " in line]
     assert os.path.exists(log)
     assert len(result_files(tmp_path / "results")) == 1

@@ -38,7 +38,9 @@ def tree(tmp_path):
 def composed(tree, *overrides: str) -> dict:
     with initialize_config_dir(config_dir=str(tree)):
         config = compose(config_name="task", overrides=list(overrides))
-    return OmegaConf.to_container(config, resolve=True)
+    plain = OmegaConf.to_container(config, resolve=True)
+    assert isinstance(plain, dict)
+    return plain
 
 
 def test_both_forms_compose_the_same_job(tree):

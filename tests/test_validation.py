@@ -76,7 +76,7 @@ def test_wrongly_typed_task_values(tmp_path):
     assert "seed=-1 must be a non-negative integer" in refused(
         "-cp", "experiment", "settings=tnc", "maxfun=10", "seed=-1", workdir=tmp_path
     )
-    assert "x0=['a', 1] must be null or a non-empty list of numbers" in refused(
+    assert "x0=['a', 1] must be null or a list of numbers" in refused(
         "-cp", "experiment", "settings=tnc", "maxfun=10", "x0=[a,1]", workdir=tmp_path
     )
     assert "jac='4-point' is not one of" in refused(

@@ -45,6 +45,27 @@ def write_atomically(path: Path, data: bytes, exclusive: bool = False) -> None:
         raise
 
 
+def unwritable(directory: Path) -> str | None:
+    """Why files cannot be written in ``directory`` (created if missing), or None.
+
+    Tries what a job will do, writing and removing a small file, so that permissions, a
+    read-only file system, a full disk or a file in the way are all found the same way
+    (``os.access`` says yes to root, and nothing about a full disk)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=directory, prefix=".write-probe.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(b"\0" * 4096)
+                file.flush()
+                os.fsync(file.fileno())
+        finally:
+            Path(probe).unlink(missing_ok=True)
+    except OSError as error:
+        return f"{type(error).__name__}: {error.strerror or error}"
+    return None
+
+
 def move_aside(path: Path) -> Path | None:
     """Rename an existing file to ``<name>.stale`` so no reader takes it as current."""
     stale = path.with_name(path.name + STALE_SUFFIX)

@@ -24,6 +24,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class FoundCurrent(float):
+    """The value of a job whose result was current when it got its lock: another sweep (or an
+    earlier run) computed it, so it was not run. A float, so sweepers and callbacks use it as
+    any job's value; the sweep counts these apart from the jobs it ran."""
+
+
 def run_job(task: "ExperimentTask", cfg: DictConfig, plan: JobPlan | None = None) -> float:
     """Run the job ``cfg`` describes, save its result, return the experiment's value of it.
 
@@ -44,7 +50,7 @@ def run_job(task: "ExperimentTask", cfg: DictConfig, plan: JobPlan | None = None
             stored = store.current(plan.path, plan.config)
             if stored is not None:
                 log.info("up to date, not rerun: %s", plan.path)
-                return experiment.value(stored["result"])
+                return FoundCurrent(experiment.value(stored["result"]))
         started, clock = now(), time.perf_counter()
         timeout = OmegaConf.select(hydra_cfg.sweeper, "job_timeout", default=None)
         try:

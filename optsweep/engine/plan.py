@@ -21,7 +21,7 @@ from optsweep.engine.group_choices import TREE_SCHEME
 from optsweep.engine.keys import check_keys
 from optsweep.engine.paths import PROJECT_ROOT
 from optsweep.engine.resolve import FamilyResolver, resolve_in_full
-from optsweep.engine.store import ResultStore
+from optsweep.engine.store import ResultStore, refuse_foreign
 
 INVALID = (InvalidJobConfig, OmegaConfBaseException)
 # Keys left out of the recorded config: where results and logs go is not what was computed.
@@ -55,12 +55,9 @@ def plan_from_resolved(resolved: dict, overrides: Iterable[str], store: ResultSt
     recorded = {key: value for key, value in resolved.items() if key not in _NOT_RECORDED}
     config = store.experiment.record(recorded)
     overrides = tuple(overrides)
-    return JobPlan(
-        overrides,
-        store.path(resolved["output"], list(overrides)),
-        config,
-        bool(resolved["output"]["overwrite"]),
-    )
+    path = store.path(resolved["output"], list(overrides), resolved)
+    refuse_foreign(path)
+    return JobPlan(overrides, path, config, bool(resolved["output"]["overwrite"]))
 
 
 def plan_job(cfg: DictConfig, overrides: Iterable[str], store: ResultStore) -> JobPlan:
@@ -130,19 +127,26 @@ def check_sweep(jobs: Iterable[JobConfig], store: ResultStore) -> list[JobPlan]:
             job.describe()
             problems[f"{error}\n    (from {_where()})"].append(label)
             continue
-        owners[plan.path].append(label)
+        owners[plan.path].append((label, plan.config))
         plans.append(plan)
     lines = [
         f"{message}\n    in {len(labels)} job(s), e.g. [{labels[0]}]"
         for message, labels in problems.items()
     ]
-    for path, labels in owners.items():
-        if len(labels) > 1:
-            jobs_text = "".join(f"\n    [{label}]" for label in labels)
-            lines.append(
-                f"{len(labels)} jobs would write the same result file {path}:{jobs_text}\n"
-                "  make output.file depend on every swept key, or leave it null"
-            )
+    for path, owned in owners.items():
+        if len(owned) > 1:
+            jobs_text = "".join(f"\n    [{label}]" for label, _ in owned)
+            if all(config == owned[0][1] for _, config in owned):
+                lines.append(
+                    f"{len(owned)} jobs are one job (their values are equal, e.g. 0.1 and "
+                    f"1e-1) and would write one result file {path}:{jobs_text}\n"
+                    "  sweep each value once"
+                )
+            else:
+                lines.append(
+                    f"{len(owned)} jobs would write the same result file {path}:{jobs_text}\n"
+                    "  make output.file depend on every swept key, or leave it null"
+                )
     if lines:
         raise SweepRejected("sweep refused before running any job:\n  " + "\n  ".join(lines))
     return plans

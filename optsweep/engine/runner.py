@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from optsweep.engine import internals
 from optsweep.engine.compose import FastComposer, JobConfig
+from optsweep.engine.errors import JobNotRun, stops_every_job
 from optsweep.engine.experiment import ExperimentTask
 from optsweep.engine.job import run_job
 from optsweep.engine.plan import JobPlan
@@ -55,10 +56,18 @@ class InProcessRun:
     ) -> list[JobReturn]:
         """Run ``jobs`` ((number in the sweep, overrides) pairs); ``plans``: the checked plan
         of each job by its overrides, which the job reuses."""
-        returns = []
+        returns: list[JobReturn] = []
+        stop: tuple[int, BaseException] | None = None  # the failure every later job would hit
         try:
             for index, overrides in jobs:
-                returns.append(self._run_one(self.composer.compose(overrides, index), plans))
+                if stop is not None:
+                    returns.append(self._not_run(index, overrides, *stop))
+                    continue
+                ret = self._run_one(self.composer.compose(overrides, index), plans)
+                returns.append(ret)
+                error = internals.job_error(ret)
+                if error is not None and stops_every_job(error):
+                    stop = (index, error)
         finally:
             if self.log_file is not None:  # back to Hydra's own logging, as its launcher does
                 hydra = self.composer.master.hydra
@@ -97,6 +106,19 @@ class InProcessRun:
             if full is not None:
                 self.callbacks.on_job_end(config=full, job_return=ret)
         mark_job_end(self.sweep_dir, job.index, ret.status)
+        return ret
+
+    def _not_run(
+        self, index: int, overrides: tuple[str, ...], failed: int, error: BaseException
+    ) -> JobReturn:
+        """The return of a job not started because job ``failed`` hit ``error``."""
+        ret = JobReturn(overrides=list(overrides), working_dir=os.getcwd())
+        ret.return_value = JobNotRun(
+            f"not started: job #{failed} failed with {type(error).__name__}: {error}, "
+            "which every later job would hit too"
+        )
+        ret.status = JobStatus.FAILED
+        mark_job_end(self.sweep_dir, index, ret.status)
         return ret
 
 

@@ -25,10 +25,12 @@ import io
 import os
 import pickle
 import warnings
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from optsweep.engine.errors import InvalidJobConfig
 from optsweep.engine.files import write_atomically
 from optsweep.engine.provenance import code_version
 
@@ -87,6 +89,93 @@ def identifying_overrides(overrides: list[str]) -> list[str]:
         for override in bare
         if override.split("=", 1)[0].split(".", 1)[0] not in _NOT_IDENTIFYING
     )
+
+
+class NotAResultFile(InvalidJobConfig):
+    """A job's result path holds something that is not a result: a sweep never writes over it."""
+
+
+def refuse_foreign(path: Path) -> None:
+    """Raise ``NotAResultFile`` if ``path`` exists and is not a result file (readable or
+    damaged): a sweep that wrote there would destroy a file it did not make."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(32)
+    except (FileNotFoundError, NotADirectoryError):  # the write check names a blocked path
+        return
+    except IsADirectoryError:
+        head = None
+    except OSError as error:
+        raise NotAResultFile(f"result path {path} cannot be read: {error}") from None
+    if head is None or not (head.startswith(MAGIC) or _begins_a_record(head)):
+        what = "a directory" if head is None else "a file that is not a result"
+        raise NotAResultFile(
+            f"result path {path} is {what}: refusing to write over it "
+            "(move it away, or choose another output.file or output.dir)"
+        )
+
+
+def _begins_a_record(head: bytes) -> bool:
+    """Whether ``head`` begins a pickle of a result record (``{"config": ...``), as format 3
+    files do, even a damaged one."""
+    return head.startswith(b"\x80") and b"\x8c\x06config" in head
+
+
+def canonical_overrides(overrides: list[str], config: Any) -> list[str]:
+    """``overrides`` with each ``key=value`` whose key is a value of the job's resolved
+    ``config`` rewritten as ``key=<that value>`` in one canonical spelling, so that equivalent
+    overrides (``eta=0.1``, ``eta=0.10``, ``eta=1e-1``, ``maxfun=${budget}``) name one file.
+    Group choices (``settings=tnc``, ``method=tnc``), deletions and keys absent from ``config``
+    keep their text."""
+    canonical = []
+    for override in overrides:
+        key, equals, text = override.partition("=")
+        value = _lookup(config, key.lstrip("+~")) if equals and config is not None else _ABSENT
+        if value is _ABSENT or isinstance(value, Mapping):
+            canonical.append(override)
+        else:
+            canonical.append(f"{key}={_spelling(value)}")
+    return canonical
+
+
+_ABSENT = object()
+
+
+def _lookup(config: Any, dotted: str) -> Any:
+    node = config
+    for part in dotted.split("."):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        else:
+            return _ABSENT
+    return node
+
+
+def _spelling(value: Any) -> str:
+    """One spelling per value, readable in a file name: ``0.1``, ``10``, ``true``, ``null``,
+    ``[-0.5,-0.5]``; a string that would read as another type is quoted (``'10'``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return repr(value) if _reads_as_other_type(value) else value
+    if isinstance(value, Sequence):
+        return "[" + ",".join(map(_spelling, value)) + "]"
+    return str(value)
+
+
+def _reads_as_other_type(text: str) -> bool:
+    """Whether Hydra's override grammar would read ``text``, unquoted, as no string."""
+    if not text or text.lower() in ("true", "false", "null"):
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _escape(text: str) -> str:
@@ -230,12 +319,14 @@ class ResultStore:
         """The experiment's code version (``provenance.code_version``)."""
         return code_version(self.experiment)
 
-    def path(self, output: Any, overrides: list[str]) -> Path:
+    def path(self, output: Any, overrides: list[str], config: Any = None) -> Path:
         """Where a job's result goes, from its ``output`` config (resolved, or a DictConfig):
-        ``output.file`` if set, else ``default_result_path``."""
+        ``output.file`` if set, else ``default_result_path`` of its overrides, spelled as the
+        job's resolved ``config`` (a dict or DictConfig) says (``canonical_overrides``)."""
         if output["file"] is not None:
             return Path(output["file"])
-        return default_result_path(output["dir"], overrides, self.experiment.result_groups)
+        named = canonical_overrides(overrides, config)
+        return default_result_path(output["dir"], named, self.experiment.result_groups)
 
     def save(self, path: Path, record: dict, locked: bool = False) -> None:
         """Write ``record`` to ``path`` atomically; ``locked``: the caller holds

@@ -46,7 +46,10 @@ from optsweep.engine.chunks import (
     run_chunk,
 )
 from optsweep.engine.compose import FastComposer
+from optsweep.engine.errors import JobNotRun
 from optsweep.engine.experiment import ExperimentTask, experiment_of
+from optsweep.engine.files import unwritable
+from optsweep.engine.job import FoundCurrent
 from optsweep.engine.limits import Terminated, stop_signals
 from optsweep.engine.plan import JobPlan, check_sweep
 from optsweep.engine.progress import ProgressReport
@@ -77,15 +80,90 @@ class SweepRefused(CompactHydraException):
     """The sweep cannot start as asked; nothing was run or submitted."""
 
 
-def _failure_line(ret: JobReturn, log_file: Path | None) -> str:
+def _refuse_unwritable(directories: set[Path]) -> None:
+    """Refuse the sweep, before anything runs, if a job could not write its result."""
+    problems = [
+        f"  {directory}: {reason}"
+        for directory in sorted(directories)
+        if (reason := unwritable(directory)) is not None
+    ]
+    if problems:
+        raise SweepRefused(
+            "sweep refused before running any job: results cannot be written in\n"
+            + "\n".join(problems)
+            + "\n  (choose another output.dir, or free space / fix permissions)"
+        )
+
+
+def _failure_line(ret: JobReturn, log_file: Path | None, grouped: bool = False) -> str:
+    """A failed job: its overrides, its error (unless ``grouped`` under it), its log."""
     error = internals.job_error(ret)
     if log_file is None and ret.hydra_cfg is not None:
         log_file = Path(ret.hydra_cfg.hydra.runtime.output_dir) / f"{ret.task_name}.log"
+    indent = "    " if grouped else "  "
+    error_line = "" if grouped else f"{indent}  {type(error).__name__}: {error}\n"
     return (
-        f"  [{' '.join(ret.overrides or [])}]\n"
-        f"    {type(error).__name__}: {error}\n"
-        f"    log: {log_file or '(none)'}"
+        f"{indent}[{' '.join(ret.overrides or [])}]\n"
+        f"{error_line}{indent}  log: {log_file or '(none)'}"
     )
+
+
+def _summary(
+    total: int,
+    skipped: int,
+    running: int,
+    returns: list[Sequence[JobReturn]],
+    failed: list[tuple[JobReturn, Path | None]],
+) -> str:
+    """``45 jobs: 3 skipped (up to date), 40 ran, 2 failed``, naming also the jobs another
+    sweep finished meanwhile and those not started after an error every job would hit."""
+    found = sum(
+        r.status is JobStatus.COMPLETED and isinstance(r.return_value, FoundCurrent)
+        for batch in returns
+        for r in batch
+    )
+    not_started = sum(isinstance(internals.job_error(r), JobNotRun) for r, _ in failed)
+    ran = running - len(failed) - found
+    parts = [f"{total} jobs: {skipped} skipped (up to date)"]
+    if found:
+        parts.append(f"{found} skipped (finished meanwhile by another sweep)")
+    parts += [f"{ran} ran", f"{len(failed) - not_started} failed"]
+    if not_started:
+        parts.append(f"{not_started} not started")
+    return ", ".join(parts)
+
+
+# Jobs listed per group of identical failures; the others are counted.
+_LISTED_PER_ERROR = 3
+
+
+def _failure_key(error: BaseException | None) -> tuple:
+    """Failures with one key are one problem: the same exception and message, or for an
+    OSError the same error number whatever the file, or any job not started."""
+    if isinstance(error, JobNotRun):
+        return (JobNotRun,)
+    if isinstance(error, OSError) and error.errno is not None:
+        return (type(error), error.errno)
+    return (type(error), str(error))
+
+
+def _failure_summary(failed: list[tuple[JobReturn, Path | None]]) -> str:
+    """Each failed job as ``_failure_line``; identical failures grouped, a few jobs listed."""
+    groups: dict[tuple, list[tuple[JobReturn, Path | None]]] = {}
+    for ret, log_file in failed:
+        groups.setdefault(_failure_key(internals.job_error(ret)), []).append((ret, log_file))
+    lines = []
+    for members in groups.values():
+        if len(members) == 1:
+            lines.append(_failure_line(*members[0]))
+            continue
+        error = internals.job_error(members[0][0])
+        lines.append(f"  {len(members)} jobs: {type(error).__name__}: {error}")
+        for ret, log_file in members[:_LISTED_PER_ERROR]:
+            lines.append(_failure_line(ret, log_file, grouped=True))
+        if len(members) > _LISTED_PER_ERROR:
+            lines.append(f"    ... and {len(members) - _LISTED_PER_ERROR} more")
+    return "\n".join(lines)
 
 
 def consecutive_batches(todo: list[Job], size: int) -> Iterator[list[Job]]:
@@ -222,12 +300,13 @@ class CheckedSweeper(ExperimentSweeper):
         if self.dry_run:
             self._print_dry_run(plans, statuses, flying)
             return []
-        self.save_sweep_config()
         todo = [
             (index, plan.overrides)
             for index, (plan, status) in enumerate(zip(plans, statuses, strict=True))
             if status not in ("current", "in flight")
         ]
+        _refuse_unwritable({plans[index].path.parent for index, _ in todo})
+        self.save_sweep_config()
         skipped = len(plans) - len(todo) - len(flying)
         if skipped:
             log.info(
@@ -492,14 +571,11 @@ class CheckedSweeper(ExperimentSweeper):
         if followed:  # forget the submissions whose tasks have all ended
             assert self.registry is not None
             self.registry.in_flight()
-        summary = (
-            f"{total} jobs: {skipped} skipped (up to date), "
-            f"{running - len(failed)} ran, {len(failed)} failed"
-        )
+        summary = _summary(total, skipped, running, returns, failed)
         if failed:
             raise SweepFailed(
                 f"{summary}. Failed jobs (the other results were saved):\n"
-                + "\n".join(_failure_line(r, log_file) for r, log_file in failed)
+                + _failure_summary(failed)
             ) from internals.job_error(failed[0][0])
         log.info(summary)
         return returns

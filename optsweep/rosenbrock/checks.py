@@ -1,5 +1,6 @@
 """The Rosenbrock experiment's job configs: their values checked, and what a result records."""
 
+import math
 from numbers import Real
 
 from optsweep.engine.errors import InvalidJobConfig
@@ -12,29 +13,46 @@ class InvalidTaskConfig(InvalidJobConfig):
     """A task key (seed, x0, x0_random) with a value of the wrong kind."""
 
 
+# The Rosenbrock function of one variable is identically 0: every method would "find" the
+# minimum at once. Two variables or more make it the benchmark it is.
+MIN_DIMENSION = 2
+
+
 def check_values(config: dict) -> None:
-    """Raise ``InvalidTaskConfig`` if the task's own keys hold values of the wrong kind."""
+    """Raise ``InvalidTaskConfig`` if a task key holds a value of the wrong kind or one that
+    makes the benchmark meaningless; the message names the key and the accepted range."""
     seed = config["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InvalidTaskConfig(f"seed={seed!r} must be a non-negative integer")
     x0 = config["x0"]
-    if x0 is not None and (
-        not isinstance(x0, list)
-        or not x0
-        or not all(isinstance(v, Real) and not isinstance(v, bool) for v in x0)
-    ):
-        raise InvalidTaskConfig(f"x0={x0!r} must be null or a non-empty list of numbers")
+    if x0 is not None:
+        if not isinstance(x0, list) or not all(_is_number(v) for v in x0):
+            raise InvalidTaskConfig(f"x0={x0!r} must be null or a list of numbers")
+        if len(x0) < MIN_DIMENSION:
+            raise InvalidTaskConfig(
+                f"x0={x0!r} has {len(x0)} coordinate(s): it needs {MIN_DIMENSION} or more "
+                "(the Rosenbrock function of one variable is identically 0)"
+            )
+        if not all(math.isfinite(v) for v in x0):
+            raise InvalidTaskConfig(f"x0={x0!r} must hold finite numbers (no nan or inf)")
     box = config["x0_random"]
-    if not (
-        isinstance(box["dim"], int)
-        and box["dim"] > 0
-        and isinstance(box["low"], Real)
-        and isinstance(box["high"], Real)
-        and box["low"] < box["high"]
-    ):
+    dim = box["dim"]
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < MIN_DIMENSION:
         raise InvalidTaskConfig(
-            f"x0_random={box!r} must have an integer dim > 0 and numbers low < high"
+            f"x0_random.dim={dim!r} must be an integer >= {MIN_DIMENSION} "
+            "(the Rosenbrock function of one variable is identically 0)"
         )
+    low, high = box["low"], box["high"]
+    if not (_is_number(low) and _is_number(high) and math.isfinite(low) and math.isfinite(high)):
+        raise InvalidTaskConfig(
+            f"x0_random.low={low!r} and x0_random.high={high!r} must be finite numbers"
+        )
+    if not low < high:
+        raise InvalidTaskConfig(f"x0_random.low={low!r} must be less than x0_random.high={high!r}")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
 
 
 def record(config: dict) -> dict:

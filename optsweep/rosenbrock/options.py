@@ -67,6 +67,17 @@ def _known(method) -> str:
     return str(method).lower()
 
 
+# Options that count something a run may do: a value below 1 is no budget at all (scipy
+# would return the start point, or run on with its own default). TNC's maxCGit is left out:
+# scipy gives 0 and negative values a meaning.
+COUNTS = {
+    "maxfun": "evaluations of the objective",
+    "maxfev": "evaluations of the objective",
+    "maxiter": "iterations",
+    "maxcor": "stored corrections",
+    "maxls": "line-search steps",
+}
+
 # Documented scalar types we enforce, and what a config value must be for each.
 _SCALAR_TYPES = {
     "int": "an integer",
@@ -197,6 +208,11 @@ def check_method(method: str, options: dict, jac) -> None:
             raise InvalidMethodConfig(
                 f"method.options.{key}={value!r} must be {_SCALAR_TYPES[kind]} "
                 f"(scipy documents '{key} : {kind}' for {method})"
+            )
+        if key in COUNTS and value < 1:
+            raise InvalidMethodConfig(
+                f"method.options.{key}={value!r} must be an integer >= 1 ({COUNTS[key]}); "
+                "a budget of 0 or less gives no meaningful result"
             )
     if jac not in JAC_CHOICES:
         raise InvalidMethodConfig(f"jac={jac!r} is not one of {', '.join(map(str, JAC_CHOICES))}")

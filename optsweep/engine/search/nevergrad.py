@@ -179,7 +179,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         params = {key: candidate.value[key] for key in space}
         path = None
         if self.store is not None and ret.cfg is not None:
-            path = str(self.store.path(ret.cfg.output, list(ret.overrides)))
+            path = str(self.store.path(ret.cfg.output, list(ret.overrides), ret.cfg))
         if ret.status is JobStatus.COMPLETED:
             return Evaluation(number, params, float(ret.return_value), path=path)
         error = internals.job_error(ret)

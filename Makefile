@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+TRACKERS := $(VENV)/.installed-trackers
 
 .DEFAULT_GOAL := help
-.PHONY: help env sweep figures search test lint format bench slurm-up slurm-down clean
+.PHONY: help env trackers sweep figures search test lint format bench slurm-up slurm-down clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -17,6 +18,14 @@ $(INSTALLED): pyproject.toml constraints.txt
 	touch $@
 
 env: $(INSTALLED)  ## Create .venv with the pinned dependencies (done by the other targets)
+
+# The trackers extra (MLflow, W&B) for tracker=mlflow / tracker=wandb; make test installs it.
+$(TRACKERS): $(INSTALLED)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt \
+		--config-settings editable_mode=compat -e '.[test,lint,trackers]'
+	touch $@
+
+trackers: $(TRACKERS)  ## Install MLflow and W&B into .venv (for tracker=mlflow / tracker=wandb)
 
 sweep: $(INSTALLED)  ## Run the full experiment sweep into results/, then the figures
 	$(PY) task.py -cp experiment -m
@@ -33,7 +42,7 @@ search: $(INSTALLED)  ## Run the nevergrad searches of experiment/search/ and dr
 	$(PY) plots/search_trace.py search=tnc
 	$(PY) plots/search_trace.py search=lbfgsb
 
-test: $(INSTALLED)  ## Run all tests
+test: $(TRACKERS)  ## Run all tests
 	$(PY) -m pytest
 
 lint: $(INSTALLED)  ## Lint, check formatting and type-check (ruff, mypy)

@@ -18,6 +18,8 @@ from optsweep.engine.errors import InvalidJobConfig
 if TYPE_CHECKING:
     from optsweep.engine.experiment import Experiment
 
+# Keys the engine owns, not the task: Hydra's node and the tracker's (config/tracker/).
+ENGINE_KEYS = ("hydra", "tracker")
 _REFERENCE = re.compile(r"\$\{\s*([A-Za-z_][\w-]*)")
 
 
@@ -57,7 +59,8 @@ def check_keys(cfg: DictConfig, experiment: "Experiment") -> None:
     """Raise ``InvalidJobConfig`` for a key that no part of the experiment would read."""
     unresolved = OmegaConf.to_container(cfg, resolve=False)
     assert isinstance(unresolved, dict)
-    unresolved.pop("hydra", None)
+    for engine_key in ENGINE_KEYS:
+        unresolved.pop(engine_key, None)
     known = task_keys(experiment)
     used = referenced_keys(unresolved)
     for key, value in unresolved.items():

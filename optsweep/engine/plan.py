@@ -24,8 +24,9 @@ from optsweep.engine.resolve import FamilyResolver, resolve_in_full
 from optsweep.engine.store import ResultStore, refuse_foreign
 
 INVALID = (InvalidJobConfig, OmegaConfBaseException)
-# Keys left out of the recorded config: where results and logs go is not what was computed.
-_NOT_RECORDED = ("output", "hydra")
+# Keys left out of the recorded config: where results, logs and tracker runs go is not what
+# was computed.
+_NOT_RECORDED = ("output", "hydra", "tracker")
 
 
 class SweepRejected(CompactHydraException):

@@ -44,8 +44,8 @@ _HEADER_FIELDS = {b"1": 4, b"2": 5}  # format version -> fields of its header li
 _TRAILER = MAGIC + b" 3 "  # how format 3's trailer line (after the pickle) begins
 # Longest file name built from overrides; longer ones are shortened with a hash.
 _MAX_NAME = 200
-# Overrides that say where or how a job runs, not what it computes.
-_NOT_IDENTIFYING = ("output", "launcher")
+# Overrides that say where or how a job runs or is reported, not what it computes.
+_NOT_IDENTIFYING = ("output", "launcher", "tracker")
 
 # (module, name) pairs any result pickle may refer to: numpy arrays and scalars.
 NUMPY_TYPES = frozenset(
@@ -82,7 +82,8 @@ class NoResults(Exception):
 
 def identifying_overrides(overrides: list[str]) -> list[str]:
     """The overrides that say what a job computes: sorted, without ``+``/``~`` prefixes;
-    ``output.*`` (where results go) and ``launcher`` (where jobs run) left out."""
+    ``output.*`` (where results go), ``launcher`` (where jobs run) and ``tracker`` (where
+    runs are logged) left out."""
     bare = (override.lstrip("+~") for override in overrides)
     return sorted(
         override

@@ -1,0 +1,169 @@
+"""Each job that runs, logged to an experiment tracker (MLflow, Weights & Biases).
+
+A tracker is a Hydra callback (``hydra.callbacks.tracker``, set by ``tracker=mlflow`` or
+``tracker=wandb``, config/tracker/*.yaml), so it runs wherever the job runs: in process, in a
+joblib worker, in a SLURM task, and for each evaluation of a search. At the end of a job it
+logs one run:
+
+- params: the job's recorded config, flattened (``method.options.eta``);
+- metrics: the experiment's scalars of the result (``scalars``) and the job's wall time;
+- tags: the config-group choices (``settings``), the overrides, the sweep directory, the code
+  version, the git commit, the result file.
+
+A run is logged only when a job ends, with its start time from the result, so a killed job
+leaves no run "running" forever, and a rerun logs only the jobs it runs: jobs skipped as up to
+date (before launch, or found current when they got their lock) log nothing. A failed job is
+logged as failed, with its error. The tracker libraries are imported only when a tracker is
+chosen; without one, nothing changes.
+"""
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from optsweep.engine import internals
+from optsweep.engine.experiment import Experiment, experiment_of
+from optsweep.engine.job import FoundCurrent
+from optsweep.engine.paths import PROJECT_ROOT
+from optsweep.engine.store import ResultFileError, ResultStore
+
+# Job config keys that say where results and reports go, not what was computed.
+_NOT_PARAMS = ("hydra", "output", "tracker")
+
+
+@dataclass
+class TrackedJob:
+    """What a tracker logs for one job."""
+
+    name: str  # the job's overrides, e.g. "settings=tnc maxfun=10"
+    experiment: str
+    sweep: str  # the sweep (or run) directory, relative to the project when inside it
+    failed: bool
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    started: float | None = None  # seconds since the epoch
+    ended: float = field(default_factory=time.time)
+
+
+def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"method": {"options": {"eta": 0.5}}}`` -> ``{"method.options.eta": 0.5}``."""
+    if isinstance(node, Mapping) and node:
+        flat: dict[str, Any] = {}
+        for key, value in node.items():
+            flat.update(flatten(value, f"{prefix}{key}."))
+        return flat
+    return {prefix[:-1]: node} if prefix else {}
+
+
+def _text(value: Any) -> str:
+    return "null" if value is None else str(value)
+
+
+def _metrics(scalars: Mapping[str, Any]) -> dict[str, float]:
+    """The numeric scalars (booleans as 0 and 1), finite or not (trackers take nan and inf)."""
+    return {
+        key: float(value)
+        for key, value in scalars.items()
+        if isinstance(value, (int, float)) and not isinstance(value, complex)
+    }
+
+
+def _shown(path: str) -> str:
+    resolved = Path(path).absolute()
+    return (
+        str(resolved.relative_to(PROJECT_ROOT)) if resolved.is_relative_to(PROJECT_ROOT) else path
+    )
+
+
+def tracked_job(
+    experiment: Experiment, config: DictConfig, job_return: JobReturn
+) -> TrackedJob | None:
+    """The run to log for a job that ended, or None for a job found up to date."""
+    if job_return.status is JobStatus.COMPLETED and isinstance(
+        job_return.return_value, FoundCurrent
+    ):
+        return None
+    overrides = list(job_return.overrides or config.hydra.overrides.task)
+    hydra = config.hydra
+    sweep = hydra.sweep.dir if hydra.mode == RunMode.MULTIRUN else hydra.run.dir
+    job = TrackedJob(
+        name=" ".join(overrides) or "(no overrides)",
+        experiment=experiment.name,
+        sweep=_shown(str(sweep)),
+        failed=job_return.status is not JobStatus.COMPLETED,
+    )
+    choices = {
+        group: choice
+        for group, choice in hydra.runtime.choices.items()
+        if choice is not None and not group.startswith("hydra/") and group != "tracker"
+    }
+    job.tags.update({f"choice.{group}": str(choice) for group, choice in choices.items()})
+    job.tags.update({"overrides": job.name, "sweep": job.sweep, "experiment": experiment.name})
+    store = ResultStore(experiment)
+    record = None
+    try:
+        path = store.path(config.output, overrides, config)
+        job.tags["result"] = _shown(str(path))
+        if not job.failed:
+            record = store.load(path)
+    except (ResultFileError, OSError, ValueError) as unreadable:  # logged as what it is
+        job.tags["result_error"] = str(unreadable)
+    if record is not None:
+        job.params = {key: _text(value) for key, value in flatten(record["config"]).items()}
+        scalars = experiment.scalars(record["result"])
+        job.metrics = _metrics(scalars)
+        job.tags.update({k: str(v) for k, v in scalars.items() if k not in job.metrics})
+        meta = record["meta"]
+        job.metrics["wall_time"] = float(meta.get("wall_time", math.nan))
+        job.tags["code"] = str(meta.get("code"))
+        git = meta.get("git") or {}
+        job.tags["git_commit"] = str(git.get("commit"))
+        job.tags["git_dirty"] = str(git.get("dirty"))
+        job.started = job.ended - job.metrics["wall_time"]
+    else:
+        job.params = _config_params(config)
+    if job.failed:
+        error = internals.job_error(job_return)
+        job.tags["error"] = f"{type(error).__name__}: {error}"
+    return job
+
+
+def _config_params(config: DictConfig) -> dict[str, str]:
+    """A failed job's params: its config as composed, resolved where it resolves."""
+    plain = {key: config[key] for key in config if key not in _NOT_PARAMS}
+    try:
+        container = OmegaConf.to_container(OmegaConf.create(plain), resolve=True)
+    except Exception:  # an unresolvable value: log it as written
+        container = OmegaConf.to_container(OmegaConf.create(plain), resolve=False)
+    return {key: _text(value) for key, value in flatten(container).items()}
+
+
+class TrackerCallback(Callback):
+    """A Hydra callback logging each job of an experiment that runs (``log``, per tracker).
+    A plain Hydra app (a task function without an ``Experiment``) is not tracked."""
+
+    def __init__(self) -> None:
+        self._experiment: Experiment | None = None
+
+    def on_job_start(self, config: DictConfig, *, task_function: Any = None, **kwargs) -> None:
+        task = experiment_of(task_function) if task_function is not None else None
+        self._experiment = task.experiment if task is not None else None
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs) -> None:
+        if self._experiment is None:
+            return
+        job = tracked_job(self._experiment, config, job_return)
+        if job is not None:
+            self.log(job)
+
+    def log(self, job: TrackedJob) -> None:
+        raise NotImplementedError

@@ -1,0 +1,83 @@
+"""``tracker=mlflow``: each job that runs is one MLflow run (see ``optsweep.engine.trackers``).
+
+Runs go to one MLflow experiment per experiment (``rosenbrock``, or ``tracker.experiment``),
+named by the job's overrides and tagged with the sweep directory, so the UI can filter or group
+a sweep's runs (``tags.sweep``) and compare settings (``tags.choice.settings``). The default
+store is a SQLite file inside the project, ``mlruns/mlflow.db`` (git-ignored), whatever the
+working directory; ``tracker.uri=...`` or ``MLFLOW_TRACKING_URI`` points elsewhere (a server).
+"""
+
+import os
+from functools import cached_property
+from typing import Any
+
+from optsweep.engine.paths import project_path
+from optsweep.engine.trackers import TrackedJob, TrackerCallback
+
+DEFAULT_STORE = "mlruns"
+
+
+def default_uri() -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else the project's own SQLite store."""
+    return (
+        os.environ.get("MLFLOW_TRACKING_URI")
+        or f"sqlite:///{project_path(DEFAULT_STORE)}/mlflow.db"
+    )
+
+
+class MLflowTracker(TrackerCallback):
+    def __init__(self, uri: str | None = None, experiment: str | None = None) -> None:
+        super().__init__()
+        self.uri, self.experiment_name = uri or default_uri(), experiment
+
+    @cached_property
+    def client(self) -> Any:
+        from mlflow.tracking import MlflowClient  # imported only when a job is tracked
+
+        if self.uri.startswith("sqlite:///"):
+            os.makedirs(os.path.dirname(self.uri.removeprefix("sqlite:///")), exist_ok=True)
+        return MlflowClient(tracking_uri=self.uri)
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        """Create the store's tables once, in the sweeping process: workers that each found a
+        new SQLite store would race to create them."""
+        self.client.search_experiments(max_results=1)
+
+    def _experiment_id(self, name: str) -> str:
+        from mlflow.exceptions import MlflowException
+
+        existing = self.client.get_experiment_by_name(name)
+        if existing is not None:
+            return existing.experiment_id
+        try:
+            artifacts = None
+            if self.uri.startswith("sqlite:///"):
+                artifacts = os.path.join(
+                    os.path.dirname(self.uri.removeprefix("sqlite:///")), "artifacts"
+                )
+            # The UI's classic runs table, not its GenAI overview.
+            kind = {"mlflow.experimentKind": "custom_model_development"}
+            return self.client.create_experiment(name, artifact_location=artifacts, tags=kind)
+        except MlflowException:  # created meanwhile by another worker
+            return self.client.get_experiment_by_name(name).experiment_id
+
+    def log(self, job: TrackedJob) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        experiment_id = self._experiment_id(self.experiment_name or job.experiment)
+        started = int((job.started or job.ended) * 1000)
+        run = self.client.create_run(
+            experiment_id, start_time=started, run_name=job.name, tags=job.tags
+        )
+        ended = int(job.ended * 1000)
+        self.client.log_batch(
+            run.info.run_id,
+            metrics=[Metric(key, value, ended, 0) for key, value in job.metrics.items()],
+            params=[Param(key, value[:6000]) for key, value in job.params.items()],
+            tags=[RunTag("mlflow.note.content", job.tags["error"])]
+            if job.failed and "error" in job.tags
+            else [],
+        )
+        self.client.set_terminated(
+            run.info.run_id, status="FAILED" if job.failed else "FINISHED", end_time=ended
+        )

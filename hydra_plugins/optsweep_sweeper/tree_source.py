@@ -1,29 +1,66 @@
-"""Config trees as Hydra reads them, plus the tutorial's settings-file form.
+"""Config trees as Hydra reads them, plus the tutorial's settings-file form and errors that
+name the file to fix.
 
 Hydra finds a ``ConfigSource`` for each search path entry by its scheme. ``TreeSearchPath``
 gives the primary config directory (``config/`` or ``experiment/``, or any ``-cp`` directory)
-the scheme ``optsweep-tree://``, served by ``TreeSource``: Hydra's file source, except that a
-group config's ``- /G: X`` is read as ``- override /G: X`` when the tree already chooses ``G``
-(see ``optsweep.engine.group_choices``). A file Hydra accepts is served unchanged.
+the scheme ``optsweep-tree://``, served by ``TreeSource``: Hydra's file source, except that
+
+- a group config's ``- /G: X`` is read as ``- override /G: X`` when the tree already chooses
+  ``G`` (see ``optsweep.engine.group_choices``); a file Hydra accepts is served unchanged;
+- a group config choosing an option that does not exist (``- /method: newton`` in a settings
+  file) is refused naming that file and the options there are (Hydra would blame the config
+  that first chose the group);
+- a YAML syntax error is reported in a line, ``<file>:<line>:<column>: <PyYAML's message>``
+  (``optsweep.engine.config_errors``), not as PyYAML's traceback. The primary config's
+  ``file://`` search path entries (``experiment/task.yaml`` reaching ``config/``) are served
+  as ``optsweep-file://`` by ``YamlFileSource``, which does the same for their files:
+  search path entries are added after search path plugins run, so this is the one place to
+  choose their source.
 
 A thin plugin module (Hydra imports every plugin module on every command).
 """
 
 from pathlib import Path
 
+import yaml
 from hydra._internal.core_plugins.file_config_source import FileConfigSource
 from hydra.core.config_search_path import ConfigSearchPath, SearchPathElement
 from hydra.plugins.config_source import ConfigResult
 from hydra.plugins.search_path_plugin import SearchPathPlugin
-from omegaconf import OmegaConf, open_dict
+from omegaconf import Container, ListConfig, OmegaConf, open_dict
 
-from optsweep.engine.group_choices import TREE_SCHEME, declared_groups, with_overrides
+from optsweep.engine.config_errors import syntax_error
+from optsweep.engine.group_choices import (
+    FILE_SCHEME,
+    TREE_SCHEME,
+    check_choices,
+    declared_groups,
+    tree_roots,
+    with_overrides,
+)
 
 
-class TreeSource(FileConfigSource):
-    """Hydra's ``file://`` config source, taking both settings-file forms."""
+class YamlFileSource(FileConfigSource):
+    """Hydra's ``file://`` config source, reporting a YAML syntax error in a line."""
+
+    @staticmethod
+    def scheme() -> str:
+        return FILE_SCHEME
+
+    def load_config(self, config_path: str) -> ConfigResult:
+        try:
+            return super().load_config(config_path)
+        except yaml.YAMLError as error:
+            path = Path(self.path) / self._normalize_file_name(config_path)
+            raise syntax_error(path, error) from error
+
+
+class TreeSource(YamlFileSource):
+    """The primary config directory: both settings-file forms, errors naming the file."""
 
     _declared: frozenset[str] | None = None
+    _roots: list[Path] | None = None
+    _roots_known = False
 
     @staticmethod
     def scheme() -> str:
@@ -31,15 +68,43 @@ class TreeSource(FileConfigSource):
 
     def load_config(self, config_path: str) -> ConfigResult:
         result = super().load_config(config_path)
+        name = config_path.strip("/")
+        if "/" not in name:  # a primary config
+            _serve_search_path(result.config)
+            return result
         defaults = OmegaConf.select(result.config, "defaults", default=None)
-        if defaults is not None and "/" in config_path.strip("/"):  # a group's config
+        if defaults is not None:  # a group's config
+            tree = Path(self.path)
+            if not self._roots_known:
+                self._roots, self._roots_known = tree_roots(tree), True
+            if self._roots is not None:
+                file = tree / self._normalize_file_name(name)
+                check_choices(file, defaults, name.rsplit("/", 1)[0], self._roots)
             if self._declared is None:
-                self._declared = declared_groups(Path(self.path))
+                self._declared = declared_groups(tree)
             rewritten = with_overrides(defaults, self._declared)
             if rewritten is not None:
                 with open_dict(result.config):
                     result.config["defaults"] = rewritten
         return result
+
+
+def _serve_search_path(config: Container) -> None:
+    """Have ``YamlFileSource`` serve the ``file://`` entries of a primary config's
+    ``hydra.searchpath`` (unresolved: ``file://${project_path:config}``)."""
+    entries = OmegaConf.select(config, "hydra.searchpath", default=None)
+    if not isinstance(entries, ListConfig):
+        return
+    raw = OmegaConf.to_container(entries, resolve=False)
+    assert isinstance(raw, list)
+    served = [
+        f"{FILE_SCHEME}://{entry.removeprefix('file://')}"
+        if isinstance(entry, str) and entry.startswith("file://")
+        else entry
+        for entry in raw
+    ]
+    if served != raw:
+        OmegaConf.update(config, "hydra.searchpath", served, merge=False)
 
 
 class TreeSearchPath(SearchPathPlugin):

@@ -14,7 +14,10 @@ into overrides when, and only when, the tree's primary configs already choose th
 exactly where Hydra would refuse the file. Any other entry is left as written, so a file Hydra
 accepts composes as before.
 
-``TreeSource`` (hydra_plugins/optsweep_sweeper/tree_source.py) applies it to the primary
+``check_choices`` refuses a group config choosing an option that does not exist, naming that
+file (Hydra names the config that first chose the group: ``config/task.yaml``).
+
+``TreeSource`` (hydra_plugins/optsweep_sweeper/tree_source.py) applies both to the primary
 config directory as Hydra loads it, on every path: a plain run, a sweep, a launcher's worker.
 """
 
@@ -22,10 +25,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from hydra.core.config_store import ConfigStore
+from hydra.errors import MissingConfigException
 from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from optsweep.engine.paths import shown
 
 # The scheme under which Hydra reads the primary config directory through ``TreeSource``.
 TREE_SCHEME = "optsweep-tree"
+# The scheme of the primary config's ``file://`` search path entries as ``TreeSource`` serves
+# them: Hydra's file source, with YAML syntax errors in a line (``YamlFileSource``).
+FILE_SCHEME = "optsweep-file"
 
 
 def declared_groups(tree: Path) -> frozenset[str]:
@@ -41,6 +51,52 @@ def declared_groups(tree: Path) -> frozenset[str]:
         roots = [tree, *_search_dirs(config)]
         _collect(config, group="", roots=roots, groups=groups, seen={primary.resolve()})
     return frozenset(groups)
+
+
+def tree_roots(tree: Path) -> list[Path] | None:
+    """Where the options of ``tree``'s config groups are: ``tree`` and the ``file://``
+    directories of its primary configs' ``hydra.searchpath``; None if a primary config
+    searches elsewhere too (``pkg://``), where options cannot be listed from files."""
+    roots = [tree]
+    for primary in sorted(tree.glob("*.yaml")):
+        config = _load(primary)
+        entries = None if config is None else _search_entries(config)
+        if entries and not all(entry.startswith("file://") for entry in entries):
+            return None
+        roots += [Path(entry.removeprefix("file://")) for entry in entries or ()]
+    return roots
+
+
+def check_choices(file: Path, defaults: Any, group: str, roots: list[Path]) -> None:
+    """Raise ``MissingConfigException`` naming ``file`` if its defaults list (``file`` is an
+    option of ``group``) chooses an option that none of ``roots`` has, e.g. ``- /method:
+    newton`` in ``experiment/settings/tnc.yaml``. Hydra itself would blame the config that
+    first chose the group (``config/task.yaml``). Groups with no directory in ``roots``, or
+    with options in Hydra's ConfigStore, and Hydra's own groups (``hydra/launcher``, served by
+    packages) are left to Hydra."""
+    if not isinstance(defaults, (list, ListConfig)):
+        return
+    for entry in defaults:
+        key = _single_key(entry)
+        if key is None or "optional" in key.split() or not isinstance(entry[key], str):
+            continue
+        option = entry[key]
+        chosen = _group(_absolute(key.split()[-1], group))
+        if chosen.startswith("hydra/") or "${" in option or option == "???":
+            continue
+        directories = [root / chosen for root in roots if (root / chosen).is_dir()]
+        if not directories or _in_config_store(chosen):
+            continue
+        options = sorted({f.stem for d in directories for f in d.glob("*.yaml")})
+        if option not in options:
+            places = ", ".join(f"{shown(d)}/" for d in directories)
+            raise MissingConfigException(
+                f"{shown(file)}: '- {key}: {option}' chooses an option of {chosen} that does "
+                f"not exist (no {option}.yaml in {places}).\n"
+                f"The options of {chosen} are: {', '.join(options)}",
+                missing_cfg_file=f"{chosen}/{option}",
+                options=options,
+            )
 
 
 def with_overrides(defaults: Any, groups: frozenset[str]) -> list | None:
@@ -118,15 +174,30 @@ def _find(path: str, roots: Iterable[Path]) -> Path | None:
 
 
 def _search_dirs(config: DictConfig) -> list[Path]:
+    entries = _search_entries(config) or []
+    return [Path(p.removeprefix("file://")) for p in entries if p.startswith("file://")]
+
+
+def _search_entries(config: DictConfig) -> list[str] | None:
+    """The resolved ``hydra.searchpath`` of a primary config; None if it has none, or one that
+    does not resolve (Hydra reports it when it loads the tree)."""
     entries = OmegaConf.select(config, "hydra.searchpath", default=None)
     if not isinstance(entries, ListConfig):
-        return []
+        return None
     try:
         paths = OmegaConf.to_container(entries, resolve=True)
-    except Exception:  # an unresolvable entry: Hydra reports it when it loads the tree
-        return []
+    except Exception:
+        return None
     assert isinstance(paths, list)
-    return [Path(p.removeprefix("file://")) for p in paths if str(p).startswith("file://")]
+    return [str(p) for p in paths]
+
+
+def _in_config_store(group: str) -> bool:
+    try:
+        ConfigStore.instance().list(group)
+    except OSError:
+        return False
+    return True
 
 
 def _load(path: Path) -> DictConfig | None:

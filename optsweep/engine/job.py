@@ -10,12 +10,14 @@ import time
 from typing import TYPE_CHECKING
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from optsweep.engine.files import job_lock, move_aside
 from optsweep.engine.limits import time_limit
-from optsweep.engine.plan import JobPlan, plan_job
+from optsweep.engine.plan import INVALID, JobPlan, plan_job
 from optsweep.engine.provenance import now, provenance
+from optsweep.engine.single_run import refusal
 from optsweep.engine.store import ResultStore
 
 if TYPE_CHECKING:
@@ -44,7 +46,12 @@ def run_job(task: "ExperimentTask", cfg: DictConfig, plan: JobPlan | None = None
     hydra_cfg = HydraConfig.get()
     overrides = list(hydra_cfg.overrides.task)
     if plan is None:
-        plan = plan_job(cfg, overrides, store)
+        try:
+            plan = plan_job(cfg, overrides, store)
+        except INVALID as error:
+            if hydra_cfg.mode == RunMode.RUN:  # one job, this process's own: refuse it
+                raise refusal(error, hydra_cfg) from error
+            raise  # a sweep's job: the sweep reports it
     with job_lock(plan.path):
         if not plan.overwrite:
             stored = store.current(plan.path, plan.config)

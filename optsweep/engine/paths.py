@@ -27,3 +27,9 @@ def register_resolvers() -> None:
     """Make ``${project_path:results}`` and ``${run_id:}`` available to every config."""
     OmegaConf.register_resolver("project_path", project_path, replace=True)
     OmegaConf.register_resolver("run_id", run_id, replace=True, use_cache=True)
+
+
+def shown(path: Path) -> str:
+    """``path`` as messages show it: relative to the project if inside it
+    (``experiment/settings/tnc.yaml``), else as given."""
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)

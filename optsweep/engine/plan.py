@@ -17,9 +17,9 @@ from omegaconf.errors import OmegaConfBaseException
 
 from optsweep.engine.compose import JobConfig
 from optsweep.engine.errors import InvalidJobConfig
-from optsweep.engine.group_choices import TREE_SCHEME
+from optsweep.engine.group_choices import FILE_SCHEME, TREE_SCHEME
 from optsweep.engine.keys import check_keys
-from optsweep.engine.paths import PROJECT_ROOT
+from optsweep.engine.paths import shown
 from optsweep.engine.resolve import FamilyResolver, resolve_in_full
 from optsweep.engine.store import ResultStore, refuse_foreign
 
@@ -66,10 +66,6 @@ def plan_job(cfg: DictConfig, overrides: Iterable[str], store: ResultStore) -> J
     return plan_from_resolved(check_composition(cfg, store), overrides, store)
 
 
-def _shown(path: Path) -> str:
-    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
-
-
 def _where() -> str:
     """The config files the current job is made of (primary task.yaml, chosen group options),
     to say where a bad key may come from, e.g. "experiment/settings/tnc.yaml"."""
@@ -77,7 +73,9 @@ def _where() -> str:
         return "command-line overrides"
     hydra = HydraConfig.get()
     sources = [
-        Path(s.path) for s in hydra.runtime.config_sources if s.schema in ("file", TREE_SCHEME)
+        Path(s.path)
+        for s in hydra.runtime.config_sources
+        if s.schema in ("file", TREE_SCHEME, FILE_SCHEME)
     ]
     wanted = [hydra.job.config_name] + [
         f"{group}/{choice}"
@@ -88,7 +86,7 @@ def _where() -> str:
     for name in wanted:
         found = next((d / f"{name}.yaml" for d in sources if (d / f"{name}.yaml").is_file()), None)
         if found is not None:
-            files.append(_shown(found))
+            files.append(shown(found))
     return ", ".join(files + ["command-line overrides"])
 
 

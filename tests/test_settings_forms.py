@@ -107,12 +107,13 @@ def test_a_group_the_tree_does_not_choose_is_still_added(tree):
 def test_declared_groups_of_both_trees():
     assert declared_groups(ROOT / "experiment") == {
         "method",
+        "tracker",
         "settings",
         "search",
         "launcher",
         "hydra/sweeper",
     }
-    assert declared_groups(ROOT / "config") == {"method"}
+    assert declared_groups(ROOT / "config") == {"method", "tracker"}
 
 
 def test_with_overrides_rewrites_only_bare_choices_of_declared_groups():

@@ -33,7 +33,7 @@ from optsweep.engine import internals
 from optsweep.engine.experiment import Experiment, experiment_of
 from optsweep.engine.job import FoundCurrent
 from optsweep.engine.paths import PROJECT_ROOT
-from optsweep.engine.store import ResultFileError, ResultStore
+from optsweep.engine.store import ResultFileError, ResultStore, identifying_overrides
 
 # Job config keys that say where results and reports go, not what was computed.
 _NOT_PARAMS = ("hydra", "output", "tracker")
@@ -43,7 +43,7 @@ _NOT_PARAMS = ("hydra", "output", "tracker")
 class TrackedJob:
     """What a tracker logs for one job."""
 
-    name: str  # the job's overrides, e.g. "settings=tnc maxfun=10"
+    name: str  # the overrides that say what the job computes, e.g. "maxfun=10 settings=tnc"
     experiment: str
     sweep: str  # the sweep (or run) directory, relative to the project when inside it
     failed: bool
@@ -96,7 +96,7 @@ def tracked_job(
     hydra = config.hydra
     sweep = hydra.sweep.dir if hydra.mode == RunMode.MULTIRUN else hydra.run.dir
     job = TrackedJob(
-        name=" ".join(overrides) or "(no overrides)",
+        name=" ".join(identifying_overrides(overrides)) or "(no overrides)",
         experiment=experiment.name,
         sweep=_shown(str(sweep)),
         failed=job_return.status is not JobStatus.COMPLETED,
@@ -107,7 +107,9 @@ def tracked_job(
         if choice is not None and not group.startswith("hydra/") and group != "tracker"
     }
     job.tags.update({f"choice.{group}": str(choice) for group, choice in choices.items()})
-    job.tags.update({"overrides": job.name, "sweep": job.sweep, "experiment": experiment.name})
+    job.tags.update(
+        {"overrides": " ".join(overrides), "sweep": job.sweep, "experiment": experiment.name}
+    )
     store = ResultStore(experiment)
     record = None
     try:

@@ -1,6 +1,7 @@
 """Shared helpers: run the real task.py in a subprocess, with every output in a temporary dir."""
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -106,3 +107,23 @@ def slurm_tasks_end(workdir: Path, seconds: float = 60) -> bool:
             return True
         time.sleep(0.5)
     return False
+
+
+@pytest.fixture
+def project_copy(tmp_path):
+    """The project's files (tracked, or new and not ignored), copied: ``python
+    <copy>/task.py`` imports the copy's optsweep and sweeper plugin (the script's directory
+    comes first on sys.path)."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    copy = tmp_path / "project"
+    for name in tracked:
+        if (ROOT / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, copy / name)
+    return copy

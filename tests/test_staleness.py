@@ -2,35 +2,10 @@
 objective and the solver call, numpy and scipy): tried on a copy of the project, so its files
 can be edited."""
 
-import shutil
 import subprocess
 import sys
 
-import pytest
-
-from conftest import ROOT
-
 GRID = ("-cp", "experiment", "settings=tnc", "maxfun=10,20", "-m")
-
-
-@pytest.fixture
-def project_copy(tmp_path):
-    """The project's files (tracked, or new and not ignored), copied: ``python
-    <copy>/task.py`` imports the copy's optsweep and sweeper plugin (the script's directory
-    comes first on sys.path)."""
-    tracked = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    copy = tmp_path / "project"
-    for name in tracked:
-        if (ROOT / name).is_file():
-            (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, copy / name)
-    return copy
 
 
 def sweep(copy, *arguments):

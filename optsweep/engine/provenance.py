@@ -28,18 +28,57 @@ def _git(*arguments: str) -> str | None:
         )
     except (OSError, subprocess.CalledProcessError):
         return None
-    return completed.stdout.strip()
+    return completed.stdout.rstrip()  # porcelain lines may begin with a space
+
+
+# Paths (relative to the project) where an untracked file can change what a run computes or
+# how it is configured: a new settings file, method file or module makes the tree dirty.
+WATCHED_PATHS = ("config", "experiment", "optsweep", "hydra_plugins", "task.py")
+# Changed paths listed in a result (the count is always exact).
+_LISTED_CHANGES = 20
 
 
 @cache
 def git_state() -> dict:
-    """The project's commit and whether the work tree differs from it (None outside git).
+    """The project's own git state: its commit, whether the work tree differs from it, and
+    which paths differ (``changes``, at most 20 listed; ``changed``: how many).
 
+    Dirty means a tracked file is modified, staged or deleted, or an untracked (not ignored)
+    file lies under ``WATCHED_PATHS``. When the project is not the top level of a git work
+    tree (no repository, or a copy placed inside another repository, whose commit says nothing
+    about this project), every field is None and ``repository`` says why.
     Computed once per process: a sweep does not change its own code while it runs.
     """
-    commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": commit, "dirty": None if status is None else bool(status)}
+    top = _git("rev-parse", "--show-toplevel")
+    if top is None or Path(top).resolve() != PROJECT_ROOT.resolve():
+        why = "no git repository" if top is None else "inside another repository, not its own"
+        return {"commit": None, "dirty": None, "changed": None, "changes": None, "repository": why}
+    status = _git("status", "--porcelain", "--untracked-files=all")
+    if status is None:
+        return {
+            "commit": None,
+            "dirty": None,
+            "changed": None,
+            "changes": None,
+            "repository": "unreadable",
+        }
+    changes = [line[3:] for line in status.splitlines() if _counts(line)]
+    return {
+        "commit": _git("rev-parse", "HEAD"),  # None in a repository without commits
+        "dirty": bool(changes),
+        "changed": len(changes),
+        "changes": changes[:_LISTED_CHANGES],
+        "repository": "own",
+    }
+
+
+def _counts(line: str) -> bool:
+    """Whether a ``git status --porcelain`` line makes the tree dirty: any change to a tracked
+    file, an untracked file only under ``WATCHED_PATHS``."""
+    if not line.startswith("??"):
+        return bool(line.strip())
+    path = line[3:].strip('"')
+    return any(path == watched or path.startswith(f"{watched}/") for watched in WATCHED_PATHS)
 
 
 @cache

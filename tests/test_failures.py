@@ -180,16 +180,12 @@ def small_results(tmp_path):
     "content, reason",
     [
         (b"", "empty file"),
-        (b"hello, world\n", "not a result file written by this project"),
-        (
-            pickle.dumps({"config": {}, "result": {}, "meta": {}}),
-            "not a result file written by this project",
-        ),
+        (pickle.dumps({"config": {}, "result": {}, "meta": {}}), "cut short"),
         ("truncate", "truncated"),
-        ("cut", "not a result file written by this project"),
+        ("cut", "cut short: a result's pickle without its trailer"),
         ("flip", "corrupt: checksum mismatch"),
     ],
-    ids=["empty", "foreign-text", "foreign-pickle", "truncated", "cut-in-pickle", "corrupt"],
+    ids=["empty", "record-pickle-without-trailer", "truncated", "cut-in-pickle", "corrupt"],
 )
 def test_broken_result_file_is_named_with_its_problem(small_results, content, reason):
     (victim, other) = result_files(small_results)
@@ -230,23 +226,56 @@ def test_missing_or_empty_results_directory_names_the_command(tmp_path):
             results_frame(directory)
 
 
-def test_figure_is_removed_when_its_results_fail_to_load(small_results, tmp_path):
-    script = [
+@pytest.mark.parametrize(
+    "content",
+    [b"hello, world\n", pickle.dumps(pandas.DataFrame({"a": [1, 2]}))],
+    ids=["text", "dataframe-pickle"],
+)
+def test_a_foreign_file_among_the_results_is_named_and_skipped(small_results, content):
+    foreign = small_results / "mine.pkl"
+    foreign.write_bytes(content)
+    for on_error in ("raise", "warn"):
+        with pytest.warns(UserWarning, match=f"skipped {foreign}: not a result file"):
+            frame = results_frame(small_results, on_error=on_error)
+        assert len(frame) == 2
+        with pytest.warns(UserWarning, match=f"skipped {foreign}"):
+            assert len(load_results(small_results, on_error=on_error)) == 2
+    assert foreign.read_bytes() == content
+
+
+def figure_script(small_results, out):
+    return [
         sys.executable,
         str(ROOT / "plots" / "convergence.py"),
         "--results",
         str(small_results),
         "--out",
-        str(tmp_path / "figures"),
+        str(out),
     ]
+
+
+def test_a_damaged_result_refuses_the_figure_and_keeps_the_old_one(small_results, tmp_path):
+    script = figure_script(small_results, tmp_path / "figures")
     subprocess.run(script, check=True, capture_output=True)
     figures = [tmp_path / "figures" / f"convergence.{suffix}" for suffix in ("pdf", "png")]
-    assert all(path.exists() for path in figures)
-    result_files(small_results)[0].write_bytes(b"garbage")
+    before = [path.read_bytes() for path in figures]
+    victim = result_files(small_results)[0]
+    victim.write_bytes(victim.read_bytes()[:-40])
     completed = subprocess.run(script, capture_output=True, text=True)
     assert completed.returncode != 0
-    assert "not a result file" in completed.stderr and "removed the outdated" in completed.stderr
-    assert not any(path.exists() for path in figures)
+    assert f"{victim}: truncated" in completed.stderr
+    assert "left as they were (not made from these results)" in completed.stderr
+    assert [path.read_bytes() for path in figures] == before
+
+
+def test_a_foreign_file_keeps_the_figure_drawn_from_the_results(small_results, tmp_path):
+    script = figure_script(small_results, tmp_path / "figures")
+    subprocess.run(script, check=True, capture_output=True)
+    (small_results / "mine.pkl").write_bytes(pickle.dumps(pandas.DataFrame({"a": [1]})))
+    completed = subprocess.run(script, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    assert f"skipped {small_results / 'mine.pkl'}: not a result file" in completed.stderr
+    assert (tmp_path / "figures" / "convergence.pdf").exists()
 
 
 def test_csv_export_has_one_row_per_result(small_results, tmp_path):

@@ -160,13 +160,16 @@ def test_scripts_write_pdf_and_identical_png_bytes(one_seed, tmp_path):
         assert (tmp_path / "a" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
 
 
-def test_incomplete_grid_is_refused_and_old_outputs_removed(one_seed, tmp_path):
+def test_incomplete_grid_is_refused_and_old_outputs_kept(one_seed, tmp_path):
     assert script("convergence", one_seed, tmp_path).returncode == 0
+    before = {path: path.read_bytes() for path in tmp_path.glob("convergence.*")}
     completed = script("convergence", one_seed, tmp_path, "budgets=[10,20,40]")
     assert completed.returncode != 0
     assert "incomplete results: missing lbfgsb maxfun=40 seed=0" in completed.stderr
     assert "`python task.py -cp experiment settings=lbfgsb -m`" in completed.stderr
-    assert not list(tmp_path.glob("convergence.*"))
+    assert "left as they were (not made from these results)" in completed.stderr
+    assert {path: path.read_bytes() for path in tmp_path.glob("convergence.*")} == before
+    assert len(before) == 2
 
 
 def test_unknown_setting_and_missing_results_are_refused(one_seed, tmp_path):

@@ -30,7 +30,13 @@ from pathlib import Path
 import pandas as pd
 
 from optsweep.engine.files import write_atomically
-from optsweep.engine.store import NoResults, ResultFileError, ResultStore, is_result_name
+from optsweep.engine.store import (
+    FOREIGN,
+    NoResults,
+    ResultFileError,
+    ResultStore,
+    is_result_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -259,6 +265,6 @@ class ResultIndex:
     @staticmethod
     def _report(refused: list[list[str]], on_error: str) -> None:
         for path, reason in refused:
-            if on_error != "warn":
+            if on_error != "warn" and not reason.startswith(FOREIGN):  # a foreign file: skipped
                 raise ResultFileError(path, reason)
             warnings.warn(f"skipped {ResultFileError(path, reason)}", stacklevel=4)

@@ -69,6 +69,15 @@ class ResultFileError(Exception):
         self.path, self.reason = Path(path), reason
 
 
+# The reason a ``ForeignFile`` gives.
+FOREIGN = "not a result file written by this project"
+
+
+class ForeignFile(ResultFileError):
+    """A file among the results that is no result at all (a table or notes a user saved there):
+    reading commands name it and skip it, and nothing writes over it."""
+
+
 class NoResults(Exception):
     """A results directory that is missing or holds no results."""
 
@@ -262,11 +271,9 @@ def verified_payload(data: bytes, path: str | Path) -> tuple[bytes, str | None]:
         return _verified_header_first(data, path)
     start = data.rfind(_TRAILER)
     if start < 0:
-        raise ResultFileError(
-            path,
-            "not a result file written by this project (no OPTSWEEP-RESULT trailer: "
-            "foreign, or cut short)",
-        )
+        if _begins_a_record(data[:32]):
+            raise ResultFileError(path, "cut short: a result's pickle without its trailer")
+        raise ForeignFile(path, f"{FOREIGN} (no OPTSWEEP-RESULT trailer)")
     fields = data[start:].split(b" ")
     if not data.endswith(b"\n") or len(fields) != 5 or not fields[3].isdigit():
         raise ResultFileError(path, "truncated: its trailer line is cut short")
@@ -285,7 +292,7 @@ def _verified_header_first(data: bytes, path: str | Path) -> tuple[bytes, str | 
     header, newline, payload = data.partition(b"\n")
     fields = header.split(b" ")
     if not newline or len(fields) < 4:
-        raise ResultFileError(path, "not a result file written by this project (no header)")
+        raise ResultFileError(path, "damaged: its OPTSWEEP-RESULT header line is cut short")
     if _HEADER_FIELDS.get(fields[1]) != len(fields):
         raise ResultFileError(path, f"result format {fields[1].decode()!r} is not supported")
     if len(payload) != int(fields[3]):
@@ -399,6 +406,8 @@ class ResultStore:
         for path in files:
             try:
                 loaded.append((path, self.load(path)))
+            except ForeignFile as error:  # not ours: named, skipped, left as it is
+                warnings.warn(f"skipped {error}", stacklevel=2)
             except ResultFileError as error:
                 if on_error != "warn":
                     raise

@@ -1,5 +1,6 @@
 """What all figure and table scripts share: their YAML specs, the style sheet, deterministic
-atomic output files, and the rule that a failed script leaves no outdated output behind."""
+atomic output files, and the rule that a failed script deletes nothing: it writes no output and
+says which existing ones it left."""
 
 import argparse
 import io
@@ -64,8 +65,9 @@ def run_script(
 
     ``python plots/<name>.py [--results DIR] [--out DIR] [key=value ...]``: loads the spec,
     calls ``make(results, spec, out)`` which writes and returns its files. If the results are
-    missing, unreadable or unfit, the script deletes its older ``outputs`` (so no figure is
-    left looking current), says why and exits non-zero.
+    missing, unreadable or unfit, the script writes nothing, says why, names its existing
+    ``outputs`` (left as they are: committed paper figures are never deleted) and exits
+    non-zero. A file among the results that is no result at all is named and skipped.
     """
     parser = argparse.ArgumentParser(
         prog=f"plots/{name}.py", description=f"Spec: plots/specs/{name}.yaml"
@@ -81,10 +83,12 @@ def run_script(
     try:
         written = make(arguments.results, spec, arguments.out)
     except (NoResults, ResultFileError, UnusableResults) as error:
-        removed = [path for path in outputs(spec, arguments.out) if path.exists()]
-        for path in removed:
-            path.unlink()
-        note = f"\nremoved the outdated {', '.join(map(str, removed))}" if removed else ""
+        kept = [path for path in outputs(spec, arguments.out) if path.exists()]
+        note = (
+            f"\nleft as they were (not made from these results): {', '.join(map(str, kept))}"
+            if kept
+            else ""
+        )
         sys.exit(f"plots/{name}.py: nothing written: {error}{note}")
     for path in written:
         print(f"wrote {path}")

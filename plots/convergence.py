@@ -9,6 +9,7 @@ with several, the median across seeds and a band from the 25th to the 75th perce
 import numpy as np
 
 from optsweep.report.figures import FIGURE_SUFFIXES, label, new_figure, run_script, save_figure
+from optsweep.report.precision import shown
 from optsweep.report.sweepdata import sweep_results
 
 
@@ -18,11 +19,11 @@ def convergence_lines(frame) -> dict:
     for setting, rows in frame.groupby("setting", sort=False):
         per_budget = rows.groupby("maxfun")["fun"]
         budgets = np.array(sorted(rows["maxfun"].unique()))
-        lines[setting] = (
+        lines[setting] = (  # plotted at the stated precision (optsweep.report.precision)
             budgets,
-            per_budget.median().loc[budgets].to_numpy(),
-            per_budget.quantile(0.25).loc[budgets].to_numpy(),
-            per_budget.quantile(0.75).loc[budgets].to_numpy(),
+            shown(per_budget.median().loc[budgets]),
+            shown(per_budget.quantile(0.25).loc[budgets]),
+            shown(per_budget.quantile(0.75).loc[budgets]),
         )
     return lines
 

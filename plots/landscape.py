@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.colors import LogNorm
 
 from optsweep.report.figures import FIGURE_SUFFIXES, label, new_figure, run_script, save_figure
+from optsweep.report.precision import shown
 from optsweep.report.sweepdata import sweep_results
 from optsweep.report.table import load_result
 from optsweep.rosenbrock import problem
@@ -22,7 +23,8 @@ def paths(frame, seed) -> dict:
     drawn = {}
     for _, row in frame[frame["seed"] == seed].iterrows():
         result = load_result(row["path"])["result"]
-        drawn[row["setting"]] = np.vstack([result.iterates, result.x])
+        # At the stated precision (optsweep.report.precision), as every figure.
+        drawn[row["setting"]] = shown(np.vstack([result.iterates, result.x]))
     return drawn
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from optsweep.engine.files import write_atomically
 from optsweep.report.figures import label, run_script
+from optsweep.report.precision import DECIMAL_DIGITS, shown
 from optsweep.report.sweepdata import sweep_results
 
 SUFFIXES = (".csv", ".md", ".tex")
@@ -35,7 +36,15 @@ def summary_table(frame, spec) -> pd.DataFrame:
                     "success_rate": group["success"].mean(),
                 }
             )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if not table.empty:  # what a paper shows, at the stated precision (optsweep.report.precision)
+        for column in ROUNDED:
+            table[column] = shown(table[column])
+    return table
+
+
+# Columns shown at the stated precision: the same table on every machine whose results agree.
+ROUNDED = ("f_median", "f_q25", "f_q75", "nfev_median", "nit_median", "success_rate")
 
 
 def _f(row) -> str:
@@ -101,7 +110,8 @@ def make(results, spec, out):
     frame = sweep_results(results, spec.settings, spec.budgets, spec.extra_overrides)
     table = summary_table(frame, spec)
     stem = out / spec.output
-    texts = {".csv": table.to_csv(index=False), ".md": markdown(table), ".tex": latex(table)}
+    csv = table.to_csv(index=False, float_format=f"%.{DECIMAL_DIGITS}g")
+    texts = {".csv": csv, ".md": markdown(table), ".tex": latex(table)}
     for suffix, text in texts.items():
         write_atomically(stem.with_suffix(suffix), text.encode())
     return [stem.with_suffix(suffix) for suffix in texts]

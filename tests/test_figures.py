@@ -10,8 +10,9 @@ from matplotlib.collections import PolyCollection
 
 from conftest import ROOT, run_task
 from optsweep.report.figures import load_spec
+from optsweep.report.precision import shown
 from optsweep.report.sweepdata import UnusableResults, sweep_results
-from optsweep.report.table import load_results
+from optsweep.report.table import STORE, load_results
 from plots import convergence, landscape, summary
 
 BUDGETS = (10, 20, 30)
@@ -80,7 +81,9 @@ def test_convergence_lines_are_the_results(one_seed):
     for setting in ("nelder-mead", "tnc", "lbfgsb"):
         line = lines[spec.labels[setting]]
         assert line.get_xdata().tolist() == list(BUDGETS)
-        assert line.get_ydata().tolist() == [records[setting, b, 0]["result"].fun for b in BUDGETS]
+        funs = [records[setting, b, 0]["result"].fun for b in BUDGETS]
+        assert line.get_ydata().tolist() == shown(funs).tolist()  # at the stated precision
+        np.testing.assert_allclose(line.get_ydata(), funs, rtol=1e-5)
     axes = figure.axes[0]
     assert axes.get_yscale() == "log"
     assert "budget" in axes.get_xlabel() and "f(x" in axes.get_ylabel()
@@ -100,7 +103,8 @@ def test_convergence_with_seeds_draws_median_and_interquartile_band(three_seeds)
             [[records[setting, b, s]["result"].fun for s in (0, 1, 2)] for b in (10, 20)]
         )
         assert (
-            lines[spec.labels[setting]].get_ydata().tolist() == np.median(values, axis=1).tolist()
+            lines[spec.labels[setting]].get_ydata().tolist()
+            == shown(np.median(values, axis=1)).tolist()
         )
     band_y = np.concatenate([p.vertices[:, 1] for b in bands for p in b.get_paths()])
     for setting in ("tnc", "lbfgsb"):
@@ -117,9 +121,9 @@ def test_landscape_paths_are_the_recorded_iterates(one_seed):
     for setting, record in ((s, r) for (s, b, _), r in recorded(one_seed).items() if b == 30):
         line = lines[spec.labels[setting]]
         expected = np.vstack([record["result"].iterates, record["result"].x])
-        np.testing.assert_array_equal(
-            np.column_stack([line.get_xdata(), line.get_ydata()]), expected
-        )
+        drawn = np.column_stack([line.get_xdata(), line.get_ydata()])
+        np.testing.assert_array_equal(drawn, shown(expected))
+        np.testing.assert_allclose(drawn, expected, rtol=1e-5, atol=1e-12)
     assert lines["minimum (1, 1)"].get_xydata().tolist() == [[1.0, 1.0]]
     assert lines["start $x_0$"].get_xydata().tolist() == [[-0.5, -0.5]]
 
@@ -133,8 +137,9 @@ def test_summary_table_is_the_results(three_seeds, tmp_path):
         setting = {"TNC": "tnc", "L-BFGS-B (2-point)": "lbfgsb"}[row.setting]
         fun = [records[setting, row.budget, s]["result"].fun for s in (0, 1, 2)]
         nfev = [records[setting, row.budget, s]["result"].nfev for s in (0, 1, 2)]
-        assert (row.seeds, row.f_median, row.nfev_median) == (3, np.median(fun), np.median(nfev))
-        assert row.f_q25 == np.percentile(fun, 25) and row.f_q75 == np.percentile(fun, 75)
+        expected = shown([np.median(fun), np.percentile(fun, 25), np.percentile(fun, 75)])
+        assert (row.seeds, row.nfev_median) == (3, np.median(nfev))
+        assert [row.f_median, row.f_q25, row.f_q75] == expected.tolist()
     completed = script(
         "summary", three_seeds, tmp_path, "budgets=null", "extra_overrides=[x0=null]"
     )
@@ -172,6 +177,12 @@ def test_incomplete_grid_is_refused_and_old_outputs_kept(one_seed, tmp_path):
     assert len(before) == 2
 
 
+def test_a_budget_without_results_is_refused_naming_the_budgets_found(one_seed, tmp_path):
+    completed = script("landscape", one_seed, tmp_path, "budget=100")
+    assert completed.returncode != 0 and "Traceback" not in completed.stderr
+    assert "no results at maxfun=100 (the results have 10, 20, 30)" in completed.stderr
+
+
 def test_unknown_setting_and_missing_results_are_refused(one_seed, tmp_path):
     completed = script("summary", one_seed, tmp_path, "settings=[tnc,powell]")
     assert completed.returncode != 0 and "no results for setting(s) powell" in completed.stderr
@@ -207,3 +218,37 @@ def test_one_off_runs_do_not_enter_the_figure(one_seed, tmp_path):
         workdir=tmp_path,
     )
     assert len(sweep_results(results)) == len(sweep_results(one_seed)) == 9
+
+
+def perturbed_copy(results, destination, relative: float):
+    """A copy of ``results`` with every objective value and iterate scaled by 1 + relative,
+    written through the store (valid, current files), as another machine's results might be."""
+    shutil.copytree(results, destination)
+    for path, record in load_results(destination):
+        result = record["result"]
+        result.fun = result.fun * (1 + relative)
+        result.iterates = result.iterates * (1 + relative)
+        result.x = result.x * (1 + relative)
+        STORE.save(path, record)
+    return destination
+
+
+def outputs_of(results, out):
+    specs = (("convergence", ()), ("landscape", ("budget=30",)), ("summary", ("budgets=null",)))
+    for name, overrides in specs:
+        completed = script(name, results, out, *overrides)
+        assert completed.returncode == 0, completed.stderr
+    return {path.name: path.read_bytes() for path in sorted(out.iterdir())}
+
+
+def test_results_agreeing_to_the_stated_precision_give_identical_figures_and_tables(
+    one_seed, tmp_path
+):
+    reference = outputs_of(one_seed, tmp_path / "reference")
+    assert len(reference) == 7  # 2 figures x (pdf, png) + csv, md, tex
+    close = perturbed_copy(one_seed, tmp_path / "close", 1e-10)
+    assert outputs_of(close, tmp_path / "close-out") == reference
+    far = perturbed_copy(one_seed, tmp_path / "far", 1e-3)
+    different = outputs_of(far, tmp_path / "far-out")
+    assert different["summary.csv"] != reference["summary.csv"]
+    assert different["convergence.pdf"] != reference["convergence.pdf"]

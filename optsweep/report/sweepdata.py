@@ -111,7 +111,14 @@ def sweep_results(results_dir, settings=None, budgets=None, extra_overrides=()) 
             + "\n  ".join(sorted(duplicated["path"]))
         )
     budgets = sorted(frame["maxfun"].unique()) if budgets is None else list(budgets)
+    found = sorted(int(b) for b in frame["maxfun"].unique())
     frame = frame[frame["maxfun"].isin(budgets)]
+    if frame.empty:
+        raise UnusableResults(
+            f"no results at maxfun={', '.join(map(str, budgets))} (the results have "
+            f"{', '.join(map(str, found))}); run `python task.py -cp experiment "
+            f"maxfun={','.join(map(str, budgets))} -m`"
+        )
     check_complete(frame, budgets)
     check_consistent(frame, config_columns)
     return frame.sort_values(["setting", "maxfun", "seed"]).reset_index(drop=True)

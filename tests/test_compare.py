@@ -1,0 +1,84 @@
+"""python -m optsweep.report.compare: two result sets, job by job, within a tolerance."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import run_task
+from optsweep.report.table import STORE, load_results
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("compare")
+    run_task("-cp", "experiment", "settings=tnc,lbfgsb", "maxfun=10,20", "-m", workdir=workdir)
+    return workdir / "results"
+
+
+def copy(results, destination, relative: float = 0.0, job: str | None = None):
+    """A copy of ``results``, with ``fun`` (of every job, or of ``job``) scaled by 1 + relative,
+    rewritten through the store so the files stay valid."""
+    shutil.copytree(results, destination)
+    for path, record in load_results(destination):
+        if relative and (job is None or path.relative_to(destination).as_posix() == job):
+            record["result"].fun = record["result"].fun * (1 + relative)
+            STORE.save(path, record)
+    return destination
+
+
+def compare(*arguments):
+    return subprocess.run(
+        [sys.executable, "-m", "optsweep.report.compare", *map(str, arguments)],
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_the_same_results_agree(results, tmp_path):
+    completed = compare(results, copy(results, tmp_path / "theirs"))
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "4 jobs: 4 agree within rtol=1e-06, atol=1e-12; 0 do not" in completed.stdout
+
+
+def test_differences_in_the_tenth_digit_agree(results, tmp_path):
+    theirs = copy(results, tmp_path / "theirs", relative=1e-10)
+    assert compare(results, theirs).returncode == 0
+
+
+def test_a_real_difference_is_named_and_fails(results, tmp_path):
+    theirs = copy(results, tmp_path / "theirs", 1e-3, job="settings=tnc/maxfun=20.pkl")
+    completed = compare(results, theirs)
+    assert completed.returncode == 1
+    (line,) = [line for line in completed.stdout.splitlines() if line.startswith("differs")]
+    assert line.startswith("differs: settings=tnc/maxfun=20.pkl: result fun: ")
+    assert "4 jobs: 3 agree" in completed.stdout
+    assert compare(results, theirs, "--rtol", "1e-2").returncode == 0  # looser: agrees
+
+
+def test_a_config_difference_is_named(results, tmp_path):
+    theirs = copy(results, tmp_path / "theirs")
+    path = theirs / "settings=tnc" / "maxfun=20.pkl"
+    record = STORE.load(path)
+    record["config"]["method"]["options"]["eta"] = 0.9
+    STORE.save(path, record)
+    completed = compare(results, theirs)
+    assert completed.returncode == 1
+    assert "differs: settings=tnc/maxfun=20.pkl: config method.options.eta: 0.5 vs 0.9" in (
+        completed.stdout
+    )
+
+
+def test_a_missing_job_fails_naming_it(results, tmp_path):
+    theirs = copy(results, tmp_path / "theirs")
+    (theirs / "settings=lbfgsb" / "maxfun=10.pkl").unlink()
+    completed = compare(results, theirs)
+    assert completed.returncode == 1
+    assert f"only in {results}: settings=lbfgsb/maxfun=10.pkl" in completed.stdout
+
+
+def test_a_missing_directory_is_bad_input(results, tmp_path):
+    completed = compare(results, tmp_path / "nowhere")
+    assert completed.returncode == 2
+    assert f"no results in {tmp_path / 'nowhere'}" in completed.stderr

@@ -11,9 +11,20 @@ TRACKERS := $(VENV)/.installed-trackers
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
+# pyproject.toml's requires-python.
+MIN_PYTHON := 3.11
+# Asked for a given Python (make env PYTHON=python3.12): an unsupported one stops make, and a
+# .venv that another interpreter made is removed here, so that it is rebuilt (scripts/venv
+# says which and why).
+ifeq ($(origin PYTHON),command line)
+ifneq ($(shell scripts/venv check "$(PYTHON)" "$(VENV)" $(MIN_PYTHON) >&2 && echo ok),ok)
+$(error PYTHON=$(PYTHON) cannot be used (see above))
+endif
+endif
+
+# A failed set-up (an unsupported Python, a failed install) removes the half-made .venv.
 $(INSTALLED): pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt \
+	@scripts/venv create "$(PYTHON)" "$(VENV)" $(MIN_PYTHON) -c constraints.txt \
 		--config-settings editable_mode=compat -e '.[test,lint]'
 	touch $@
 

@@ -28,7 +28,7 @@ def make_env(venv, *variables, offline=False):
         env=environment,
         timeout=600,
     )
-    completed.output = completed.stdout + completed.stderr  # type: ignore[attr-defined]
+    completed.output = completed.stdout + completed.stderr
     return completed
 
 

@@ -4,13 +4,17 @@ failed job logged as failed; a search's evaluations logged; neither library impo
 tracker."""
 
 import json
+import os
+import signal
 import struct
 import subprocess
 import sys
+import time
 
 import pytest
 
 from conftest import ROOT, run_task, task_command
+from optsweep.report.table import result_files
 
 SWEEP = ("-cp", "experiment", "settings=tnc", "maxfun=10,20")
 
@@ -147,8 +151,8 @@ def wandb_runs(directory):
     return runs
 
 
-def test_wandb_offline_one_run_per_job_and_none_on_rerun(tmp_path):
-    arguments = (*SWEEP, "tracker=wandb", f"tracker.dir={tmp_path}", "-m")
+def test_wandb_offline_one_run_per_job_and_none_on_rerun(launcher, tmp_path):
+    arguments = (*SWEEP, *launcher, "tracker=wandb", f"tracker.dir={tmp_path}", "-m")
     run_task(*arguments, workdir=tmp_path)
     runs = wandb_runs(tmp_path)
     assert len(runs) == 2
@@ -209,3 +213,44 @@ def test_the_default_mlflow_store_is_inside_the_project(monkeypatch):
     assert default_uri() == f"sqlite:///{ROOT}/mlruns/mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     assert default_uri() == "http://127.0.0.1:5000"
+
+
+def test_a_killed_sweep_rerun_logs_each_job_once(tmp_path):
+    store = tmp_path / "mlflow.db"
+    command = task_command(
+        "-cp",
+        "experiment",
+        "-m",
+        "tracker=mlflow",
+        f"tracker.uri=sqlite:///{store}",
+        workdir=tmp_path,
+    )
+    process = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 180
+    while len(result_files(tmp_path / "results")) < 8 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = len(result_files(tmp_path / "results"))
+    assert 8 <= finished < 45, "kill the sweep in the middle"
+    completed = run_task(
+        "-cp",
+        "experiment",
+        "-m",
+        "tracker=mlflow",
+        f"tracker.uri=sqlite:///{store}",
+        workdir=tmp_path,
+    )
+    assert f"45 jobs: {finished} skipped (up to date)" in completed.output
+    runs = mlflow_runs(store)
+    names = [run.info.run_name for run in runs if run.info.status == "FINISHED"]
+    # Each job once; at most the one job the kill cut short is missing its run (its result
+    # was written, its run not yet logged), and no run is left "RUNNING".
+    assert len(names) == len(set(names)) and 44 <= len(names) <= 45
+    assert all(run.info.status == "FINISHED" for run in runs)

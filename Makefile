@@ -56,7 +56,7 @@ search: $(INSTALLED)  ## Run the nevergrad searches of experiment/search/ and dr
 test: $(TRACKERS)  ## Run all tests
 	$(PY) -m pytest
 
-lint: $(INSTALLED)  ## Lint, check formatting and type-check (ruff, mypy)
+lint: $(TRACKERS)  ## Lint, check formatting and type-check (ruff, mypy; with the trackers installed)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

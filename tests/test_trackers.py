@@ -251,6 +251,28 @@ def test_a_killed_sweep_rerun_logs_each_job_once(tmp_path):
     runs = mlflow_runs(store)
     names = [run.info.run_name for run in runs if run.info.status == "FINISHED"]
     # Each job once; at most the one job the kill cut short is missing its run (its result
-    # was written, its run not yet logged), and no run is left "RUNNING".
+    # was written, its run not yet logged, or left RUNNING: the rerun marks that one KILLED).
     assert len(names) == len(set(names)) and 44 <= len(names) <= 45
-    assert all(run.info.status == "FINISHED" for run in runs)
+    statuses = [run.info.status for run in runs]
+    assert "RUNNING" not in statuses and statuses.count("KILLED") <= 1
+
+
+def test_a_run_left_running_by_a_dead_process_is_marked_killed(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    store = tmp_path / "mlflow.db"
+    arguments = ("-cp", "experiment", "settings=tnc", "maxfun=10", "tracker=mlflow")
+    run_task(*arguments, f"tracker.uri=sqlite:///{store}", "-m", workdir=tmp_path)
+    client = MlflowClient(tracking_uri=f"sqlite:///{store}")
+    experiment = client.get_experiment_by_name("rosenbrock")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = __import__("socket").gethostname()
+    tags = {"logged_by.host": host, "logged_by.pid": str(dead.pid)}
+    orphan = client.create_run(experiment.experiment_id, run_name="cut short", tags=tags)
+    alive = client.create_run(
+        experiment.experiment_id, tags={**tags, "logged_by.pid": str(os.getpid())}
+    )
+    run_task(*arguments, "maxfun=20", f"tracker.uri=sqlite:///{store}", "-m", workdir=tmp_path)
+    assert client.get_run(orphan.info.run_id).info.status == "KILLED"
+    assert client.get_run(alive.info.run_id).info.status == "RUNNING"  # a live process's

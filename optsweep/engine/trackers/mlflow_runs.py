@@ -8,6 +8,7 @@ working directory; ``tracker.uri=...`` or ``MLFLOW_TRACKING_URI`` points elsewhe
 """
 
 import os
+import socket
 from functools import cached_property
 from typing import Any
 
@@ -15,6 +16,21 @@ from optsweep.engine.paths import project_path
 from optsweep.engine.trackers import TrackedJob, TrackerCallback
 
 DEFAULT_STORE = "mlruns"
+# Which process logs a run: a later sweep marks KILLED the runs a dead process left RUNNING.
+_HOST, _PID = "logged_by.host", "logged_by.pid"
+
+
+def _process_gone(host: str | None, pid: str | None) -> bool:
+    """Whether the process ``pid`` on ``host`` (this machine only) no longer exists."""
+    if host != socket.gethostname() or not (pid or "").isdigit():
+        return False
+    try:
+        os.kill(int(pid or 0), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's live process
+        return False
+    return False
 
 
 def default_uri() -> str:
@@ -39,9 +55,15 @@ class MLflowTracker(TrackerCallback):
         return MlflowClient(tracking_uri=self.uri)
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
-        """Create the store's tables once, in the sweeping process: workers that each found a
-        new SQLite store would race to create them."""
-        self.client.search_experiments(max_results=1)
+        """Create the store's tables once, in the sweeping process (workers that each found a
+        new SQLite store would race to create them), and mark KILLED the runs a killed process
+        left RUNNING (killed between creating a run and ending it)."""
+        for experiment in self.client.search_experiments():
+            for run in self.client.search_runs(
+                [experiment.experiment_id], "attributes.status = 'RUNNING'"
+            ):
+                if _process_gone(run.data.tags.get(_HOST), run.data.tags.get(_PID)):
+                    self.client.set_terminated(run.info.run_id, status="KILLED")
 
     def _experiment_id(self, name: str) -> str:
         from mlflow.exceptions import MlflowException
@@ -66,8 +88,9 @@ class MLflowTracker(TrackerCallback):
 
         experiment_id = self._experiment_id(self.experiment_name or job.experiment)
         started = int((job.started or job.ended) * 1000)
+        tags = {**job.tags, _HOST: socket.gethostname(), _PID: str(os.getpid())}
         run = self.client.create_run(
-            experiment_id, start_time=started, run_name=job.name, tags=job.tags
+            experiment_id, start_time=started, run_name=job.name, tags=tags
         )
         ended = int(job.ended * 1000)
         self.client.log_batch(

@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 TRACKERS := $(VENV)/.installed-trackers
 
 .DEFAULT_GOAL := help
-.PHONY: help env trackers sweep figures search test lint format bench slurm-up slurm-down clean
+.PHONY: help env trackers sweep figures search test test-local lint format bench slurm-up slurm-down clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -53,8 +53,11 @@ search: $(INSTALLED)  ## Run the nevergrad searches of experiment/search/ and dr
 	$(PY) plots/search_trace.py search=tnc
 	$(PY) plots/search_trace.py search=lbfgsb
 
-test: $(TRACKERS)  ## Run all tests
+test: $(TRACKERS)  ## Run all tests (the SLURM ones start a test cluster: root)
 	$(PY) -m pytest
+
+test-local: $(TRACKERS)  ## Run every test that needs no SLURM cluster (no root needed)
+	$(PY) -m pytest -m "not slurm"
 
 lint: $(TRACKERS)  ## Lint, check formatting and type-check (ruff, mypy; with the trackers installed)
 	$(VENV)/bin/ruff check .

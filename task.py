@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import hydra
 
 from optsweep.engine.trust import refuse_untrusted_callbacks, trusted_callbacks
-from optsweep.rosenbrock import ROSENBROCK
-from optsweep.rosenbrock.solve import solve
+from rosenbrock import ROSENBROCK
+from rosenbrock.solve import solve
 
 if TYPE_CHECKING:  # scipy.optimize is imported only when a job runs
     from scipy.optimize import OptimizeResult

@@ -2,7 +2,7 @@
 
 - ``optsweep.engine``: the generic sweep engine (expand and check a sweep, compose jobs, run
   them, the result store, resume, progress, searches); it knows no objective or solver.
-- ``optsweep.rosenbrock``: the example experiment (scipy optimizers on the Rosenbrock function),
+- ``rosenbrock``: the example experiment (scipy optimizers on the Rosenbrock function),
   handed to the engine as one ``Experiment`` value.
 - ``optsweep.report``: figures, tables and exports made from the example's results.
 

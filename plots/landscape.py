@@ -13,7 +13,7 @@ from optsweep.report.figures import FIGURE_SUFFIXES, label, new_figure, run_scri
 from optsweep.report.precision import shown
 from optsweep.report.sweepdata import sweep_results
 from optsweep.report.table import load_result
-from optsweep.rosenbrock import problem
+from rosenbrock import problem
 
 MINIMUM = (1.0, 1.0)
 

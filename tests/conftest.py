@@ -66,6 +66,14 @@ def full_sweep(tmp_path_factory) -> Path:
     return workdir / "results"
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests that use the SLURM test cluster are marked ``slurm``: ``make test-local`` (pytest
+    ``-m "not slurm"``) runs every other test, with no cluster and no root."""
+    for item in items:
+        if "slurm_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slurm)
+
+
 def _sinfo_works() -> bool:
     try:
         return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=10).returncode == 0

@@ -26,7 +26,7 @@ def run_quadratic(*arguments, workdir, check=True):
 def test_the_engine_does_not_import_the_example():
     code = (
         "import sys, optsweep.engine.sweep, optsweep.engine.runner, optsweep.engine.store; "
-        "print(sorted(m for m in sys.modules if m.startswith(('optsweep.rosenbrock', "
+        "print(sorted(m for m in sys.modules if m.startswith(('rosenbrock', "
         "'optsweep.report', 'scipy'))))"
     )
     imported = subprocess.run(
@@ -163,7 +163,7 @@ def test_a_setting_with_its_own_environment_runs_as_hydra_runs_it(tmp_path):
 
 def test_the_store_refuses_a_result_of_another_experiment(tmp_path):
     from optsweep.engine.store import ResultFileError
-    from optsweep.rosenbrock import ROSENBROCK
+    from rosenbrock import ROSENBROCK
 
     run_quadratic("scale=unit", "steps=2", workdir=tmp_path)
     (path,) = result_files(tmp_path / "results")

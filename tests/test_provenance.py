@@ -1,5 +1,6 @@
-"""A result's git state is the project's own: none when the project is a copy inside another
-repository; dirty when a file that could change a run is new (untracked) or modified."""
+"""A result's git state is the project's: its own repository's, or the enclosing repository's
+with the project's folder; dirty when a file of the project that could change a run is new
+(untracked) or modified, whatever changes outside the project."""
 
 import pickle
 import subprocess
@@ -42,15 +43,36 @@ def own_repository(project_copy):
     return project_copy
 
 
-def test_a_copy_inside_another_repository_records_no_git_state(tmp_path, project_copy):
+def test_a_project_inside_another_repository_records_that_repository_and_its_folder(
+    tmp_path, project_copy
+):
     outer = tmp_path
     (outer / "notes.md").write_text("someone else's repository\n")
     git(outer, "init", "-q")
-    git(outer, "add", "notes.md")
-    git(outer, "commit", "-q", "-m", "outer")
+    git(outer, "add", "-A")
+    git(outer, "commit", "-q", "-m", "outer, with the project in it")
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=outer, capture_output=True, text=True
+    ).stdout.strip()
     state = run_one_job(project_copy)
-    assert state["commit"] is None and state["dirty"] is None
-    assert state["repository"] == "inside another repository, not its own"
+    assert state == {
+        "commit": commit,
+        "dirty": False,
+        "changed": 0,
+        "changes": [],
+        "repository": "enclosing",
+        "path": "project",
+    }
+    (outer / "notes.md").write_text("edited outside the project\n")
+    assert run_one_job(project_copy)["dirty"] is False
+    (project_copy / "task.py").write_text((project_copy / "task.py").read_text() + "\n")
+    edited = run_one_job(project_copy)
+    assert edited["dirty"] is True and edited["changes"] == ["task.py"]
+
+
+def test_a_project_in_no_repository_records_none(project_copy):
+    state = run_one_job(project_copy)
+    assert state["commit"] is None and state["repository"] == "no git repository"
 
 
 def test_clean_then_dirty_with_an_untracked_settings_file(own_repository):

@@ -14,6 +14,7 @@ from omegaconf import II
 
 import optsweep  # noqa: F401  (registers the resolvers)
 from optsweep.engine.compose import FastComposer
+from optsweep.engine.paths import register_task_file
 from optsweep.engine.resolve import FamilyResolver, resolve_in_full
 from optsweep.engine.store import _canonical
 
@@ -22,6 +23,7 @@ SETTINGS = sorted(p.stem for p in (ROOT / "experiment" / "settings").glob("*.yam
 
 
 def composer_for(config_dir: Path) -> FastComposer:
+    register_task_file(config_dir.parent / "task.py")  # composed outside Hydra's context below
     with initialize_config_dir(config_dir=str(config_dir)):
         loader = GlobalHydra.instance().config_loader()
         master = loader.load_configuration("task", overrides=[], run_mode=RunMode.MULTIRUN)

@@ -42,8 +42,8 @@ def test_editing_engine_or_reporting_keeps_results_and_editing_the_solver_does_n
     ):
         touch(project_copy / orchestration)
     assert "dry run: 2 jobs, 0 would run, 2 would be skipped" in dry_run(project_copy)
-    touch(project_copy / "optsweep/rosenbrock/solve.py")
+    touch(project_copy / "rosenbrock/solve.py")
     assert "dry run: 2 jobs, 2 would run, 0 would be skipped" in dry_run(project_copy)
     assert "2 jobs: 0 skipped (up to date), 2 ran, 0 failed" in sweep(project_copy)
-    touch(project_copy / "optsweep/rosenbrock/problem.py")
+    touch(project_copy / "rosenbrock/problem.py")
     assert dry_run(project_copy).count("run (stale result)") == 2

@@ -9,7 +9,7 @@ import pytest
 from optsweep.engine import convert
 from optsweep.engine.provenance import code_version
 from optsweep.engine.store import ResultStore, default_result_path, fingerprint
-from optsweep.rosenbrock import ROSENBROCK
+from rosenbrock import ROSENBROCK
 
 
 class FixedCode(ResultStore):

@@ -9,8 +9,8 @@ from scipy.optimize import minimize
 
 from conftest import ROOT, run_task
 from optsweep.report.table import load_result, result_files
-from optsweep.rosenbrock import problem
-from optsweep.rosenbrock.solve import given_options
+from rosenbrock import problem
+from rosenbrock.solve import given_options
 
 SETTINGS = ("lbfgsb", "nelder-mead", "tnc")
 BUDGETS = range(10, 151, 10)

@@ -1,19 +1,84 @@
-"""Where the project lives, whatever the shell's working directory."""
+"""Where the project lives: the user's project of the app being run, never the engine's install.
+
+The project root is found from the user's side, as lightning-hydra-template's ``rootutils``
+does: the nearest directory, from the task function's file upward, that holds a
+``.project-root`` marker file; without one, the directory of the task function's file
+(``task.py`` beside ``config/`` and ``experiment/``). Which app is being run:
+
+1. the task function of an experiment (``@EXPERIMENT.task`` registers its file when it
+   decorates it: importing the task module, in the sweeping process or a worker, is enough);
+2. else, while Hydra is initialized (Hydra's compose API in a test or notebook), the primary
+   config directory's project: the nearest ``.project-root`` above it, else its parent
+   (``config/`` and ``experiment/`` sit in the project's root);
+3. else the script Python runs (``python task.py``: ``__main__``'s file);
+4. else the working directory (an interactive session, ``python -c``).
+
+``${project_path:results}`` in a config, results, Hydra's run and sweep dirs, caches, the code
+that decides staleness and the git provenance all use this root.
+"""
 
 import os
+import sys
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
-# The project's root: the directory holding the ``optsweep`` package.
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# A file that marks a project's root for a task module in a subdirectory of it.
+MARKER = ".project-root"
+
+_registered: Path | None = None
+
+
+def find_project(start: str | Path) -> Path:
+    """The project holding ``start`` (a file or a directory): the nearest ancestor with a
+    ``.project-root`` file, else ``start``'s own directory."""
+    start = Path(start).resolve()
+    here = start if start.is_dir() else start.parent
+    for directory in (here, *here.parents):
+        if (directory / MARKER).is_file():
+            return directory
+    return here
+
+
+def register_task_file(file: str | Path) -> Path:
+    """Make the project of the task function defined in ``file`` this process's project."""
+    global _registered
+    _registered = find_project(file)
+    return _registered
+
+
+def project_root() -> Path:
+    """The project of the app being run (see the module docstring)."""
+    if _registered is not None:
+        return _registered
+    primary = _primary_config_dir()
+    if primary is not None:
+        found = find_project(primary)
+        return found if (found / MARKER).is_file() else primary.parent
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    return find_project(main) if main else find_project(Path.cwd())
+
+
+def _primary_config_dir() -> Path | None:
+    """The primary config directory of an initialized Hydra, if it is a directory."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    hydra = GlobalHydra.instance()
+    if not hydra.is_initialized():
+        return None
+    for element in hydra.config_loader().get_search_path().get_path():
+        if element.provider == "main" and element.path is not None:
+            path = Path(element.path.split("://", 1)[-1])
+            return path.resolve() if path.is_dir() else None
+    return None
 
 
 def project_path(relative: str = "") -> str:
     """Absolute path of ``relative`` inside the project (the project root for "")."""
-    return str(PROJECT_ROOT / relative) if relative else str(PROJECT_ROOT)
+    root = project_root()
+    return str(root / relative) if relative else str(root)
 
 
 @cache
@@ -32,4 +97,5 @@ def register_resolvers() -> None:
 def shown(path: Path) -> str:
     """``path`` as messages show it: relative to the project if inside it
     (``experiment/settings/tnc.yaml``), else as given."""
-    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
+    root = project_root()
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)

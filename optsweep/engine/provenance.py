@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from optsweep.engine.paths import PROJECT_ROOT
+from optsweep.engine.paths import project_root
 
 if TYPE_CHECKING:
     from optsweep.engine.experiment import Experiment
@@ -21,64 +21,75 @@ if TYPE_CHECKING:
 ENGINE_PACKAGES = ("hydra-core", "omegaconf", "hydra-experiment-sweeper")
 
 
-def _git(*arguments: str) -> str | None:
+def _git(root: Path, *arguments: str) -> str | None:
     try:
         completed = subprocess.run(
-            ["git", *arguments], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+            ["git", *arguments], cwd=root, capture_output=True, text=True, check=True
         )
     except (OSError, subprocess.CalledProcessError):
         return None
     return completed.stdout.rstrip()  # porcelain lines may begin with a space
 
 
-# Paths (relative to the project) where an untracked file can change what a run computes or
-# how it is configured: a new settings file, method file or module makes the tree dirty.
-WATCHED_PATHS = ("config", "experiment", "optsweep", "hydra_plugins", "task.py")
+# An untracked (not ignored) file of these kinds can change what a run computes or how it is
+# configured (a new settings file, option file or module): it makes the tree dirty. Other
+# untracked files (notes, data, outputs) do not.
+WATCHED_SUFFIXES = (".py", ".yaml", ".yml")
 # Changed paths listed in a result (the count is always exact).
 _LISTED_CHANGES = 20
 
 
-@cache
 def git_state() -> dict:
-    """The project's own git state: its commit, whether the work tree differs from it, and
-    which paths differ (``changes``, at most 20 listed; ``changed``: how many).
+    """The git state of this process's project (``paths.project_root``): ``git_state_of``."""
+    return git_state_of(project_root())
 
-    Dirty means a tracked file is modified, staged or deleted, or an untracked (not ignored)
-    file lies under ``WATCHED_PATHS``. When the project is not the top level of a git work
-    tree (no repository, or a copy placed inside another repository, whose commit says nothing
-    about this project), every field is None and ``repository`` says why.
-    Computed once per process: a sweep does not change its own code while it runs.
+
+@cache
+def git_state_of(root: Path) -> dict:
+    """The git state of the project at ``root``: the commit, whether the project's files differ
+    from it, and which do (``changes``, relative to the project, at most 20 listed;
+    ``changed``: how many).
+
+    ``repository`` says whose commit it is: ``own`` (the project is the top of its work tree),
+    ``enclosing`` (the project is the folder ``path`` of a larger repository: the commit is that
+    repository's, and only changes inside the project count), or why there is none (``no git
+    repository``: every other field is None). Dirty means a tracked file of the project is
+    modified, staged or deleted, or an untracked, not ignored ``.py`` or ``.yaml`` file lies in
+    it. Computed once per process: a sweep does not change its own code while it runs.
     """
-    top = _git("rev-parse", "--show-toplevel")
-    if top is None or Path(top).resolve() != PROJECT_ROOT.resolve():
-        why = "no git repository" if top is None else "inside another repository, not its own"
-        return {"commit": None, "dirty": None, "changed": None, "changes": None, "repository": why}
-    status = _git("status", "--porcelain", "--untracked-files=all")
+    top = _git(root, "rev-parse", "--show-toplevel")
+    if top is None:
+        return _no_state("no git repository")
+    inside = root.resolve().relative_to(Path(top).resolve()).as_posix()
+    status = _git(root, "status", "--porcelain", "--untracked-files=all", "--", ".")
     if status is None:
-        return {
-            "commit": None,
-            "dirty": None,
-            "changed": None,
-            "changes": None,
-            "repository": "unreadable",
-        }
-    changes = [line[3:] for line in status.splitlines() if _counts(line)]
-    return {
-        "commit": _git("rev-parse", "HEAD"),  # None in a repository without commits
+        return _no_state("unreadable")
+    prefix = "" if inside == "." else f"{inside}/"  # porcelain paths are the repository's
+    changes = [
+        line[3:].strip('"').removeprefix(prefix) for line in status.splitlines() if _counts(line)
+    ]
+    state = {
+        "commit": _git(root, "rev-parse", "HEAD"),  # None in a repository without commits
         "dirty": bool(changes),
         "changed": len(changes),
         "changes": changes[:_LISTED_CHANGES],
-        "repository": "own",
+        "repository": "own" if inside == "." else "enclosing",
     }
+    if inside != ".":
+        state["path"] = inside
+    return state
+
+
+def _no_state(why: str) -> dict:
+    return {"commit": None, "dirty": None, "changed": None, "changes": None, "repository": why}
 
 
 def _counts(line: str) -> bool:
     """Whether a ``git status --porcelain`` line makes the tree dirty: any change to a tracked
-    file, an untracked file only under ``WATCHED_PATHS``."""
+    file; an untracked file only if it is a ``.py`` or ``.yaml`` file."""
     if not line.startswith("??"):
         return bool(line.strip())
-    path = line[3:].strip('"')
-    return any(path == watched or path.startswith(f"{watched}/") for watched in WATCHED_PATHS)
+    return line[3:].strip('"').endswith(WATCHED_SUFFIXES)
 
 
 @cache
@@ -97,7 +108,7 @@ def source_files(entry: str) -> list[Path]:
     """The files of one ``Experiment.code`` entry: a path relative to the project (``task.py``),
     a module (its file) or a package (every ``.py`` file under it)."""
     if entry.endswith(".py") or "/" in entry:
-        return [PROJECT_ROOT / entry]
+        return [project_root() / entry]
     spec = importlib.util.find_spec(entry)
     if spec is None or spec.origin is None:
         raise ModuleNotFoundError(f"Experiment.code names {entry!r}, which is not a module")
@@ -117,9 +128,10 @@ def code_version(experiment: "Experiment") -> str:
     a git commit it also sees uncommitted edits, and works outside git.
     """
     digest = hashlib.sha256()
+    root = project_root()
     files = sorted({path for entry in experiment.code for path in source_files(entry)})
     for path in files:
-        shown = path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
+        shown = path.relative_to(root) if path.is_relative_to(root) else path
         digest.update(shown.as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     versions = package_versions(tuple(experiment.packages))

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from optsweep.engine.files import write_atomically
-from optsweep.engine.paths import PROJECT_ROOT
+from optsweep.engine.paths import project_root
 from optsweep.engine.store import NoResults, ResultFileError
 from optsweep.report.table import results_frame
 
@@ -63,8 +63,8 @@ def export(results: Path, out: Path) -> int:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", type=Path, default=PROJECT_ROOT / "results")
-    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "results" / "results.csv")
+    parser.add_argument("--results", type=Path, default=project_root() / "results")
+    parser.add_argument("--out", type=Path, default=project_root() / "results" / "results.csv")
     arguments = parser.parse_args(argv)
     try:
         rows = export(arguments.results, arguments.out)

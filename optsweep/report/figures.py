@@ -16,11 +16,11 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 from omegaconf.errors import OmegaConfBaseException  # noqa: E402
 
 from optsweep.engine.files import write_atomically  # noqa: E402
-from optsweep.engine.paths import PROJECT_ROOT  # noqa: E402
+from optsweep.engine.paths import project_root  # noqa: E402
 from optsweep.engine.store import NoResults, ResultFileError  # noqa: E402
 from optsweep.report.sweepdata import UnusableResults  # noqa: E402
 
-PLOTS = PROJECT_ROOT / "plots"
+PLOTS = project_root() / "plots"
 SPECS = PLOTS / "specs"
 # No creation dates or software versions in the files: same results, same bytes.
 _METADATA = {
@@ -72,7 +72,7 @@ def run_script(
     parser = argparse.ArgumentParser(
         prog=f"plots/{name}.py", description=f"Spec: plots/specs/{name}.yaml"
     )
-    parser.add_argument("--results", type=Path, default=PROJECT_ROOT / "results")
+    parser.add_argument("--results", type=Path, default=project_root() / "results")
     parser.add_argument("--out", type=Path, default=PLOTS)
     parser.add_argument("overrides", nargs="*", help="spec overrides, e.g. budget=100")
     arguments = parser.parse_args(argv)

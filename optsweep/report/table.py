@@ -6,7 +6,7 @@ import pandas as pd
 
 from optsweep.engine.index import ResultIndex, source_version
 from optsweep.engine.store import NoResults, ResultStore, result_files
-from optsweep.rosenbrock import ROSENBROCK
+from rosenbrock import ROSENBROCK
 
 __all__ = ["STORE", "NoResults", "load_result", "load_results", "result_files", "results_frame"]
 

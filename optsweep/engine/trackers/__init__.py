@@ -32,7 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 from optsweep.engine import internals
 from optsweep.engine.experiment import Experiment, experiment_of
 from optsweep.engine.job import FoundCurrent
-from optsweep.engine.paths import PROJECT_ROOT
+from optsweep.engine.paths import shown
 from optsweep.engine.store import ResultFileError, ResultStore, identifying_overrides
 
 # Job config keys that say where results and reports go, not what was computed.
@@ -78,10 +78,7 @@ def _metrics(scalars: Mapping[str, Any]) -> dict[str, float]:
 
 
 def _shown(path: str) -> str:
-    resolved = Path(path).absolute()
-    return (
-        str(resolved.relative_to(PROJECT_ROOT)) if resolved.is_relative_to(PROJECT_ROOT) else path
-    )
+    return shown(Path(path).absolute())
 
 
 def tracked_job(

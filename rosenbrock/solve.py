@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from optsweep.rosenbrock import problem
+from rosenbrock import problem
 
 if TYPE_CHECKING:
     from scipy.optimize import OptimizeResult

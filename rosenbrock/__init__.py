@@ -4,9 +4,10 @@
 task.py's task function is ``solve.solve``, decorated with ``@ROSENBROCK.task``.
 """
 
+from pathlib import Path
+
 from optsweep.engine.experiment import Experiment
-from optsweep.engine.paths import PROJECT_ROOT
-from optsweep.rosenbrock.checks import record
+from rosenbrock.checks import record
 
 
 def _value(result) -> float:
@@ -28,9 +29,12 @@ def _describe(config: dict, result) -> str:
     return f"{config['method']['name']}: f={result.fun:.6g} after {result.nfev} evaluations"
 
 
+# The example project: the folder holding this package, task.py and the config trees.
+PROJECT = Path(__file__).resolve().parents[1]
+
 ROSENBROCK = Experiment(
     name="rosenbrock",
-    task_config=PROJECT_ROOT / "config" / "task.yaml",
+    task_config=PROJECT / "config" / "task.yaml",
     group_keys={"method": frozenset({"name", "options"})},
     record=record,
     value=_value,
@@ -39,7 +43,7 @@ ROSENBROCK = Experiment(
     # What computes a result: the task function, the objective and start point, the solver
     # call. (Option tables and checks decide whether a job may run, not its numbers; a change
     # to the recorded config changes each result's fingerprint by itself.)
-    code=("task.py", "optsweep.rosenbrock.problem", "optsweep.rosenbrock.solve"),
+    code=("rosenbrock.problem", "rosenbrock.solve"),
     packages=("numpy", "scipy"),
     result_types=frozenset(
         {

@@ -4,9 +4,9 @@ import math
 from numbers import Real
 
 from optsweep.engine.errors import InvalidJobConfig
-from optsweep.rosenbrock.options import SOLVERS, InvalidMethodConfig, check_method
-from optsweep.rosenbrock.problem import start_point
-from optsweep.rosenbrock.solve import given_options
+from rosenbrock.options import SOLVERS, InvalidMethodConfig, check_method
+from rosenbrock.problem import start_point
+from rosenbrock.solve import given_options
 
 
 class InvalidTaskConfig(InvalidJobConfig):

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from optsweep.engine.errors import InvalidJobConfig
 from optsweep.engine.files import write_atomically
-from optsweep.engine.paths import PROJECT_ROOT
 
 # The unconstrained, Hessian-free methods this project compares, by scipy's (lower-case) name,
 # mapped to the function of scipy.optimize._minimize that implements each. scipy keeps these
@@ -35,7 +34,7 @@ SOLVERS = {
 }
 
 # Where the option table read from scipy is kept between runs (see ``option_table``).
-CACHE_DIR = PROJECT_ROOT / ".cache"
+CACHE_DIR = Path(__file__).resolve().parents[1] / ".cache"
 
 # Parameters of those functions that ``minimize`` fills itself: not solver options.
 _NOT_OPTIONS = {

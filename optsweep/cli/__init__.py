@@ -1,0 +1,45 @@
+"""``optsweep``: the command-line tool, one subcommand per module of this package.
+
+    optsweep new DIR            a working project for a new experiment
+    optsweep plot RESULTS ...   a figure of any experiment's results
+    optsweep table RESULTS ...  a summary table (CSV, Markdown, LaTeX)
+    optsweep export RESULTS     the results table as CSV and Parquet
+    optsweep compare A B        do two result sets agree, job by job
+    optsweep convert DIR        rewrite old result files in the current format
+
+Each module has ``add_parser(subparsers)``, which adds its subcommand and sets ``run``: a
+function of the parsed arguments returning the exit status. Every subcommand is also a library
+function that tests call.
+"""
+
+import argparse
+import importlib
+import sys
+
+# Subcommand modules of this package, in the order ``optsweep --help`` lists them.
+COMMANDS = ("new", "plot", "table", "export", "compare", "convert")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="optsweep", description="Reproducible Hydra experiment sweeps: the command line."
+    )
+    subparsers = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"optsweep.cli.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"optsweep.cli.{name}":
+                raise
+            continue  # not written yet
+        module.add_parser(subparsers)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parser().parse_args(argv)
+    return int(arguments.run(arguments) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,32 +8,24 @@ it a Hydra task function that checks the job, skips it if its result is current,
 result with its provenance and returns f (see optsweep/engine/experiment.py).
 """
 
-import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import hydra
 
-from optsweep.engine.trust import refuse_untrusted_callbacks, trusted_callbacks
 from rosenbrock import ROSENBROCK
 from rosenbrock.solve import solve
 
 if TYPE_CHECKING:  # scipy.optimize is imported only when a job runs
     from scipy.optimize import OptimizeResult
 
-HERE = Path(__file__).resolve().parent
-# Callbacks listed in the project's config trees may run; see optsweep/engine/trust.py.
-TRUSTED = trusted_callbacks(HERE / "config", HERE / "experiment")
-
 
 # version_base is left out on purpose: Hydra 1.4 deprecates the argument and warns whenever it
 # is passed; without it Hydra 1.4 applies its current defaults (no change of working directory).
-@hydra.main(config_path="config", config_name="task", execution_whitelist=TRUSTED)
+@hydra.main(config_path="config", config_name="task")
 @ROSENBROCK.task
 def main(config: dict) -> "OptimizeResult":
     return solve(config)
 
 
 if __name__ == "__main__":
-    refuse_untrusted_callbacks(sys.argv[1:], TRUSTED)
     main()

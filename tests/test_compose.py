@@ -8,7 +8,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
-import optsweep  # noqa: F401  (registers the resolvers)
+import task as _example_task  # noqa: F401  (registers the example: its configs get the engine's)
 from optsweep.engine.compose import FastComposer, split_task_config
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-import optsweep  # noqa: F401  (registers the project_path resolver)
+import task  # noqa: F401  (the example's task: its project's configs get the engine's)
 from rosenbrock import options
 from rosenbrock.options import accepted_options, check_method
 from rosenbrock.solve import given_options

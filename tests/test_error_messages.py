@@ -95,7 +95,7 @@ YAML_ERRORS = [
         "seed: 0",
         "seed: 0\n  other: 1",
         ("settings=tnc", "-m"),
-        ":21:8: YAML syntax error: mapping values are not allowed in this context",
+        ":20:8: YAML syntax error: mapping values are not allowed in this context",
         id="config-task-via-searchpath-sweep",
     ),
     pytest.param(
@@ -122,7 +122,7 @@ def test_yaml_error_in_the_experiment_tree_names_file_line_and_column(
 @pytest.mark.parametrize(
     ("file", "old", "expected"),
     [
-        ("config/task.yaml", "x0: null", "starts at 11:5"),
+        ("config/task.yaml", "x0: null", "starts at 10:5"),
         ("config/method/tnc.yaml", "eta: null", "starts at 11:8"),
     ],
 )

@@ -10,6 +10,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+import task  # noqa: F401  (the example's task: its project's configs get the engine's)
 from conftest import ROOT, run_task
 from optsweep.engine.group_choices import declared_groups, with_overrides
 
@@ -107,13 +108,12 @@ def test_a_group_the_tree_does_not_choose_is_still_added(tree):
 def test_declared_groups_of_both_trees():
     assert declared_groups(ROOT / "experiment") == {
         "method",
-        "tracker",
         "settings",
         "search",
         "launcher",
         "hydra/sweeper",
     }
-    assert declared_groups(ROOT / "config") == {"method", "tracker"}
+    assert declared_groups(ROOT / "config") == {"method"}  # tracker: the engine's own config
 
 
 def test_with_overrides_rewrites_only_bare_choices_of_declared_groups():

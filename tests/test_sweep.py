@@ -22,7 +22,9 @@ def test_full_sweep_writes_one_result_per_job(full_sweep):
     jobs = set()
     for path in files:
         record = load_result(path)
-        assert set(record) == {"config", "result", "meta"}
+        assert set(record) == {"config", "result", "meta", "scalars"}
+        assert record["scalars"]["fun"] == record["result"].fun
+        assert record["meta"]["setting"] == record["meta"]["choices"]["settings"]
         jobs.add((record["meta"]["choices"]["settings"], record["config"]["maxfun"]))
     assert jobs == {(s, b) for s in SETTINGS for b in BUDGETS}
 

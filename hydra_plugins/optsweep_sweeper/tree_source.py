@@ -10,6 +10,11 @@ the scheme ``optsweep-tree://``, served by ``TreeSource``: Hydra's file source, 
 - a group config choosing an option that does not exist (``- /method: newton`` in a settings
   file) is refused naming that file and the options there are (Hydra would blame the config
   that first chose the group);
+- an experiment's primary config gets the engine's own config first in its defaults list
+  (``optsweep_engine``, from ``pkg://optsweep.conf``: ``output``, the progress callback,
+  Hydra's run and sweep dirs in the project, the ``tracker`` group), so a project's YAML
+  never copies them and anything it sets wins; a plain Hydra app (no ``@EXPERIMENT.task``
+  in the process) is served unchanged;
 - a YAML syntax error is reported in a line, ``<file>:<line>:<column>: <PyYAML's message>``
   (``optsweep.engine.config_errors``), not as PyYAML's traceback. The primary config's
   ``file://`` search path entries (``experiment/task.yaml`` reaching ``config/``) are served
@@ -38,6 +43,11 @@ from optsweep.engine.group_choices import (
     tree_roots,
     with_overrides,
 )
+from optsweep.engine.paths import experiment_registered
+
+# The engine's own configs, and the one every experiment's primary config includes first.
+ENGINE_SEARCH_PATH = "pkg://optsweep.conf"
+ENGINE_CONFIG = "optsweep_engine"
 
 
 class YamlFileSource(FileConfigSource):
@@ -71,6 +81,8 @@ class TreeSource(YamlFileSource):
         name = config_path.strip("/")
         if "/" not in name:  # a primary config
             _serve_search_path(result.config)
+            if experiment_registered():
+                _with_engine_config(result.config)
             return result
         defaults = OmegaConf.select(result.config, "defaults", default=None)
         if defaults is not None:  # a group's config
@@ -87,6 +99,20 @@ class TreeSource(YamlFileSource):
                 with open_dict(result.config):
                     result.config["defaults"] = rewritten
         return result
+
+
+def _with_engine_config(config: Container) -> None:
+    """Put the engine's config first in a primary config's defaults list (``_self_`` last if
+    the list had none, as Hydra would place it)."""
+    defaults = OmegaConf.select(config, "defaults", default=None)
+    entries = [] if defaults is None else OmegaConf.to_container(defaults, resolve=False)
+    assert isinstance(entries, list)
+    if ENGINE_CONFIG in entries:
+        return
+    if "_self_" not in entries:
+        entries.append("_self_")
+    with open_dict(config):
+        config["defaults"] = [ENGINE_CONFIG, *entries]
 
 
 def _serve_search_path(config: Container) -> None:
@@ -108,9 +134,11 @@ def _serve_search_path(config: Container) -> None:
 
 
 class TreeSearchPath(SearchPathPlugin):
-    """Serves the primary config directory through ``TreeSource``."""
+    """Serves the primary config directory through ``TreeSource``; puts the engine's own
+    configs (``pkg://optsweep.conf``) last on the search path."""
 
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+        search_path.append("optsweep", ENGINE_SEARCH_PATH)
         elements = search_path.get_path()
         for index, element in enumerate(elements):
             path = element.path.removeprefix("file://")

@@ -1,36 +1,83 @@
-"""What an experiment hands the sweep engine: its checks, what a result records and depends on.
+"""What an experiment hands the sweep engine: its name, and whatever it wants other than the
+defaults.
 
 The engine knows no objective and no solver. An experiment is one ``Experiment`` value, and
 its Hydra task function is the function that computes one result, decorated with
-``@experiment.task``::
+``@experiment.task``. The least a user writes::
 
-    QUADRATIC = Experiment(name="quadratic", task_config=..., record=..., value=..., ...)
+    DIGITS = Experiment(name="digits")       # every other field optional
 
     @hydra.main(config_path="config", config_name="task")
-    @QUADRATIC.task
+    @DIGITS.task
     def main(config: dict) -> dict:          # the recorded config, checked
-        return {"f": ...}                    # the result: any picklable value
+        return {"accuracy": ..., "train_time": ...}   # any picklable value; or a float
 
 The decorated function is what Hydra calls with a job's ``DictConfig``: it checks the job
-(``record``), skips it if its stored result is current, else calls the function, saves the
-result with its provenance and returns ``value(result)``. The ``checked_experiment`` sweeper
-finds the experiment on the task function (``experiment_of``) to check a whole sweep before
-launching and to skip current jobs; a task function without one is a plain Hydra app, which
-the sweeper runs as hydra-experiment-sweeper does.
+(keys at every depth, then ``record`` and ``check``), skips it if its stored result is current,
+else calls the function, saves the result with its provenance and returns its value (the
+float an optimizing sweeper optimizes). The ``checked_experiment`` sweeper finds the experiment
+on the task function (``experiment_of``) to check a whole sweep before launching and to skip
+current jobs; a task function without one is a plain Hydra app, which the sweeper runs as
+hydra-experiment-sweeper does.
+
+Decorating also makes the task function's project this process's project
+(``optsweep.engine.paths``): results, Hydra's run and sweep dirs, ``${project_path:...}``,
+relative ``code`` entries and the git provenance belong to it.
 """
 
 import functools
+import inspect
+import logging
+import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from omegaconf import DictConfig
 
 from optsweep.engine.errors import InvalidJobConfig
-from optsweep.engine.job import run_job
+from optsweep.engine.paths import project_root, register_task_file
+from optsweep.engine.trust import trust_project
 
 __all__ = ["Experiment", "ExperimentTask", "InvalidJobConfig", "experiment_of"]
+
+log = logging.getLogger(__name__)
+
+Direction = Literal["minimize", "maximize"]
+
+
+def is_scalar(value: Any) -> bool:
+    """Whether ``value`` is one table cell: a number, a bool or a string (numpy's too)."""
+    return isinstance(value, (numbers.Number, str, bool)) and not isinstance(value, complex)
+
+
+def default_scalars(result: Any) -> dict:
+    """A result's table columns: a mapping's scalar entries (numpy scalars as Python ones), or
+    ``{"value": v}`` for a number; nothing for anything else."""
+    if isinstance(result, Mapping):
+        return {
+            str(key): value.item() if hasattr(value, "item") else value
+            for key, value in result.items()
+            if is_scalar(value)
+        }
+    if is_scalar(result) and not isinstance(result, str):
+        return {"value": result.item() if hasattr(result, "item") else result}
+    return {}
+
+
+def _describe_scalars(config: dict, result: Any) -> str:
+    shown = default_scalars(result)
+    text = ", ".join(
+        f"{key}={value:.6g}" if isinstance(value, float) else f"{key}={value}"
+        for key, value in list(shown.items())[:4]
+    )
+    return text or "done"
+
+
+class NoObjective(InvalidJobConfig):
+    """The experiment's value cannot be taken from a result: the message says what to set."""
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: one value per experiment
@@ -38,38 +85,133 @@ class Experiment:
     """An experiment, as the engine sees it. Every callable receives plain containers."""
 
     name: str
-    # The plain task tree's primary config file: its top-level keys (and the sub-keys of its
-    # mappings) are the keys a job config may have, besides experiment variables that some
-    # interpolation uses (``maxfun``). It must have an ``output`` node: dir, file, overwrite.
-    task_config: Path
-    # resolved job config (without ``output`` and ``hydra``) -> the config a result records,
-    # with every value checked (raise ``InvalidJobConfig`` naming the key). Runs for every job
-    # before any job runs, and must not depend on anything but its argument.
-    record: Callable[[dict], dict]
-    # result -> the float the task function returns (what an optimizing sweeper minimizes).
-    value: Callable[[Any], float]
-    # The code that computes results: modules, packages or files relative to the project
-    # (``task.py``). Editing one makes every result stale; editing any other file (reporting,
-    # the engine) does not.
-    code: tuple[str, ...]
+    # The entry of a returned mapping that a search optimizes (``"accuracy"``); None: the
+    # task returns a number, or a mapping with one numeric entry.
+    objective: str | None = None
+    # Whether a search minimizes or maximizes the objective: declared here once, printed when a
+    # search starts; a search file's own ``optim.maximize`` must agree.
+    direction: Direction = "minimize"
+    # The plain task tree's primary config file (relative to the project; None:
+    # ``config/task.yaml``). Its keys, and at every depth the keys of the config group options
+    # its defaults list chooses, are the keys a job config may have, besides experiment
+    # variables that some interpolation uses (``budget``).
+    task_config: Path | str | None = None
+    # resolved job config (without ``output``, ``hydra`` and ``tracker``) -> the config a
+    # result records. Runs for every job before any job runs, and must not depend on anything
+    # but its argument. None: the config as it is.
+    record: Callable[[dict], dict] | None = None
+    # recorded config -> None, or raise ``InvalidJobConfig`` naming the key and the range: the
+    # experiment's own value checks, run before any job runs.
+    check: Callable[[dict], None] | None = None
+    # result -> the float the task function returns (what a search optimizes, before the
+    # direction is applied). None: from ``objective`` (see ``value_of``).
+    value: Callable[[Any], float] | None = None
+    # The code that computes results, besides the task function's own module: modules,
+    # packages or files relative to the project. Editing one makes every result stale; editing
+    # any other file (reporting, the engine) does not.
+    code: tuple[str, ...] = ()
     # Distributions whose versions results depend on (a new version makes results stale).
     packages: tuple[str, ...] = ()
-    # Sub-keys of the config groups the defaults list chooses (absent from task_config's body),
-    # e.g. {"method": frozenset({"name", "options"})}.
+    # Sub-keys of config groups, for groups whose options do not list every key they accept
+    # (``{"method": frozenset({"name", "options"})}``): checked one level deep instead.
     group_keys: Mapping[str, frozenset[str]] = field(default_factory=dict)
     # (module, name) of the classes a result may hold beyond numpy's: the unpickler's allow-list.
     result_types: frozenset[tuple[str, str]] = frozenset()
     # Config groups whose choice names a result's directory (the first one a job overrides).
-    result_groups: tuple[str, ...] = ()
-    # result -> its scalar columns in results tables ({"fun": ..., "nfev": ...}).
-    scalars: Callable[[Any], dict] = lambda result: {}
+    # None: search, settings, then the groups the plain tree's defaults list declares.
+    result_groups: tuple[str, ...] | None = None
+    # result -> its scalar columns in results tables; None: ``default_scalars``.
+    scalars: Callable[[Any], dict] | None = None
     # (recorded config, result) -> the line logged when a job finishes.
-    describe: Callable[[dict, Any], str] = lambda config, result: "done"
+    describe: Callable[[dict, Any], str] = _describe_scalars
+
+    def __post_init__(self) -> None:
+        if self.direction not in ("minimize", "maximize"):
+            raise ValueError(
+                f"Experiment {self.name!r}: direction={self.direction!r}, "
+                "expected 'minimize' or 'maximize'"
+            )
+        object.__setattr__(self, "_task_files", ())
+
+    # --- what the defaults resolve to -------------------------------------------------------
+
+    @property
+    def maximize(self) -> bool:
+        return self.direction == "maximize"
+
+    @property
+    def task_files(self) -> tuple[str, ...]:
+        """The files of the task functions decorated with this experiment's ``task``."""
+        return self._task_files  # type: ignore[attr-defined]
+
+    def task_config_file(self) -> Path:
+        """The plain tree's primary config file, absolute."""
+        path = Path(self.task_config if self.task_config is not None else "config/task.yaml")
+        return path if path.is_absolute() else project_root() / path
+
+    def code_entries(self) -> tuple[str, ...]:
+        """``code`` plus the task functions' own files."""
+        return tuple(dict.fromkeys((*self.task_files, *self.code)))
+
+    def recorded(self, config: dict) -> dict:
+        """The config a result records (``record``), checked (``check``)."""
+        recorded = config if self.record is None else self.record(config)
+        if self.check is not None:
+            self.check(recorded)
+        return recorded
+
+    def scalars_of(self, result: Any) -> dict:
+        return default_scalars(result) if self.scalars is None else dict(self.scalars(result))
+
+    def value_of(self, result: Any) -> float:
+        """The float a job returns: ``value(result)``, else the ``objective`` entry of a
+        mapping, else the result itself if it is a number, else a mapping's only numeric
+        entry. ``NoObjective`` says what to set when none of these applies."""
+        if self.value is not None:
+            return float(self.value(result))
+        if self.objective is not None:
+            if not isinstance(result, Mapping) or self.objective not in result:
+                raise NoObjective(
+                    f"experiment {self.name!r}: objective={self.objective!r}, but the task "
+                    f"returned {_what(result)}"
+                )
+            return float(result[self.objective])
+        if _is_number(result):
+            return float(result)
+        if isinstance(result, Mapping):
+            numeric = [k for k, v in result.items() if _is_number(v)]
+            if len(numeric) == 1:
+                return float(result[numeric[0]])
+        raise NoObjective(
+            f"experiment {self.name!r}: the task returned {_what(result)}; say which value a "
+            "search optimizes: Experiment(..., objective='<key>', direction='minimize' or "
+            "'maximize')"
+        )
+
+    def job_value(self, result: Any) -> float:
+        """What a job returns to Hydra: its value, or nan for a result with no single value
+        (a grid sweep does not need one; a search says what to set)."""
+        try:
+            return self.value_of(result)
+        except NoObjective:
+            return math.nan
+
+    # --- the task function ------------------------------------------------------------------
 
     def task(self, compute: Callable[[dict], Any]) -> "ExperimentTask":
         """Decorator: the Hydra task function that runs ``compute`` as a job of this
         experiment (see the module docstring)."""
         return ExperimentTask(self, compute)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _what(result: Any) -> str:
+    if isinstance(result, Mapping):
+        return f"a mapping with keys {', '.join(map(repr, list(result)[:8]))}"
+    return f"a {type(result).__name__}"
 
 
 class ExperimentTask:
@@ -79,8 +221,18 @@ class ExperimentTask:
         self.experiment, self.compute = experiment, compute
         # Hydra finds the config directory from the wrapped function's file.
         functools.update_wrapper(self, compute)
+        file = inspect.getsourcefile(compute)
+        if file is not None:
+            self.project = register_task_file(file)
+            trust_project(self.project, from_command_line=compute.__module__ == "__main__")
+            files = (*experiment.task_files, str(Path(file).resolve()))
+            object.__setattr__(experiment, "_task_files", tuple(dict.fromkeys(files)))
+        else:
+            self.project = project_root()
 
     def __call__(self, cfg: DictConfig) -> float:
+        from optsweep.engine.job import run_job
+
         return run_job(self, cfg)
 
     def __repr__(self) -> str:

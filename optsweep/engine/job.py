@@ -14,6 +14,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from optsweep.engine.files import job_lock, move_aside
+from optsweep.engine.keys import result_groups
 from optsweep.engine.limits import time_limit
 from optsweep.engine.plan import INVALID, JobPlan, plan_job
 from optsweep.engine.provenance import now, provenance
@@ -45,6 +46,8 @@ def run_job(task: "ExperimentTask", cfg: DictConfig, plan: JobPlan | None = None
     store = ResultStore(experiment)
     hydra_cfg = HydraConfig.get()
     overrides = list(hydra_cfg.overrides.task)
+    # A search needs each job's value (NoObjective says what to declare); a grid does not.
+    value = experiment.value_of if _in_search(hydra_cfg) else experiment.job_value
     if plan is None:
         try:
             plan = plan_job(cfg, overrides, store)
@@ -57,7 +60,7 @@ def run_job(task: "ExperimentTask", cfg: DictConfig, plan: JobPlan | None = None
             stored = store.current(plan.path, plan.config)
             if stored is not None:
                 log.info("up to date, not rerun: %s", plan.path)
-                return FoundCurrent(experiment.value(stored["result"]))
+                return FoundCurrent(value(stored["result"]))
         started, clock = now(), time.perf_counter()
         timeout = OmegaConf.select(hydra_cfg.sweeper, "job_timeout", default=None)
         try:
@@ -77,6 +80,30 @@ def run_job(task: "ExperimentTask", cfg: DictConfig, plan: JobPlan | None = None
             for group, choice in hydra_cfg.runtime.choices.items()
             if not group.startswith("hydra/")
         }
-        store.save(plan.path, {"config": plan.config, "result": result, "meta": meta}, locked=True)
+        meta["setting"] = setting_of(overrides, result_groups(experiment))
+        record = {
+            "config": plan.config,
+            "result": result,
+            "meta": meta,
+            # The result's table columns, so that any reader has them without the experiment.
+            "scalars": experiment.scalars_of(result),
+        }
+        store.save(plan.path, record, locked=True)
     log.info("%s -> %s", experiment.describe(plan.config, result), plan.path)
-    return experiment.value(result)
+    return value(result)
+
+
+def _in_search(hydra_cfg) -> bool:
+    """Whether the job is an evaluation of a search (nevergrad's sweeper, or a search file)."""
+    sweeper = hydra_cfg.sweeper
+    return (
+        OmegaConf.select(sweeper, "optim", default=None) is not None
+        or OmegaConf.select(sweeper, "search", default=None) is not None
+    )
+
+
+def setting_of(overrides: list[str], groups: tuple[str, ...]) -> str | None:
+    """The choice of the first of ``groups`` that ``overrides`` choose (``settings=tnc``:
+    ``tnc``), which names the result's directory; None if none is chosen."""
+    chosen = dict(o.lstrip("+~").split("=", 1) for o in overrides if "=" in o)
+    return next((chosen[group] for group in groups if group in chosen), None)

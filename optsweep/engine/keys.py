@@ -1,16 +1,23 @@
-"""Which keys a job config may have.
+"""Which keys a job config may have, at every depth.
 
-Hydra merges config files without complaint, so ``jacc: 2-point`` in a settings file or ``xo:``
-in experiment/task.yaml would just add a key that nothing reads. Here such a key is an error:
-a top-level key must be one of the plain task's keys (the experiment's ``task_config``) or be
-used by an interpolation somewhere in the config (an experiment variable such as ``maxfun``).
+Hydra merges config files without complaint, so ``jacc: 2-point`` in a settings file, ``xo:``
+in experiment/task.yaml or ``model.params.max_itr`` would just add a key that nothing reads.
+Here such a key is an error. The keys a job may have are the plain task's (the experiment's
+``task_config``, to every depth) and, for each config group of the plain tree (a folder of
+option files: ``config/model/*.yaml``), the keys of its options, to every depth (a key is
+known if any option of the group has it); a top-level key may also be an experiment variable
+that some interpolation uses (``budget``). Where an option leaves a mapping empty (``{}``) or
+null, anything below it is accepted. An experiment's ``group_keys`` checks a group one level
+deep instead (for groups whose options do not list every key they accept).
 """
 
 import difflib
 import re
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from optsweep.engine.errors import InvalidJobConfig
@@ -18,24 +25,116 @@ from optsweep.engine.errors import InvalidJobConfig
 if TYPE_CHECKING:
     from optsweep.engine.experiment import Experiment
 
-# Keys the engine owns, not the task: Hydra's node and the tracker's (config/tracker/).
-ENGINE_KEYS = ("hydra", "tracker")
+# Keys the engine owns, not the task: Hydra's node, where results go, the tracker's.
+ENGINE_KEYS = ("hydra", "output", "tracker")
 _REFERENCE = re.compile(r"\$\{\s*([A-Za-z_][\w-]*)")
+_GLOBAL_PACKAGE = re.compile(r"^#\s*@package\s+_global_\s*$", re.MULTILINE)
+
+# A schema: {key: its schema if it is a mapping with known keys, else ANY}.
+Schema = dict[str, Any]
+ANY = None
+
+
+def _schema_of(node: Any) -> Any:
+    """The keys of a loaded YAML value, to every depth; ANY for a leaf, an empty mapping or
+    null (anything may go there)."""
+    if isinstance(node, dict) and node:
+        return {str(key): _schema_of(value) for key, value in node.items() if key != "defaults"}
+    return ANY
+
+
+def _merge(into: Schema, schema: Any) -> None:
+    if not isinstance(schema, dict):
+        return
+    for key, sub in schema.items():
+        if key not in into:
+            into[key] = sub
+        elif isinstance(into[key], dict) and isinstance(sub, dict):
+            _merge(into[key], sub)
+        elif into[key] is not ANY and sub is ANY and key in into:
+            pass  # a mapping in one option, a value in another: keep the known keys
+
+
+def _load(file: Path) -> tuple[Any, bool]:
+    """A YAML file's content and whether it is ``# @package _global_``."""
+    text = file.read_text()
+    try:
+        return yaml.safe_load(text), bool(_GLOBAL_PACKAGE.search(text))
+    except yaml.YAMLError:
+        return None, False  # Hydra reports the syntax error when it loads the file
+
+
+def _group_schema(directory: Path, top: Schema) -> Schema:
+    """The union of the keys of a group's options (and of its nested groups, at their key)."""
+    schema: Schema = {}
+    for file in sorted(directory.glob("*.yaml")):
+        content, global_package = _load(file)
+        _merge(top if global_package else schema, _schema_of(content))
+    for sub in sorted(p for p in directory.iterdir() if p.is_dir()):
+        if any(sub.rglob("*.yaml")):
+            nested = schema.setdefault(sub.name, {})
+            if isinstance(nested, dict):
+                _merge(nested, _group_schema(sub, top))
+    return schema
 
 
 @cache
-def task_keys(experiment: "Experiment") -> dict[str, frozenset | None]:
-    """{top-level key of the task config: its sub-keys if it is a mapping, else None}, with
-    the experiment's config groups."""
-    base = OmegaConf.load(experiment.task_config)
+def job_schema(experiment: "Experiment") -> Schema:
+    """The keys a job config of ``experiment`` may have (see the module docstring)."""
+    task_config = experiment.task_config_file()
+    if not task_config.is_file():
+        raise InvalidJobConfig(
+            f"experiment {experiment.name!r}: its plain task config {task_config} does not "
+            "exist; set Experiment(task_config=...) to the primary config of config/"
+        )
+    base = OmegaConf.load(task_config)
     assert isinstance(base, DictConfig)
-    keys: dict[str, frozenset | None] = {
-        str(key): frozenset(base[key]) if OmegaConf.is_dict(base[key]) else None
-        for key in base
+    plain = OmegaConf.to_container(base, resolve=False)
+    assert isinstance(plain, dict)
+    schema: Schema = {
+        str(key): _schema_of(value)
+        for key, value in plain.items()
         if key not in ("defaults", "hydra")
     }
-    keys.update(experiment.group_keys)
-    return keys
+    tree = task_config.parent
+    for directory in sorted(p for p in tree.iterdir() if p.is_dir() and p.name != "hydra"):
+        if any(directory.rglob("*.yaml")):
+            groups = schema.setdefault(directory.name, {})
+            if isinstance(groups, dict):
+                _merge(groups, _group_schema(directory, schema))
+    for group, sub_keys in experiment.group_keys.items():
+        schema[group] = {key: ANY for key in sub_keys}
+    for engine_key in ENGINE_KEYS:
+        schema.pop(engine_key, None)
+    return schema
+
+
+def task_keys(experiment: "Experiment") -> Schema:
+    """The top-level keys a job config may have, each with its schema (see ``job_schema``)."""
+    return job_schema(experiment)
+
+
+@cache
+def declared_groups(experiment: "Experiment") -> tuple[str, ...]:
+    """The config groups the plain tree's defaults list declares, in its order."""
+    base = OmegaConf.load(experiment.task_config_file())
+    groups = []
+    for entry in OmegaConf.to_container(base, resolve=False).get("defaults", []) or []:  # type: ignore[union-attr]
+        if isinstance(entry, dict):
+            for key in entry:
+                group = str(key).removeprefix("override ").strip().lstrip("/").split("@")[0]
+                if group and not group.startswith("hydra"):
+                    groups.append(group)
+    return tuple(dict.fromkeys(groups))
+
+
+def result_groups(experiment: "Experiment") -> tuple[str, ...]:
+    """The groups whose choice names a result's directory: the experiment's, else search,
+    settings and the groups the plain tree declares (the tracker's left out)."""
+    if experiment.result_groups is not None:
+        return experiment.result_groups
+    declared = (g for g in declared_groups(experiment) if g not in ENGINE_KEYS)
+    return tuple(dict.fromkeys(("search", "settings", *declared)))
 
 
 def referenced_keys(container: Any) -> set[str]:
@@ -49,10 +148,31 @@ def referenced_keys(container: Any) -> set[str]:
     return set()
 
 
-def _not_a_task_key(name: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
+def _unknown(dotted: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(dotted, candidates, n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"{name!r} is not a task key ({', '.join(candidates)}){hint}"
+    listed = ", ".join(candidates[:12]) + (", ..." if len(candidates) > 12 else "")
+    return f"{dotted!r} is not a task key ({listed}){hint}"
+
+
+def _check_node(node: dict, schema: Schema, path: tuple[str, ...], groups: Path) -> None:
+    for key, value in node.items():
+        sub = schema.get(str(key), ANY) if str(key) in schema else _MISSING
+        if sub is _MISSING:
+            dotted = ".".join((*path, str(key)))
+            candidates = [".".join((*path, k)) for k in sorted(schema)]
+            group = groups / path[0] if path else None
+            where = (
+                f"; declare it in the options of {group.name}/ ({group})"
+                if group is not None and group.is_dir()
+                else ""
+            )
+            raise InvalidJobConfig(f"key {_unknown(dotted, candidates)}{where}")
+        if isinstance(sub, dict) and isinstance(value, dict):
+            _check_node(value, sub, (*path, str(key)), groups)
+
+
+_MISSING = object()
 
 
 def check_keys(cfg: DictConfig, experiment: "Experiment") -> None:
@@ -61,16 +181,14 @@ def check_keys(cfg: DictConfig, experiment: "Experiment") -> None:
     assert isinstance(unresolved, dict)
     for engine_key in ENGINE_KEYS:
         unresolved.pop(engine_key, None)
-    known = task_keys(experiment)
+    schema = job_schema(experiment)
     used = referenced_keys(unresolved)
-    for key, value in unresolved.items():
-        if key not in known and key not in used:
+    for key in list(unresolved):
+        if key not in schema and key in used:  # an experiment variable (budget: 100)
+            continue
+        if key not in schema:
             raise InvalidJobConfig(
-                f"top-level key {_not_a_task_key(str(key), list(known))} and nothing uses it"
+                f"top-level key {_unknown(str(key), sorted(schema))} and nothing uses it"
             )
-        sub_keys = known.get(key)
-        if sub_keys is not None and isinstance(value, dict):
-            for sub in value:
-                if sub not in sub_keys:
-                    candidates = [f"{key}.{k}" for k in sorted(sub_keys)]
-                    raise InvalidJobConfig(f"key {_not_a_task_key(f'{key}.{sub}', candidates)}")
+    known = {k: v for k, v in unresolved.items() if k in schema}
+    _check_node(known, schema, (), experiment.task_config_file().parent)

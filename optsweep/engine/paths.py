@@ -6,7 +6,8 @@ does: the nearest directory, from the task function's file upward, that holds a
 (``task.py`` beside ``config/`` and ``experiment/``). Which app is being run:
 
 1. the task function of an experiment (``@EXPERIMENT.task`` registers its file when it
-   decorates it: importing the task module, in the sweeping process or a worker, is enough);
+   decorates it: importing the task module, in the sweeping process or a worker, is enough;
+   ``-cp`` may point to a config tree elsewhere: the project stays the task's);
 2. else, while Hydra is initialized (Hydra's compose API in a test or notebook), the primary
    config directory's project: the nearest ``.project-root`` above it, else its parent
    (``config/`` and ``experiment/`` sit in the project's root);
@@ -47,6 +48,12 @@ def register_task_file(file: str | Path) -> Path:
     global _registered
     _registered = find_project(file)
     return _registered
+
+
+def experiment_registered() -> bool:
+    """Whether an experiment's task function was decorated in this process: its configs get
+    the engine's own (``hydra_plugins/optsweep_sweeper/tree_source.py``)."""
+    return _registered is not None
 
 
 def project_root() -> Path:

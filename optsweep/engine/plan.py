@@ -54,7 +54,7 @@ def plan_from_resolved(resolved: dict, overrides: Iterable[str], store: ResultSt
     """The plan of a job whose config ``check_composition`` resolved (the experiment checks
     the values: one of ``INVALID`` names a problem)."""
     recorded = {key: value for key, value in resolved.items() if key not in _NOT_RECORDED}
-    config = store.experiment.record(recorded)
+    config = store.experiment.recorded(recorded)
     overrides = tuple(overrides)
     path = store.path(resolved["output"], list(overrides), resolved)
     refuse_foreign(path)

@@ -129,7 +129,7 @@ def code_version(experiment: "Experiment") -> str:
     """
     digest = hashlib.sha256()
     root = project_root()
-    files = sorted({path for entry in experiment.code for path in source_files(entry)})
+    files = sorted({path for entry in experiment.code_entries() for path in source_files(entry)})
     for path in files:
         shown = path.relative_to(root) if path.is_relative_to(root) else path
         digest.update(shown.as_posix().encode() + b"\0")

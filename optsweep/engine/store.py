@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from optsweep.engine.errors import InvalidJobConfig
 from optsweep.engine.files import write_atomically
+from optsweep.engine.keys import result_groups
 from optsweep.engine.provenance import code_version
 
 if TYPE_CHECKING:
@@ -334,7 +335,7 @@ class ResultStore:
         if output["file"] is not None:
             return Path(output["file"])
         named = canonical_overrides(overrides, config)
-        return default_result_path(output["dir"], named, self.experiment.result_groups)
+        return default_result_path(output["dir"], named, result_groups(self.experiment))
 
     def save(self, path: Path, record: dict, locked: bool = False) -> None:
         """Write ``record`` to ``path`` atomically; ``locked``: the caller holds

@@ -1,10 +1,13 @@
-"""Which Hydra callbacks may run: those listed in the project's own config files.
+"""Which Hydra callbacks may run: the engine's own and those listed in the project's config files.
 
 Hydra 1.4 instantiates a ``_target_`` from config only if trusted Python code allowed it
-(``execution_whitelist=`` of ``@hydra.main``). The project's config trees are version-controlled
-and trusted, so every callback listed under ``hydra.callbacks`` in one of their files is allowed
-(``trusted_callbacks``). A callback named only on the command line is refused before Hydra
-starts, with a message saying how to allow it (``refuse_untrusted_callbacks``).
+(``execution_whitelist=`` of ``@hydra.main``, or an ``execution_whitelist`` context). The
+project's config trees are version-controlled and trusted, so every callback listed under
+``hydra.callbacks`` in one of their files is allowed (``trusted_callbacks``), and so are the
+engine's own (``ENGINE_CALLBACKS``). A callback named only on the command line is refused
+before Hydra starts, with a message saying how to allow it (``refuse_untrusted_callbacks``).
+``trust_project`` does all of it for an experiment's task function when it is decorated, so a
+project's ``task.py`` needs no wiring.
 """
 
 import re
@@ -14,6 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+# The callbacks the engine's own configs name (optsweep/conf): progress, the trackers.
+ENGINE_CALLBACKS = (
+    "optsweep.engine.progress.JobEndMarker",
+    "optsweep.engine.trackers.mlflow_runs.MLflowTracker",
+    "optsweep.engine.trackers.wandb_runs.WandbTracker",
+)
+# The project's config trees, relative to its root.
+CONFIG_TREES = ("config", "experiment")
 
 _COMMAND_LINE_TARGET = re.compile(r"_target_(?:=|\s*:\s*)['\"]?([\w.]+)")
 
@@ -65,7 +77,7 @@ def refuse_untrusted_callbacks(arguments: Iterable[str], trusted: list[str]) -> 
         if "callbacks" not in argument:
             continue
         for target in _COMMAND_LINE_TARGET.findall(argument):
-            if target not in trusted:
+            if target not in trusted and target not in ENGINE_CALLBACKS:
                 sys.exit(
                     f"refused: the callback {target!r} ({argument}) is given on the command "
                     "line, and Hydra only instantiates callbacks listed in the project's own "
@@ -73,3 +85,20 @@ def refuse_untrusted_callbacks(arguments: Iterable[str], trusted: list[str]) -> 
                     "hydra.callbacks in config/task.yaml (or in a file of experiment/), e.g.\n"
                     f"  hydra:\n    callbacks:\n      mine:\n        _target_: {target}"
                 )
+
+
+def trust_project(project: Path, from_command_line: bool) -> None:
+    """Allow the engine's callbacks and those of ``project``'s config trees in this process
+    (an execution whitelist that ``@hydra.main``'s own ``execution_whitelist`` adds to); with
+    ``from_command_line`` (the task module is the script Python runs), first refuse a
+    callback that only the command line names."""
+    from hydra.utils import execution_whitelist
+
+    trusted = sorted({*ENGINE_CALLBACKS, *trusted_callbacks(*_trees(project))})
+    if from_command_line:
+        refuse_untrusted_callbacks(sys.argv[1:], trusted)
+    execution_whitelist(trusted).__enter__()  # for the rest of this thread's context
+
+
+def _trees(project: Path) -> list[Path]:
+    return [project / tree for tree in CONFIG_TREES if (project / tree).is_dir()]

@@ -65,7 +65,7 @@ def _is_number(value: Any) -> bool:
 def _values(record: dict) -> dict[str, Any]:
     """What a job computed: the experiment's scalars, and the solution ``x`` if it has one."""
     result = record["result"]
-    values = dict(STORE.experiment.scalars(result))
+    values = dict(STORE.experiment.scalars_of(result))
     solution = result.get("x") if isinstance(result, Mapping) else getattr(result, "x", None)
     if solution is not None:
         values["x"] = np.asarray(solution)

@@ -55,7 +55,7 @@ def rows_of(loaded: list[tuple[Path, dict]]) -> pd.DataFrame:
     rest = pd.DataFrame(
         [
             {
-                **ROSENBROCK.scalars(record["result"]),
+                **ROSENBROCK.scalars_of(record["result"]),
                 "setting": setting_name(record),
                 "overrides": tuple(record["meta"]["overrides"]),
                 "path": str(path),
@@ -68,4 +68,4 @@ def rows_of(loaded: list[tuple[Path, dict]]) -> pd.DataFrame:
     return frame
 
 
-_INDEX = ResultIndex(STORE, rows_of, f"rosenbrock:{source_version(rows_of, ROSENBROCK.scalars)}")
+_INDEX = ResultIndex(STORE, rows_of, f"rosenbrock:{source_version(rows_of)}")

@@ -52,6 +52,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         tunes_settings=None,
     ):
         super().__init__(optim, parametrization, params)
+        self.objective = "the task's value"
         self.state_dir, self.search_name = state_dir, search_name
         self.tunes_settings = tunes_settings
         self.store: ResultStore | None = None
@@ -60,6 +61,23 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
         task = experiment_of(task_function)
         self.store = ResultStore(task.experiment) if task is not None else None
+        if task is not None:
+            self._take_direction(task.experiment)
+
+    def _take_direction(self, experiment) -> None:
+        """The experiment declares the direction once; a search file's ``optim.maximize``
+        that says otherwise is refused before anything runs."""
+        optim = self.opt_config
+        stated = OmegaConf.select(self.config, "hydra.sweeper.optim.maximize", default=None)
+        stated = optim.maximize if stated is None else stated
+        if stated and not experiment.maximize:
+            raise SearchFailed(
+                f"search refused: optim.maximize=true, but experiment {experiment.name!r} "
+                f"declares direction={experiment.direction!r}; declare the direction once, in "
+                "Experiment(direction=...), and drop optim.maximize"
+            )
+        optim.maximize = experiment.maximize
+        self.objective = experiment.objective or "the task's value"
 
     def _parametrization(self, arguments: list[str]):
         """As upstream: the configured params plus the command-line overrides (sweeps become
@@ -117,8 +135,10 @@ class NevergradSearch(internals.NevergradSweeperImpl):
                 parametrization=parametrization, budget=optim.budget, num_workers=optim.num_workers
             )
             log.info(
-                "Search %s, budget %d, %d workers, seed %s: %s",
+                "Search %s %s %s, budget %d, %d workers, seed %s: %s",
                 optim.optimizer,
+                "maximizing" if optim.maximize else "minimizing",
+                self.objective,
                 optim.budget,
                 optim.num_workers,
                 optim.seed,
@@ -213,7 +233,9 @@ class NevergradSearch(internals.NevergradSweeperImpl):
             )
             log.info("Tuned settings: %s (copy to experiment/settings/ to compare)", tuned)
         log.info(
-            "Best evaluated: f=%r at evaluation %d: %s",
+            "Best evaluated (%s %s): %r at evaluation %d: %s",
+            "maximizing" if self.opt_config.maximize else "minimizing",
+            self.objective,
             best.value,
             best.number,
             " ".join(f"{k}={v}" for k, v in best.params.items()),

@@ -118,7 +118,7 @@ def tracked_job(
         job.tags["result_error"] = str(unreadable)
     if record is not None:
         job.params = {key: _text(value) for key, value in flatten(record["config"]).items()}
-        scalars = experiment.scalars(record["result"])
+        scalars = experiment.scalars_of(record["result"])
         job.metrics = _metrics(scalars)
         job.tags.update({k: str(v) for k, v in scalars.items() if k not in job.metrics})
         meta = record["meta"]

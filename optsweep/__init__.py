@@ -1,16 +1,21 @@
-"""Reproducible Hydra sweeps, in three parts:
+"""Reproducible Hydra experiment sweeps: strict checks before launch, resume, packed launches,
+searches, open results and reports, for any Hydra project.
 
+- ``optsweep.Experiment``: what a project hands the engine (``@EXPERIMENT.task`` on its Hydra
+  task function); every field but the name has a default;
 - ``optsweep.engine``: the generic sweep engine (expand and check a sweep, compose jobs, run
-  them, the result store, resume, progress, searches); it knows no objective or solver.
-- ``rosenbrock``: the example experiment (scipy optimizers on the Rosenbrock function),
-  handed to the engine as one ``Experiment`` value.
-- ``optsweep.report``: figures, tables and exports made from the example's results.
+  them, the result store, resume, progress, searches); it knows no objective or solver;
+- ``optsweep.report``: tables, figures, exports and comparisons of any experiment's results;
+- ``optsweep.cli``: the ``optsweep`` command (``optsweep new``, ``plot``, ``table``, ...).
 
-Importing the package registers the ``project_path`` and ``run_id`` resolvers that the config
-trees use, so that every path in them is tied to the project, not to the shell's working
-directory.
+Importing the package registers the ``project_path`` and ``run_id`` resolvers that config trees
+use, so that every path in them is tied to the project, not to the shell's working directory.
 """
 
+from optsweep.engine.errors import InvalidJobConfig
+from optsweep.engine.experiment import Experiment
 from optsweep.engine.paths import register_resolvers
+
+__all__ = ["Experiment", "InvalidJobConfig"]
 
 register_resolvers()

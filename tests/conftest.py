@@ -70,8 +70,9 @@ def pytest_collection_modifyitems(config, items):
     """Tests that use the SLURM test cluster are marked ``slurm``: ``make test-local`` (pytest
     ``-m "not slurm"``) runs every other test, with no cluster and no root."""
     for item in items:
-        if "slurm_cluster" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.slurm)
+        parameters = getattr(getattr(item, "callspec", None), "params", {})
+        if "slurm_cluster" in getattr(item, "fixturenames", ()) or "slurm" in parameters.values():
+            item.add_marker(pytest.mark.slurm)  # asks for the cluster, or a launcher=slurm case
 
 
 def _sinfo_works() -> bool:

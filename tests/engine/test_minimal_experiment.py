@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import yaml
@@ -112,7 +113,12 @@ def write_project(root: Path, fields: str = ', objective="score", direction="max
     return root
 
 
-def run(root: Path, *arguments: str, cwd: Path, check: bool = True):
+class Run(NamedTuple):
+    returncode: int
+    output: str  # stdout and stderr
+
+
+def run(root: Path, *arguments: str, cwd: Path, check: bool = True) -> Run:
     completed = subprocess.run(
         [sys.executable, str(root / "task.py"), *arguments],
         cwd=cwd,
@@ -120,10 +126,10 @@ def run(root: Path, *arguments: str, cwd: Path, check: bool = True):
         text=True,
         timeout=300,
     )
-    completed.output = completed.stdout + completed.stderr  # type: ignore[attr-defined]
+    ran = Run(completed.returncode, completed.stdout + completed.stderr)
     if check:
-        assert completed.returncode == 0, completed.output
-    return completed
+        assert ran.returncode == 0, ran.output
+    return ran
 
 
 @pytest.fixture

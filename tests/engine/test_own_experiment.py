@@ -133,18 +133,16 @@ def test_callbacks_see_failed_and_skipped_jobs_as_hydra_reports_them(tmp_path):
 
 
 def test_a_command_line_callback_is_refused_saying_how_to_allow_it(tmp_path):
-    completed = run_task(
+    completed = run_quadratic(
         "-cp",
         "experiment",
-        "settings=tnc",
-        "maxfun=10",
-        "+hydra.callbacks.mine._target_=callbacks.EventLog",
+        "+hydra.callbacks.mine._target_=callbacks.NotListed",
         "-m",
         workdir=tmp_path,
         check=False,
     )
     assert completed.returncode == 1
-    assert "refused: the callback 'callbacks.EventLog'" in completed.output
+    assert "refused: the callback 'callbacks.NotListed'" in completed.output
     assert "list it under hydra.callbacks in config/task.yaml" in completed.output
     assert not (tmp_path / "results").exists()
 
@@ -162,11 +160,11 @@ def test_a_setting_with_its_own_environment_runs_as_hydra_runs_it(tmp_path):
 
 
 def test_the_store_refuses_a_result_of_another_experiment(tmp_path):
+    from optsweep import Experiment
     from optsweep.engine.store import ResultFileError
-    from rosenbrock import ROSENBROCK
 
     run_quadratic("scale=unit", "steps=2", workdir=tmp_path)
     (path,) = result_files(tmp_path / "results")
     assert ResultStore(EXPERIMENT).load(path)["meta"]["experiment"] == "quadratic"
     with pytest.raises(ResultFileError, match="a result of experiment 'quadratic', not of "):
-        ResultStore(ROSENBROCK).load(path)
+        ResultStore(Experiment(name="other")).load(path)

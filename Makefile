@@ -4,9 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 TRACKERS := $(VENV)/.installed-trackers
+DOCS := $(VENV)/.installed-docs
 
 .DEFAULT_GOAL := help
-.PHONY: help env trackers sweep figures search test test-local lint format bench slurm-up slurm-down clean
+.PHONY: help env trackers sweep figures search test test-local lint docs format bench slurm-up slurm-down clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -38,6 +39,12 @@ $(TRACKERS): $(INSTALLED)
 
 trackers: $(TRACKERS)  ## Install MLflow and W&B into .venv (for tracker=mlflow / tracker=wandb)
 
+# The docs extra (MkDocs) for make docs and make lint.
+$(DOCS): $(INSTALLED)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt \
+		--config-settings editable_mode=compat -e '.[test,lint,docs]'
+	touch $@
+
 sweep: $(INSTALLED)  ## Run the full experiment sweep into results/, then the figures
 	$(PY) task.py -cp experiment -m
 	$(MAKE) figures
@@ -59,10 +66,14 @@ test: $(TRACKERS)  ## Run all tests (the SLURM ones start a test cluster: root)
 test-local: $(TRACKERS)  ## Run every test that needs no SLURM cluster (no root needed)
 	$(PY) -m pytest -m "not slurm"
 
-lint: $(TRACKERS)  ## Lint, check formatting and type-check (ruff, mypy; with the trackers installed)
+lint: $(TRACKERS) $(DOCS)  ## Lint, check formatting, type-check (ruff, mypy) and build the docs strictly
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(MAKE) docs
+
+docs: $(DOCS)  ## Build the documentation into site/ (MkDocs; a broken link or anchor fails)
+	$(VENV)/bin/mkdocs build --strict --site-dir site
 
 format: $(INSTALLED)  ## Format the code and sort imports (ruff)
 	$(VENV)/bin/ruff check --select I --fix .
@@ -81,4 +92,4 @@ slurm-down:  ## Stop the test cluster
 	@scripts/slurm-cluster down
 
 clean:  ## Remove the environment, caches and Hydra's run logs (results/ is kept)
-	rm -rf $(VENV) .cache outputs multirun
+	rm -rf $(VENV) .cache outputs multirun site

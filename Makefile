@@ -39,7 +39,7 @@ $(TRACKERS): $(INSTALLED)
 
 trackers: $(TRACKERS)  ## Install MLflow and W&B into .venv (for tracker=mlflow / tracker=wandb)
 
-# The docs extra (MkDocs) for make docs and make lint.
+# The docs extra (MkDocs) for make docs, make lint and the tests that build the docs.
 $(DOCS): $(INSTALLED)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt \
 		--config-settings editable_mode=compat -e '.[test,lint,docs]'
@@ -60,10 +60,10 @@ search: $(INSTALLED)  ## Run the nevergrad searches of experiment/search/ and dr
 	$(PY) plots/search_trace.py search=tnc
 	$(PY) plots/search_trace.py search=lbfgsb
 
-test: $(TRACKERS)  ## Run all tests (the SLURM ones start a test cluster: root)
+test: $(TRACKERS) $(DOCS)  ## Run all tests (the SLURM ones start a test cluster: root)
 	$(PY) -m pytest
 
-test-local: $(TRACKERS)  ## Run every test that needs no SLURM cluster (no root needed)
+test-local: $(TRACKERS) $(DOCS)  ## Run every test that needs no SLURM cluster (no root needed)
 	$(PY) -m pytest -m "not slurm"
 
 lint: $(TRACKERS) $(DOCS)  ## Lint, check formatting, type-check (ruff, mypy) and build the docs strictly
@@ -91,5 +91,5 @@ slurm-up:  ## Start a one-node SLURM test cluster (root; installs slurm-wlm, mun
 slurm-down:  ## Stop the test cluster
 	@scripts/slurm-cluster down
 
-clean:  ## Remove the environment, caches and Hydra's run logs (results/ is kept)
+clean:  ## Remove the environment, caches, Hydra's run logs and the built docs (results/ is kept)
 	rm -rf $(VENV) .cache outputs multirun site

@@ -4,9 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 TRACKERS := $(VENV)/.installed-trackers
+DOCS := $(VENV)/.installed-docs
 
 .DEFAULT_GOAL := help
-.PHONY: help env trackers sweep figures search test test-local lint format bench slurm-up slurm-down clean
+.PHONY: help env trackers sweep figures search test test-local lint docs format bench slurm-up slurm-down clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -38,6 +39,12 @@ $(TRACKERS): $(INSTALLED)
 
 trackers: $(TRACKERS)  ## Install MLflow and W&B into .venv (for tracker=mlflow / tracker=wandb)
 
+# The docs extra (MkDocs) for make docs, make lint and the tests that build the docs.
+$(DOCS): $(INSTALLED)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt \
+		--config-settings editable_mode=compat -e '.[test,lint,docs]'
+	touch $@
+
 sweep: $(INSTALLED)  ## Run the full experiment sweep into results/, then the figures
 	$(PY) task.py -cp experiment -m
 	$(MAKE) figures
@@ -53,16 +60,20 @@ search: $(INSTALLED)  ## Run the nevergrad searches of experiment/search/ and dr
 	$(PY) plots/search_trace.py search=tnc
 	$(PY) plots/search_trace.py search=lbfgsb
 
-test: $(TRACKERS)  ## Run all tests (the SLURM ones start a test cluster: root)
+test: $(TRACKERS) $(DOCS)  ## Run all tests (the SLURM ones start a test cluster: root)
 	$(PY) -m pytest
 
-test-local: $(TRACKERS)  ## Run every test that needs no SLURM cluster (no root needed)
+test-local: $(TRACKERS) $(DOCS)  ## Run every test that needs no SLURM cluster (no root needed)
 	$(PY) -m pytest -m "not slurm"
 
-lint: $(TRACKERS)  ## Lint, check formatting and type-check (ruff, mypy; with the trackers installed)
+lint: $(TRACKERS) $(DOCS)  ## Lint, check formatting, type-check (ruff, mypy) and build the docs strictly
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(MAKE) docs
+
+docs: $(DOCS)  ## Build the documentation into site/ (MkDocs; a broken link or anchor fails)
+	$(VENV)/bin/mkdocs build --strict --site-dir site
 
 format: $(INSTALLED)  ## Format the code and sort imports (ruff)
 	$(VENV)/bin/ruff check --select I --fix .
@@ -80,5 +91,5 @@ slurm-up:  ## Start a one-node SLURM test cluster (root; installs slurm-wlm, mun
 slurm-down:  ## Stop the test cluster
 	@scripts/slurm-cluster down
 
-clean:  ## Remove the environment, caches and Hydra's run logs (results/ is kept)
-	rm -rf $(VENV) .cache outputs multirun
+clean:  ## Remove the environment, caches, Hydra's run logs and the built docs (results/ is kept)
+	rm -rf $(VENV) .cache outputs multirun site

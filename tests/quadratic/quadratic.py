@@ -1,7 +1,7 @@
 """A second, tiny experiment on the same engine: gradient descent on a scaled quadratic.
 
 It proves the engine reusable: nothing in optsweep.engine knows it. What it writes is what a
-researcher writes for their own experiment (README, "Use it for your own experiment"): this
+researcher writes for their own experiment (docs/your-experiment.md): this
 ``Experiment`` value, a task function (task.py) and two config trees (config/, experiment/).
 """
 

@@ -7,6 +7,8 @@ TRACKERS := $(VENV)/.installed-trackers
 DOCS := $(VENV)/.installed-docs
 
 .DEFAULT_GOAL := help
+# This checkout's example code (rosenbrock/) first, whichever checkout .venv was made from.
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 .PHONY: help env trackers sweep figures search test test-local lint docs format bench slurm-up slurm-down clean
 
 help:  ## List the targets

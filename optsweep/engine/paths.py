@@ -11,8 +11,13 @@ does: the nearest directory, from the task function's file upward, that holds a
 2. else, while Hydra is initialized (Hydra's compose API in a test or notebook), the primary
    config directory's project: the nearest ``.project-root`` above it, else its parent
    (``config/`` and ``experiment/`` sit in the project's root);
-3. else the script Python runs (``python task.py``: ``__main__``'s file);
-4. else the working directory (an interactive session, ``python -c``).
+3. else the script Python runs (``python task.py``, ``python plots/landscape.py``:
+   ``__main__``'s file), unless it is the engine's own (``optsweep plot``,
+   ``python -m optsweep.report.export``);
+4. else the working directory's project (an interactive session, ``python -c``, the
+   ``optsweep`` command): the nearest ``.project-root`` above it, else the directory itself.
+
+A project whose scripts live in subfolders (``plots/``) marks its root with ``.project-root``.
 
 ``${project_path:results}`` in a config, results, Hydra's run and sweep dirs, caches, the code
 that decides staleness and the git provenance all use this root.
@@ -65,7 +70,18 @@ def project_root() -> Path:
         found = find_project(primary)
         return found if (found / MARKER).is_file() else primary.parent
     main = getattr(sys.modules.get("__main__"), "__file__", None)
-    return find_project(main) if main else find_project(Path.cwd())
+    if main and not _is_the_engines(Path(main)):
+        return find_project(main)
+    return find_project(Path.cwd())
+
+
+def _is_the_engines(file: Path) -> bool:
+    """Whether ``file`` is part of the engine or of the Python installation (the ``optsweep``
+    command's script), not a project's script."""
+    file = file.resolve()
+    engine = Path(__file__).resolve().parents[1]
+    prefixes = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    return file.is_relative_to(engine) or any(file.is_relative_to(p) for p in prefixes)
 
 
 def _primary_config_dir() -> Path | None:

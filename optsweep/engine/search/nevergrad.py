@@ -53,6 +53,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
     ):
         super().__init__(optim, parametrization, params)
         self.objective = "the task's value"
+        self.maximize = bool(optim.maximize)  # a plain Hydra app's; an experiment declares its own
         self.state_dir, self.search_name = state_dir, search_name
         self.tunes_settings = tunes_settings
         self.store: ResultStore | None = None
@@ -76,7 +77,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
                 f"declares direction={experiment.direction!r}; declare the direction once, in "
                 "Experiment(direction=...), and drop optim.maximize"
             )
-        optim.maximize = experiment.maximize
+        self.maximize = experiment.maximize
         self.objective = experiment.objective or "the task's value"
 
     def _parametrization(self, arguments: list[str]):
@@ -102,7 +103,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
             "num_workers": optim.num_workers,
             "seed": optim.seed,
             "noisy": optim.noisy,
-            "maximize": optim.maximize,
+            "maximize": self.maximize,
             "space": identifying_overrides([str(p) for p in params_conf]),
             # What else the search runs on: the sweep's config (where results go left out),
             # digested, and the experiment's own variables (maxfun: 100), shown.
@@ -125,7 +126,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
 
     def sweep(self, arguments: list[str]) -> None:
         optim = self.opt_config
-        direction = -1 if optim.maximize else 1
+        direction = -1 if self.maximize else 1
         parametrization, space, params_conf = self._parametrization(arguments)
         directory = Path(self.state_dir or Path(self.config.hydra.sweep.dir) / "search")
         state = SearchState(directory, self._definition(params_conf))
@@ -137,7 +138,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
             log.info(
                 "Search %s %s %s, budget %d, %d workers, seed %s: %s",
                 optim.optimizer,
-                "maximizing" if optim.maximize else "minimizing",
+                "maximizing" if self.maximize else "minimizing",
                 self.objective,
                 optim.budget,
                 optim.num_workers,
@@ -155,7 +156,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         tolerated = optim.max_failure_rate * optim.budget
         with ProgressReport(self.config.hydra.sweep.dir, optim.budget - self.job_idx):
             self._loop(optimizer, state, space, direction, tolerated)
-        best = state.best(optim.maximize)
+        best = state.best(self.maximize)
         if best is None:
             raise SearchFailed(
                 self._failures(
@@ -183,7 +184,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
                 ok = state.evaluations[-1].ok and math.isfinite(value)
                 optimizer.tell(candidate, direction * value if ok else FAILED_LOSS)
             recommendation = optimizer.provide_recommendation().value
-            state.save(optimizer, {k: recommendation[k] for k in space}, optim.maximize)
+            state.save(optimizer, {k: recommendation[k] for k in space}, self.maximize)
             failed = [e for e in state.evaluations if not e.ok]
             if len(failed) > tolerated:
                 raise SearchFailed(
@@ -234,7 +235,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
             log.info("Tuned settings: %s (copy to experiment/settings/ to compare)", tuned)
         log.info(
             "Best evaluated (%s %s): %r at evaluation %d: %s",
-            "maximizing" if self.opt_config.maximize else "minimizing",
+            "maximizing" if self.maximize else "minimizing",
             self.objective,
             best.value,
             best.number,

@@ -135,7 +135,8 @@ def load(path: Path | None, overrides: Sequence[str] = (), kind: str = "figure")
         raise
     except Exception as error:  # OmegaConf's errors name the key and the type
         message = str(error).split("\n")[0]
-        raise SpecError(f"{where}: {message}") from None
+        key = getattr(error, "full_key", None)
+        raise SpecError(f"{where}: {key + ': ' if key else ''}{message}") from None
     _check(spec, where)
     if spec.kind == "figure":
         spec.style = _style(spec.style, path)

@@ -8,7 +8,8 @@ then, in this process, medians over --repeats of:
 - results_frame, no index: the first call (the index deleted before each);
 - results_frame: a later call (the index up to date, files older than its 2 s window);
 and, in subprocesses, what `make figures` runs (`optsweep plot` of the convergence and summary
-specs in one process, then plots/landscape.py) into a temporary directory. Written to bench/results-reading.md. Timings only: no assertions.
+specs in one process, then plots/landscape.py) into a temporary directory. Written to
+bench/results-reading.md. Timings only: no assertions.
 """
 
 import argparse

@@ -27,6 +27,7 @@ def copy(results, destination, relative: float = 0.0, job: str | None = None):
     for path, record in STORE.load_all(destination):
         if relative and (job is None or path.relative_to(destination).as_posix() == job):
             record["result"].fun = record["result"].fun * (1 + relative)
+            record["scalars"] = STORE.experiment.scalars_of(record["result"])
             STORE.save(path, record)
     return destination
 

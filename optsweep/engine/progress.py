@@ -1,13 +1,14 @@
 """Progress of a sweep on the terminal, whatever the launcher.
 
 Each job, wherever it runs (in-process, a joblib worker, a SLURM node), marks its end with a
-file in ``<sweep dir>/.progress/`` (the Hydra callback ``JobEndMarker``, configured in
-config/task.yaml). The sweeping process watches that directory and, if its stderr is a
+file in ``<sweep dir>/.progress/`` (the Hydra callback ``JobEndMarker``, which the engine's config
+optsweep/conf/optsweep_engine.yaml lists). The sweeping process watches that directory and, if its stderr is a
 terminal, prints a line every few seconds: jobs done of total, failures so far, elapsed time and
 an estimate of the time left. When output is not a terminal it stays quiet: the sweep's final
 summary line says what happened.
 """
 
+import os
 import sys
 import threading
 import time
@@ -18,6 +19,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 
 MARKERS = ".progress"
+# Seconds between progress lines; $OPTSWEEP_PROGRESS_INTERVAL sets another.
+INTERVAL_VARIABLE = "OPTSWEEP_PROGRESS_INTERVAL"
 _INTERVAL = 2.0
 
 
@@ -71,6 +74,7 @@ class ProgressReport:
         self.directories = list(dict.fromkeys(Path(d).absolute() / MARKERS for d in dirs))
         self.total, self.stream = total, stream or sys.stderr
         self.enabled = total > 0 and self.stream.isatty()
+        self.interval = float(os.environ.get(INTERVAL_VARIABLE) or _INTERVAL)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._before: set[Path] = set()
@@ -85,7 +89,7 @@ class ProgressReport:
 
     def _watch(self) -> None:
         shown = None
-        while not self._stop.wait(_INTERVAL):
+        while not self._stop.wait(self.interval):
             done, failed = self.counts()
             if (done, failed) != shown:
                 shown = (done, failed)

@@ -1,11 +1,11 @@
 """Progress of a sweep on the terminal, whatever the launcher.
 
 Each job, wherever it runs (in-process, a joblib worker, a SLURM node), marks its end with a
-file in ``<sweep dir>/.progress/`` (the Hydra callback ``JobEndMarker``, which the engine's config
-optsweep/conf/optsweep_engine.yaml lists). The sweeping process watches that directory and, if its stderr is a
-terminal, prints a line every few seconds: jobs done of total, failures so far, elapsed time and
-an estimate of the time left. When output is not a terminal it stays quiet: the sweep's final
-summary line says what happened.
+file in ``<sweep dir>/.progress/`` (the Hydra callback ``JobEndMarker``, which the engine's
+config optsweep/conf/optsweep_engine.yaml lists). The sweeping process watches that directory
+and, if its stderr is a terminal, prints a line every few seconds: jobs done of total, failures
+so far, elapsed time and an estimate of the time left. When output is not a terminal it stays
+quiet: the sweep's final summary line says what happened.
 """
 
 import os

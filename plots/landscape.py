@@ -13,7 +13,7 @@ from optsweep.report.figures import FIGURE_SUFFIXES, label, new_figure, run_scri
 from optsweep.report.precision import shown
 from optsweep.report.sweepdata import sweep_results
 from optsweep.report.table import load_result
-from rosenbrock import problem
+from rosenbrock import PROJECT, problem
 
 MINIMUM = (1.0, 1.0)
 
@@ -29,7 +29,7 @@ def paths(frame, seed) -> dict:
 
 
 def draw(frame, spec):
-    figure, axes = new_figure(spec.size)
+    figure, axes = new_figure(spec.size, str(PROJECT / "plots" / "paper.mplstyle"))
     x = np.linspace(spec.xlim[0], spec.xlim[1], 400)
     y = np.linspace(spec.ylim[0], spec.ylim[1], 400)
     grid_x, grid_y = np.meshgrid(x, y)
@@ -40,7 +40,7 @@ def draw(frame, spec):
     )
     seed = spec.seed if spec.seed is not None else int(frame["seed"].min())
     drawn = paths(frame, seed)
-    for setting in spec.settings or sorted(drawn):
+    for setting in spec.order or sorted(drawn):
         points = drawn[setting]
         axes.plot(
             points[:, 0],
@@ -72,7 +72,13 @@ def draw(frame, spec):
 
 
 def make(results, spec, out):
-    frame = sweep_results(results, spec.settings, [spec.budget], spec.extra_overrides)
+    frame = sweep_results(
+        results,
+        "maxfun",
+        order=spec.order,
+        values=[spec.budget],
+        extra_overrides=spec.extra_overrides,
+    ).frame
     return save_figure(draw(frame, spec), out / spec.output)
 
 
@@ -81,4 +87,4 @@ def outputs(spec, out):
 
 
 if __name__ == "__main__":
-    run_script("landscape", make, outputs)
+    run_script("landscape", make, outputs, project=PROJECT)

@@ -14,6 +14,8 @@ from optsweep.engine.search.state import TRACE
 from optsweep.report.figures import FIGURE_SUFFIXES, new_figure, run_script, save_figure
 from optsweep.report.sweepdata import UnusableResults
 
+PROJECT = Path(__file__).resolve().parents[1]
+
 
 def read_trace(results: Path, search: str) -> tuple[np.ndarray, np.ndarray]:
     """(evaluation numbers, values with NaN for failures) of ``results/search=<search>``."""
@@ -40,7 +42,7 @@ def best_so_far(values: np.ndarray) -> np.ndarray:
 
 
 def draw(numbers, values, spec):
-    figure, axes = new_figure(spec.size)
+    figure, axes = new_figure(spec.size, str(PROJECT / "plots" / "paper.mplstyle"))
     ok = ~np.isnan(values)
     axes.plot(
         numbers[ok],
@@ -80,4 +82,4 @@ def outputs(spec, out):
 
 
 if __name__ == "__main__":
-    run_script("search_trace", make, outputs)
+    run_script("search_trace", make, outputs, project=PROJECT)

@@ -1,4 +1,8 @@
-"""Figures and tables from small real sweeps: the plotted data equals the results."""
+"""The example's figures and tables from small real sweeps: the plotted data equals the results.
+
+The convergence figure and the summary table are generic specs (plots/specs/), drawn by
+``optsweep plot``; the landscape is the example's own script, on the generic helpers.
+"""
 
 import shutil
 import subprocess
@@ -9,13 +13,17 @@ import pytest
 from matplotlib.collections import PolyCollection
 
 from conftest import ROOT, run_task
+from optsweep.engine.store import ResultStore
+from optsweep.report import render, specs
 from optsweep.report.figures import load_spec
 from optsweep.report.precision import shown
 from optsweep.report.sweepdata import UnusableResults, sweep_results
-from optsweep.report.table import STORE, load_results
-from plots import convergence, landscape, summary
+from plots import landscape
+from rosenbrock import ROSENBROCK
 
 BUDGETS = (10, 20, 30)
+SPECS = ROOT / "plots" / "specs"
+STORE = ResultStore(ROSENBROCK)  # the example's own reader: real OptimizeResult objects
 
 
 @pytest.fixture(scope="module")
@@ -45,24 +53,38 @@ def recorded(results):
     """{(setting, maxfun, seed): record}, read straight from the files."""
     return {
         (r["meta"]["choices"]["settings"], r["config"]["maxfun"], r["config"]["seed"]): r
-        for _, r in load_results(results)
+        for _, r in STORE.load_all(results)
     }
 
 
-def script(name, results, out, *overrides):
+def spec(name, *overrides):
+    return specs.load(SPECS / f"{name}.yaml", list(overrides))
+
+
+def optsweep(results, out, *arguments):
+    """``optsweep plot RESULTS --out OUT ARGUMENTS`` (a spec of kind table is made too)."""
     return subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "plots" / f"{name}.py"),
-            "--results",
-            str(results),
-            "--out",
-            str(out),
-            *overrides,
-        ],
+        [sys.executable, "-m", "optsweep.cli", "plot", str(results), "--out", str(out), *arguments],
         capture_output=True,
         text=True,
     )
+
+
+def landscape_script(results, out, *overrides):
+    command = [sys.executable, str(ROOT / "plots" / "landscape.py")]
+    return subprocess.run(
+        [*command, "--results", str(results), "--out", str(out), *overrides],
+        capture_output=True,
+        text=True,
+    )
+
+
+def convergence(*overrides):
+    return ("--spec", str(SPECS / "convergence.yaml"), *overrides)
+
+
+def summary(*overrides):
+    return ("--spec", str(SPECS / "summary.yaml"), *overrides)
 
 
 def test_results_record_the_iterates(one_seed):
@@ -73,13 +95,13 @@ def test_results_record_the_iterates(one_seed):
 
 
 def test_convergence_lines_are_the_results(one_seed):
-    spec = load_spec("convergence", [])
-    figure = convergence.draw(sweep_results(one_seed), spec)
+    convergence_spec = spec("convergence")
+    figure = render.draw(render.select(one_seed, convergence_spec), convergence_spec)
     lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
     records = recorded(one_seed)
     assert set(lines) == {"Nelder-Mead", "TNC", "L-BFGS-B (2-point)"}
     for setting in ("nelder-mead", "tnc", "lbfgsb"):
-        line = lines[spec.labels[setting]]
+        line = lines[convergence_spec.labels[setting]]
         assert line.get_xdata().tolist() == list(BUDGETS)
         funs = [records[setting, b, 0]["result"].fun for b in BUDGETS]
         assert line.get_ydata().tolist() == shown(funs).tolist()  # at the stated precision
@@ -91,19 +113,20 @@ def test_convergence_lines_are_the_results(one_seed):
 
 
 def test_convergence_with_seeds_draws_median_and_interquartile_band(three_seeds):
-    spec = load_spec("convergence", ["extra_overrides=[x0=null]"])
-    figure = convergence.draw(sweep_results(three_seeds, extra_overrides=["x0=null"]), spec)
+    convergence_spec = spec("convergence", "extra_overrides=[x0=null]")
+    figure = render.draw(render.select(three_seeds, convergence_spec), convergence_spec)
     records = recorded(three_seeds)
     axes = figure.axes[0]
     lines = {line.get_label(): line for line in axes.get_lines()}
     bands = [c for c in axes.collections if isinstance(c, PolyCollection)]
     assert len(bands) == 2
+    assert axes.get_legend().get_title().get_text() == "median, IQR over seed"
     for setting in ("tnc", "lbfgsb"):
         values = np.array(
             [[records[setting, b, s]["result"].fun for s in (0, 1, 2)] for b in (10, 20)]
         )
         assert (
-            lines[spec.labels[setting]].get_ydata().tolist()
+            lines[convergence_spec.labels[setting]].get_ydata().tolist()
             == shown(np.median(values, axis=1)).tolist()
         )
     band_y = np.concatenate([p.vertices[:, 1] for b in bands for p in b.get_paths()])
@@ -115,11 +138,12 @@ def test_convergence_with_seeds_draws_median_and_interquartile_band(three_seeds)
 
 
 def test_landscape_paths_are_the_recorded_iterates(one_seed):
-    spec = load_spec("landscape", ["budget=30"])
-    figure = landscape.draw(sweep_results(one_seed, budgets=[30]), spec)
+    landscape_spec = load_spec("landscape", ["budget=30"], ROOT)
+    frame = sweep_results(one_seed, "maxfun", values=[30]).frame
+    figure = landscape.draw(frame, landscape_spec)
     lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
     for setting, record in ((s, r) for (s, b, _), r in recorded(one_seed).items() if b == 30):
-        line = lines[spec.labels[setting]]
+        line = lines[landscape_spec.labels[setting]]
         expected = np.vstack([record["result"].iterates, record["result"].x])
         drawn = np.column_stack([line.get_xdata(), line.get_ydata()])
         np.testing.assert_array_equal(drawn, shown(expected))
@@ -129,80 +153,116 @@ def test_landscape_paths_are_the_recorded_iterates(one_seed):
 
 
 def test_summary_table_is_the_results(three_seeds, tmp_path):
-    spec = load_spec("summary", ["budgets=null", "extra_overrides=[x0=null]"])
-    table = summary.summary_table(sweep_results(three_seeds, extra_overrides=["x0=null"]), spec)
+    summary_spec = spec("summary", "x_values=null", "extra_overrides=[x0=null]")
+    table = render.summary_table(render.select(three_seeds, summary_spec), summary_spec)
     records = recorded(three_seeds)
     assert len(table) == 4
     for row in table.itertuples():
         setting = {"TNC": "tnc", "L-BFGS-B (2-point)": "lbfgsb"}[row.setting]
         fun = [records[setting, row.budget, s]["result"].fun for s in (0, 1, 2)]
         nfev = [records[setting, row.budget, s]["result"].nfev for s in (0, 1, 2)]
+        success = [records[setting, row.budget, s]["result"].success for s in (0, 1, 2)]
         expected = shown([np.median(fun), np.percentile(fun, 25), np.percentile(fun, 75)])
         assert (row.seeds, row.nfev_median) == (3, np.median(nfev))
         assert [row.f_median, row.f_q25, row.f_q75] == expected.tolist()
-    completed = script(
-        "summary", three_seeds, tmp_path, "budgets=null", "extra_overrides=[x0=null]"
+        assert row.success_rate == shown([np.mean(success)])[0]
+    completed = optsweep(
+        three_seeds, tmp_path, *summary("x_values=null", "extra_overrides=[x0=null]")
     )
     assert completed.returncode == 0, completed.stderr
-    assert (tmp_path / "summary.csv").read_text().count("\n") == 5
+    csv = (tmp_path / "summary.csv").read_text().splitlines()
+    assert len(csv) == 5 and csv[0] == (
+        "setting,budget,seeds,f_median,f_q25,f_q75,nfev_median,nit_median,success_rate"
+    )
     assert "| TNC | 20 | 3 |" in (tmp_path / "summary.md").read_text()
     tex = (tmp_path / "summary.tex").read_text()
-    assert tex.startswith(r"\begin{tabular}") and tex.count(r"\\") == 5
+    assert tex.startswith(r"\begin{tabular}{lrrlrrr}") and tex.count(r"\\") == 5
 
 
-def test_scripts_write_pdf_and_identical_png_bytes(one_seed, tmp_path):
-    for name in ("convergence", "landscape"):
-        first = script(
-            name, one_seed, tmp_path / "a", "budget=30" if name == "landscape" else "budgets=null"
-        )
-        second = script(
-            name, one_seed, tmp_path / "b", "budget=30" if name == "landscape" else "budgets=null"
-        )
-        assert first.returncode == second.returncode == 0, first.stderr
-        for suffix in ("png", "pdf"):
-            a, b = (tmp_path / d / f"{name}.{suffix}" for d in ("a", "b"))
-            assert a.read_bytes() == b.read_bytes(), f"{name}.{suffix} differs between runs"
-        assert (tmp_path / "a" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
+def test_the_committed_summary_format_is_kept(one_seed, tmp_path):
+    """One seed: each cell is the value itself, formatted as the spec says."""
+    completed = optsweep(one_seed, tmp_path, *summary("x_values=[10,30]"))
+    assert completed.returncode == 0, completed.stderr
+    records = recorded(one_seed)
+    md = (tmp_path / "summary.md").read_text().splitlines()
+    assert md[0] == (
+        "| setting | budget | seeds | f(x_opt): median [q25, q75] | nfev (median) "
+        "| nit (median) | success |"
+    )
+    tnc = records["tnc", 30, 0]["result"]
+    fun = shown([tnc.fun])[0]
+    expected = f"| TNC | 30 | 1 | {fun:.2e} | {tnc.nfev:g} | {tnc.nit:g} | {tnc.success:.0%} |"
+    assert expected in md
+    assert r"setting & budget & seeds & $f(x_\mathrm{opt})$ & nfev & nit & success \\" in (
+        (tmp_path / "summary.tex").read_text()
+    )
+
+
+def test_figures_and_tables_write_identical_bytes_in_one_process(one_seed, tmp_path):
+    for out in ("a", "b"):
+        completed = optsweep(one_seed, tmp_path / out, *convergence(), *summary("x_values=null"))
+        assert completed.returncode == 0, completed.stderr
+        assert completed.stdout.count("wrote") == 5
+        assert landscape_script(one_seed, tmp_path / out, "budget=30").returncode == 0
+    for name in ("convergence.png", "convergence.pdf", "landscape.png", "landscape.pdf"):
+        a, b = (tmp_path / d / name for d in ("a", "b"))
+        assert a.read_bytes() == b.read_bytes(), f"{name} differs between runs"
+    assert (tmp_path / "a" / "convergence.pdf").read_bytes().startswith(b"%PDF")
+    assert (tmp_path / "a" / "summary.csv").read_bytes() == (
+        tmp_path / "b" / "summary.csv"
+    ).read_bytes()
 
 
 def test_incomplete_grid_is_refused_and_old_outputs_kept(one_seed, tmp_path):
-    assert script("convergence", one_seed, tmp_path).returncode == 0
+    assert optsweep(one_seed, tmp_path, *convergence(), *summary()).returncode != 0  # no 50
+    assert optsweep(one_seed, tmp_path, *convergence()).returncode == 0
     before = {path: path.read_bytes() for path in tmp_path.glob("convergence.*")}
-    completed = script("convergence", one_seed, tmp_path, "budgets=[10,20,40]")
-    assert completed.returncode != 0
-    assert "incomplete results: missing lbfgsb maxfun=40 seed=0" in completed.stderr
-    assert "`python task.py -cp experiment settings=lbfgsb -m`" in completed.stderr
+    completed = optsweep(one_seed, tmp_path, *convergence("x_values=[10,20,40]"))
+    assert completed.returncode == 1
+    assert "incomplete results: missing lbfgsb maxfun=40" in completed.stderr
+    assert "`python task.py -cp experiment settings=lbfgsb maxfun=40 -m`" in completed.stderr
     assert "left as they were (not made from these results)" in completed.stderr
     assert {path: path.read_bytes() for path in tmp_path.glob("convergence.*")} == before
     assert len(before) == 2
+    assert not list(tmp_path.glob("summary.*")), "a refused spec set writes none of its files"
 
 
 def test_a_budget_without_results_is_refused_naming_the_budgets_found(one_seed, tmp_path):
-    completed = script("landscape", one_seed, tmp_path, "budget=100")
+    completed = landscape_script(one_seed, tmp_path, "budget=100")
     assert completed.returncode != 0 and "Traceback" not in completed.stderr
     assert "no results at maxfun=100 (the results have 10, 20, 30)" in completed.stderr
 
 
-def test_unknown_setting_and_missing_results_are_refused(one_seed, tmp_path):
-    completed = script("summary", one_seed, tmp_path, "settings=[tnc,powell]")
-    assert completed.returncode != 0 and "no results for setting(s) powell" in completed.stderr
-    completed = script("landscape", tmp_path / "empty", tmp_path)
+def test_unknown_setting_misspelt_key_and_missing_results_are_refused(one_seed, tmp_path):
+    completed = optsweep(one_seed, tmp_path, *summary("order=[tnc,powell]"))
+    assert completed.returncode == 1 and "no results for setting(s) powell" in completed.stderr
+    completed = landscape_script(tmp_path / "empty", tmp_path)
     assert completed.returncode != 0 and "no results in" in completed.stderr
-    completed = script("landscape", one_seed, tmp_path, "budgett=3")
+    completed = optsweep(tmp_path / "empty", tmp_path, *convergence())
+    assert completed.returncode == 1 and "no results in" in completed.stderr
+    completed = landscape_script(one_seed, tmp_path, "budgett=3")
     assert completed.returncode != 0 and "budgett" in completed.stderr
+    completed = optsweep(one_seed, tmp_path, *convergence("logyy=true"))
+    assert completed.returncode == 2 and "logyy" in completed.stderr
+    completed = optsweep(one_seed, tmp_path, *convergence("logy=maybe"))
+    assert completed.returncode == 2 and "logy" in completed.stderr
+    assert not list(tmp_path.iterdir())
 
 
-def test_mixed_configs_in_one_setting_are_refused(tmp_path):
-    tree = tmp_path / "experiment"
-    shutil.copytree(ROOT / "experiment", tree)
-    run_task("-cp", str(tree), "settings=tnc", "maxfun=10,20", "-m", workdir=tmp_path)
-    task = tree / "task.yaml"
+def test_mixed_configs_in_one_setting_are_refused(project_copy, tmp_path):
+    script = project_copy / "task.py"  # a copy of the project, whose sweep tree is edited
+    run_task(
+        "-cp", "experiment", "settings=tnc", "maxfun=10,20", "-m", workdir=tmp_path, script=script
+    )
+    task = project_copy / "experiment" / "task.yaml"
     task.write_text(task.read_text().replace("x0: [-0.5, -0.5]", "x0: [0.5, 0.5]"))
-    run_task("-cp", str(tree), "settings=tnc", "maxfun=20", "-m", workdir=tmp_path)
+    run_task(
+        "-cp", "experiment", "settings=tnc", "maxfun=20", "-m", workdir=tmp_path, script=script
+    )
     with pytest.raises(UnusableResults, match="setting 'tnc' mix configs: x0 takes"):
-        sweep_results(tmp_path / "results")
-    completed = script("convergence", tmp_path / "results", tmp_path)
-    assert completed.returncode != 0 and "mix configs" in completed.stderr
+        sweep_results(tmp_path / "results", "maxfun")
+    completed = optsweep(tmp_path / "results", tmp_path, *convergence())
+    assert completed.returncode == 1 and "mix configs" in completed.stderr
 
 
 def test_one_off_runs_do_not_enter_the_figure(one_seed, tmp_path):
@@ -217,14 +277,19 @@ def test_one_off_runs_do_not_enter_the_figure(one_seed, tmp_path):
         "-m",
         workdir=tmp_path,
     )
-    assert len(sweep_results(results)) == len(sweep_results(one_seed)) == 9
+    assert len(sweep_results(results, "maxfun").frame) == 9
+    assert len(sweep_results(one_seed, "maxfun").frame) == 9
+    chosen = sweep_results(
+        results, "maxfun", swept=["settings", "maxfun", "method.options.maxCGit"]
+    )
+    assert sorted(chosen.frame["method.options.maxCGit"]) == [1, 5]  # the one-off, when asked
 
 
 def perturbed_copy(results, destination, relative: float):
     """A copy of ``results`` with every objective value and iterate scaled by 1 + relative,
     written through the store (valid, current files), as another machine's results might be."""
     shutil.copytree(results, destination)
-    for path, record in load_results(destination):
+    for path, record in STORE.load_all(destination):
         result = record["result"]
         result.fun = result.fun * (1 + relative)
         result.iterates = result.iterates * (1 + relative)
@@ -234,10 +299,10 @@ def perturbed_copy(results, destination, relative: float):
 
 
 def outputs_of(results, out):
-    specs = (("convergence", ()), ("landscape", ("budget=30",)), ("summary", ("budgets=null",)))
-    for name, overrides in specs:
-        completed = script(name, results, out, *overrides)
-        assert completed.returncode == 0, completed.stderr
+    completed = optsweep(results, out, *convergence(), *summary("x_values=null"))
+    assert completed.returncode == 0, completed.stderr
+    completed = landscape_script(results, out, "budget=30")
+    assert completed.returncode == 0, completed.stderr
     return {path.name: path.read_bytes() for path in sorted(out.iterdir())}
 
 

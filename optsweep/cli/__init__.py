@@ -37,7 +37,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    arguments = parser().parse_args(argv)
+    top = parser()
+    arguments, rest = top.parse_known_args(argv)
+    # key=value overrides may also follow options (optsweep plot --spec a.yaml logy=true).
+    if rest and isinstance(getattr(arguments, "overrides", None), list):
+        if any(word.startswith("-") or "=" not in word for word in rest):
+            top.error(f"unrecognized arguments: {' '.join(rest)}")
+        arguments.overrides.extend(rest)
+    elif rest:
+        top.error(f"unrecognized arguments: {' '.join(rest)}")
     return int(arguments.run(arguments) or 0)
 
 

@@ -34,7 +34,7 @@ from optsweep.engine.store import (
     FOREIGN,
     NoResults,
     ResultFileError,
-    ResultStore,
+    ResultReader,
     is_result_name,
 )
 
@@ -170,7 +170,7 @@ class ResultIndex:
 
     def __init__(
         self,
-        store: ResultStore,
+        store: ResultReader,
         rows: Callable[[list[tuple[Path, dict]]], pd.DataFrame],
         name: str,
     ):
@@ -196,7 +196,7 @@ class ResultIndex:
             return None, {}
         if meta.get("format") != FORMAT or meta.get("table") != self.name:
             return None, {}
-        if meta.get("code") != self.store.code:  # rows depend on the code's result types
+        if meta.get("code") != self.store.code:  # rows may depend on the code's result types
             return None, {}
         return frame, meta
 

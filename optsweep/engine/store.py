@@ -13,8 +13,11 @@ fingerprint digests the recorded config and the code version, so whether a resul
 is decided from the trailer, after the checksum, without unpickling. Reading checks the trailer
 and the checksum before unpickling, so an empty, truncated, corrupt or foreign file is named
 and refused; then it unpickles with an allow-list of classes (numpy arrays and scalars, and the
-experiment's ``result_types``), so even a crafted file cannot make the loader run code. Never
-load results from untrusted sources all the same: share the CSV or Parquet export instead.
+experiment's ``result_types``), so even a crafted file cannot make the loader run code. A
+reader of any experiment's results (``ResultReader()``: reports, exports) does not know their
+types: it builds numpy's and a few builtins, and an inert ``StandIn`` for any other class,
+never importing its module. Never load results from untrusted sources all the same: share the
+CSV or Parquet export instead.
 
 Files of formats 1 and 2 (a header line *before* the pickle: not plain pickles) are still
 read, and ``python -m optsweep.engine.convert <dir>`` rewrites them as format 3.
@@ -303,25 +306,173 @@ def _verified_header_first(data: bytes, path: str | Path) -> tuple[bytes, str | 
     return payload, fields[4].decode() if len(fields) > 4 else None
 
 
+# Classes a generic reader may build as they are besides numpy's: builtins pickled by reference
+# that run no code of the file's choosing.
+SAFE_TYPES = frozenset(
+    {
+        ("builtins", "complex"),
+        ("builtins", "set"),
+        ("builtins", "frozenset"),
+        ("builtins", "bytearray"),
+        ("builtins", "range"),
+        ("builtins", "slice"),
+        ("collections", "OrderedDict"),
+        ("datetime", "date"),
+        ("datetime", "datetime"),
+        ("datetime", "time"),
+        ("datetime", "timedelta"),
+        ("datetime", "timezone"),
+    }
+)
+
+
+class StandIn(dict):
+    """An inert stand-in for an instance of a class the reader does not import (a result's own
+    type, such as scipy's ``OptimizeResult``). The entries of a dict subclass become its
+    entries; other state (``__setstate__``) and constructor arguments are stored, not run.
+    Entries and state read as attributes (``result.fun``). ``type(stand_in).original`` is the
+    ``module.name`` of the class it stands in for."""
+
+    original = "?"
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "StandIn":
+        self = super().__new__(cls)
+        object.__setattr__(self, "_args", (args, kwargs))  # what the pickle called it with
+        object.__setattr__(self, "_state", None)
+        return self
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__()  # the arguments are stored, never interpreted
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple) and len(state) == 2 and isinstance(state[1], dict):
+            state = {**(state[0] or {}), **state[1]}  # (__dict__, __slots__ values)
+        object.__setattr__(self, "_state", state)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if name in self:
+            return self[name]
+        state = object.__getattribute__(self, "_state")
+        if isinstance(state, dict) and name in state:
+            return state[name]
+        raise AttributeError(f"stand-in for {type(self).original} has no {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+    def __repr__(self) -> str:
+        return f"<stand-in for {type(self).original}: {dict.__repr__(self)}>"
+
+    def __reduce__(self):  # copied or pickled again as a stand-in, never as the original
+        args = object.__getattribute__(self, "_args")
+        state = object.__getattribute__(self, "_state")
+        return (_rebuild_stand_in, (type(self).original, dict(self), args, state))
+
+
+_STAND_INS: dict[str, type[StandIn]] = {}
+
+
+def stand_in_class(original: str) -> type[StandIn]:
+    """The ``StandIn`` subclass for the class called ``original`` (``module.name``)."""
+    if original not in _STAND_INS:
+        name = original.rsplit(".", 1)[-1]
+        _STAND_INS[original] = type(name, (StandIn,), {"original": original})
+    return _STAND_INS[original]
+
+
+def _rebuild_stand_in(original: str, items: dict, args: tuple, state: Any) -> StandIn:
+    stand_in = stand_in_class(original)(*args[0], **args[1])
+    stand_in.update(items)
+    object.__setattr__(stand_in, "_state", state)
+    return stand_in
+
+
 class _AllowListUnpickler(pickle.Unpickler):
-    def __init__(self, file: io.BytesIO, allowed: frozenset[tuple[str, str]]):
+    """Builds only the ``allowed`` classes; any other class is refused, or, with
+    ``stand_ins``, replaced by an inert ``StandIn`` (its module is never imported)."""
+
+    def __init__(
+        self, file: io.BytesIO, allowed: frozenset[tuple[str, str]], stand_ins: bool = False
+    ):
         super().__init__(file)
-        self.allowed = allowed
+        self.allowed, self.stand_ins = allowed, stand_ins
 
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in self.allowed:
-            raise pickle.UnpicklingError(
-                f"refers to {module}.{name}, which result files never contain"
-            )
-        return super().find_class(module, name)
+        if (module, name) in self.allowed:
+            return super().find_class(module, name)
+        if self.stand_ins:
+            return stand_in_class(f"{module}.{name}")
+        raise pickle.UnpicklingError(f"refers to {module}.{name}, which result files never contain")
 
 
-class ResultStore:
-    """The result files of one experiment (see the module docstring)."""
+class ResultReader:
+    """Reads result files: verified trailer and checksum first, then an allow-list unpickler
+    (see the module docstring). With no arguments it reads any experiment's results: numpy's
+    classes and a few builtins are built, every other class becomes a ``StandIn``, so no code
+    from the file runs and no module it names is imported. ``ResultStore`` reads one
+    experiment's files with its real result types."""
+
+    # Which code the rows of a results index depend on (``ResultIndex``): for a generic
+    # reader, none but the reader's.
+    code: str | None = "any experiment"
+
+    def __init__(
+        self, allowed: frozenset[tuple[str, str]] = NUMPY_TYPES | SAFE_TYPES, stand_ins=True
+    ):
+        self.allowed, self.stand_ins = allowed, stand_ins
+
+    def _check(self, record: dict, path: str | Path) -> None:
+        """Raise ``ResultFileError`` if ``record`` is not one this reader reads."""
+
+    def _unpickle(self, payload: bytes, path: str | Path) -> dict:
+        try:
+            unpickler = _AllowListUnpickler(io.BytesIO(payload), self.allowed, self.stand_ins)
+            record = unpickler.load()
+        except Exception as error:
+            raise ResultFileError(path, f"refused to unpickle: {error}") from None
+        if not isinstance(record, dict) or not {"config", "result", "meta"} <= set(record):
+            raise ResultFileError(path, "not a result record (needs config, result, meta)")
+        self._check(record, path)
+        return record
+
+    def load(self, path: str | Path) -> dict:
+        """Read one result file; ``ResultFileError`` names the file and what is wrong."""
+        payload, _ = verified_payload(_read(path), path)
+        return self._unpickle(payload, path)
+
+    def load_all(self, directory: str | Path, on_error: str = "raise") -> list[tuple[Path, dict]]:
+        """Every result under ``directory`` as ``(path, record)``, in a stable order.
+
+        A file that is not a readable result raises ``ResultFileError`` (``on_error="raise"``,
+        the default: a figure must not silently miss a point) or is skipped with a warning that
+        names it (``on_error="warn"``, for exploring in a notebook). A foreign file (no result
+        at all) is always named and skipped. A missing or empty directory raises ``NoResults``.
+        """
+        files = result_files(directory) if Path(directory).is_dir() else []
+        if not files:
+            raise NoResults.of(directory)
+        loaded = []
+        for path in files:
+            try:
+                loaded.append((path, self.load(path)))
+            except ForeignFile as error:  # not ours: named, skipped, left as it is
+                warnings.warn(f"skipped {error}", stacklevel=2)
+            except ResultFileError as error:
+                if on_error != "warn":
+                    raise
+                warnings.warn(f"skipped {error}", stacklevel=2)
+        return loaded
+
+
+class ResultStore(ResultReader):
+    """The result files of one experiment (see the module docstring): its own result types
+    are built as they are, any other class is refused."""
 
     def __init__(self, experiment: "Experiment"):
+        super().__init__(NUMPY_TYPES | frozenset(experiment.result_types), stand_ins=False)
         self.experiment = experiment
-        self.allowed = NUMPY_TYPES | frozenset(experiment.result_types)
 
     @cached_property
     def code(self) -> str:
@@ -343,24 +494,12 @@ class ResultStore:
         label = fingerprint(record["config"], record["meta"].get("code"))
         write_atomically(path, encode(record, label), exclusive=locked)
 
-    def _unpickle(self, payload: bytes, path: str | Path) -> dict:
-        try:
-            record = _AllowListUnpickler(io.BytesIO(payload), self.allowed).load()
-        except Exception as error:
-            raise ResultFileError(path, f"refused to unpickle: {error}") from None
-        if not isinstance(record, dict) or not {"config", "result", "meta"} <= set(record):
-            raise ResultFileError(path, "not a result record (needs config, result, meta)")
+    def _check(self, record: dict, path: str | Path) -> None:
         written_by = record["meta"].get("experiment", self.experiment.name)
         if written_by != self.experiment.name:
             raise ResultFileError(
                 path, f"a result of experiment {written_by!r}, not of {self.experiment.name!r}"
             )
-        return record
-
-    def load(self, path: str | Path) -> dict:
-        """Read one result file; ``ResultFileError`` names the file and what is wrong."""
-        payload, _ = verified_payload(_read(path), path)
-        return self._unpickle(payload, path)
 
     def current(self, path: Path, config: dict) -> dict | None:
         """The record at ``path`` if it was computed from ``config`` by the current code.
@@ -391,29 +530,6 @@ class ResultStore:
         if label is None:
             return "current" if self.current(path, config) is not None else "stale"
         return "current" if label == fingerprint(config, self.code) else "stale"
-
-    def load_all(self, directory: str | Path, on_error: str = "raise") -> list[tuple[Path, dict]]:
-        """Every result under ``directory`` as ``(path, record)``, in a stable order.
-
-        A file that is not a readable result raises ``ResultFileError`` (``on_error="raise"``,
-        the default: a figure must not silently miss a point) or is skipped with a warning that
-        names it (``on_error="warn"``, for exploring in a notebook). A missing or empty directory
-        raises ``NoResults``.
-        """
-        files = result_files(directory) if Path(directory).is_dir() else []
-        if not files:
-            raise NoResults.of(directory)
-        loaded = []
-        for path in files:
-            try:
-                loaded.append((path, self.load(path)))
-            except ForeignFile as error:  # not ours: named, skipped, left as it is
-                warnings.warn(f"skipped {error}", stacklevel=2)
-            except ResultFileError as error:
-                if on_error != "warn":
-                    raise
-                warnings.warn(f"skipped {error}", stacklevel=2)
-        return loaded
 
 
 def is_result_name(name: str) -> bool:

@@ -1,1 +1,1 @@
-"""Figures, tables and exports of the example experiment's results (the scripts are in plots/)."""
+"""Figures, tables, exports and comparisons of any experiment's results (no Experiment needed)."""

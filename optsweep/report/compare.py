@@ -1,12 +1,15 @@
 """Compare two result sets job by job: do configs and values agree within a tolerance?
 
-    python -m optsweep.report.compare MINE THEIRS [--rtol 1e-6] [--atol 1e-12]
+    optsweep compare MINE THEIRS [--rtol 1e-6] [--atol 1e-12]
+    (python -m optsweep.report.compare: the same)
 
-For example your results against the paper's, or one machine's against another's. Jobs are
-matched by their file (the path under each directory, named by the job's overrides). For each
-job present in both, the recorded configs must agree (floats within the tolerance, everything
-else exactly), and so must the results' scalars (``Experiment.scalars``: here fun, nfev, nit,
-success, status, message) and the solution ``x``. Provenance (times, host, versions) is not
+For any experiment's results; for example your results against the paper's, or one machine's
+against another's. Jobs are matched by their file (the path under each directory, named by the
+job's overrides). For each job present in both, the recorded configs must agree (floats within
+the tolerance, everything else exactly), and so must the results' scalars
+(``record["scalars"]``, or for older files the scalars derived from the result:
+``optsweep.report.table.scalars_of``; for the example fun, nfev, nit, success, status, message)
+and the result's ``x`` if it has one (the solution). Provenance (times, host, versions) is not
 compared; differing code or package versions are reported as information.
 
 Exit status: 0 when every job is in both sets and agrees; 1 otherwise (each difference is
@@ -25,7 +28,7 @@ import numpy as np
 
 from optsweep.engine.store import NoResults, ResultFileError
 from optsweep.engine.trackers import flatten
-from optsweep.report.table import STORE, load_results
+from optsweep.report.table import load_results, scalars_of
 
 _LISTED = 5  # differing keys listed per job
 
@@ -63,9 +66,9 @@ def _is_number(value: Any) -> bool:
 
 
 def _values(record: dict) -> dict[str, Any]:
-    """What a job computed: the experiment's scalars, and the solution ``x`` if it has one."""
+    """What a job computed: its scalars, and the result's ``x`` if it has one."""
     result = record["result"]
-    values = dict(STORE.experiment.scalars_of(result))
+    values = dict(scalars_of(record))
     solution = result.get("x") if isinstance(result, Mapping) else getattr(result, "x", None)
     if solution is not None:
         values["x"] = np.asarray(solution)
@@ -128,24 +131,32 @@ def _versions(records) -> set[str]:
     return seen
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m optsweep.report.compare", description=__doc__.splitlines()[0]
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("mine", type=Path)
     parser.add_argument("theirs", type=Path)
     parser.add_argument("--rtol", type=float, default=Tolerance.relative, help="relative")
     parser.add_argument("--atol", type=float, default=Tolerance.absolute, help="absolute")
-    arguments = parser.parse_args(argv)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    """Exit status: 0 agree, 1 differ, 2 unreadable input."""
     try:
         lines, agree = compare(
             arguments.mine, arguments.theirs, Tolerance(arguments.rtol, arguments.atol)
         )
     except (NoResults, ResultFileError) as error:
         print(f"compare: {error}", file=sys.stderr)
-        sys.exit(2)
+        return 2
     print("\n".join(lines))
-    sys.exit(0 if agree else 1)
+    return 0 if agree else 1
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m optsweep.report.compare", description=__doc__.splitlines()[0]
+    )
+    add_arguments(parser)
+    sys.exit(run(parser.parse_args(argv)))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 """Export the results table as CSV and Parquet: safe to share, unlike the pickles.
 
-    python -m optsweep.report.export [--results DIR] [--out FILE.csv]
+    optsweep export [RESULTS] [--out FILE]      (python -m optsweep.report.export: the same)
 
 One row per job, the columns of ``optsweep.report.table.results_frame`` (config keys, result
-fields, provenance), sorted by result path. The CSV writes lists such as ``x0`` as JSON; the
-Parquet file (beside it, ``FILE.parquet``) keeps them as lists and keeps every column's type,
-so ``pandas.read_parquet`` (or any Arrow reader: R, Julia, DuckDB) gets the table back without
+scalars, provenance), sorted by result path, for any experiment. ``--out``'s suffix decides:
+``x.csv`` writes CSV there and Parquet beside it (``x.parquet``); ``x.parquet`` writes Parquet
+there and CSV beside it; default ``results/results.csv``. The CSV writes lists such as ``x0``
+as JSON; the Parquet file keeps them as lists and keeps every column's type, so
+``pandas.read_parquet`` (or any Arrow reader: R, Julia, DuckDB) gets the table back without
 this project. A column whose values mix types that Parquet cannot hold in one column is
 written as JSON text there too.
 """
@@ -19,9 +21,11 @@ from pathlib import Path
 import pandas as pd
 
 from optsweep.engine.files import write_atomically
-from optsweep.engine.paths import project_root
+from optsweep.engine.paths import find_project
 from optsweep.engine.store import NoResults, ResultFileError
 from optsweep.report.table import results_frame
+
+SUFFIXES = (".csv", ".parquet")
 
 
 def _as_json(column: pd.Series) -> pd.Series:
@@ -48,29 +52,72 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def export(results: Path, out: Path) -> int:
-    """Write the table of ``results`` to ``out`` (CSV) and beside it as Parquet, atomically;
-    return the number of rows."""
-    frame = results_frame(results).sort_values("path").reset_index(drop=True)
-    write_atomically(out.with_suffix(".parquet"), parquet_bytes(frame))
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """``frame`` as CSV, lists and mappings as JSON."""
     text = frame.copy()
     for column in text.columns:
         if _has_containers(text[column]):
             text[column] = _as_json(text[column])
-    write_atomically(out, text.to_csv(index=False).encode())
+    return text.to_csv(index=False).encode()
+
+
+def targets(out: Path) -> tuple[Path, Path]:
+    """(CSV path, Parquet path) for ``--out``: its suffix says which one it is; a name with
+    neither suffix is refused (``ValueError``), so no file gets the other format's bytes."""
+    if out.suffix not in SUFFIXES:
+        raise ValueError(f"--out {out}: name a .csv or a .parquet file")
+    return out.with_suffix(".csv"), out.with_suffix(".parquet")
+
+
+def export(results: Path, out: Path) -> int:
+    """Write the table of ``results`` as CSV and Parquet (``targets(out)``), each atomically;
+    return the number of rows."""
+    csv, parquet = targets(out)
+    frame = results_frame(results).sort_values("path").reset_index(drop=True)
+    made = {parquet: parquet_bytes(frame), csv: csv_bytes(frame)}
+    for path, data in made.items():
+        write_atomically(path, data)
     return len(frame)
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", type=Path, default=project_root() / "results")
-    parser.add_argument("--out", type=Path, default=project_root() / "results" / "results.csv")
-    arguments = parser.parse_args(argv)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "results", nargs="?", type=Path, metavar="RESULTS", help="default: the project's results/"
+    )
+    parser.add_argument("--results", dest="results_option", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="FILE.csv or FILE.parquet (default results/results.csv)",
+    )
+
+
+def run(arguments: argparse.Namespace) -> int:
+    # The working directory's project: run from a shell, paths.project_root() would be the
+    # command's own file's directory.
+    default = find_project(Path.cwd()) / "results"
+    results = arguments.results or arguments.results_option or default
+    out = arguments.out if arguments.out is not None else results / "results.csv"
     try:
-        rows = export(arguments.results, arguments.out)
+        csv, parquet = targets(out)
+        rows = export(results, out)
+    except ValueError as error:
+        print(f"export: {error}", file=sys.stderr)
+        return 2
     except (NoResults, ResultFileError) as error:
-        sys.exit(f"export failed: {error}")
-    print(f"wrote {rows} rows to {arguments.out} and {arguments.out.with_suffix('.parquet')}")
+        print(f"export failed: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {rows} rows to {csv} and {parquet}")
+    return 0
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m optsweep.report.export", description=__doc__.splitlines()[0]
+    )
+    add_arguments(parser)
+    sys.exit(run(parser.parse_args(argv)))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
-"""What all figure and table scripts share: their YAML specs, the style sheet, deterministic
-atomic output files, and the rule that a failed script deletes nothing: it writes no output and
-says which existing ones it left."""
+"""What all figures and tables share: the style sheet, deterministic atomic output files, and
+the rule that a failed script deletes nothing: it writes no output and says which existing ones
+it left. ``run_script`` and ``load_spec`` serve a project's own figure scripts (such as the
+example's ``plots/landscape.py``); the generic figures and tables are ``optsweep.report.render``.
+"""
 
 import argparse
 import io
@@ -20,8 +22,6 @@ from optsweep.engine.paths import project_root  # noqa: E402
 from optsweep.engine.store import NoResults, ResultFileError  # noqa: E402
 from optsweep.report.sweepdata import UnusableResults  # noqa: E402
 
-PLOTS = project_root() / "plots"
-SPECS = PLOTS / "specs"
 # No creation dates or software versions in the files: same results, same bytes.
 _METADATA = {
     ".pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
@@ -30,29 +30,46 @@ _METADATA = {
 FIGURE_SUFFIXES = tuple(_METADATA)
 
 
-def load_spec(name: str, overrides: list[str]) -> DictConfig:
-    """``plots/specs/common.yaml``, then ``plots/specs/<name>.yaml``, then ``key=value``
-    overrides from the command line."""
-    spec = OmegaConf.merge(
-        OmegaConf.load(SPECS / "common.yaml"), OmegaConf.load(SPECS / f"{name}.yaml")
-    )
+def plots_dir(project: Path | None = None) -> Path:
+    """``plots/`` of ``project`` (default: ``paths.project_root()``)."""
+    return (project if project is not None else project_root()) / "plots"
+
+
+def load_spec(name: str, overrides: list[str], project: Path | None = None) -> DictConfig:
+    """``plots/specs/<name>.yaml`` of ``project`` (over the file its ``extends`` names, if
+    any), then ``key=value`` overrides from the command line; a key the spec has not is an
+    error."""
+    from optsweep.report.specs import _read
+
+    spec = _read(plots_dir(project) / "specs" / f"{name}.yaml")
     OmegaConf.set_struct(spec, True)  # a misspelt override key is an error
     merged = OmegaConf.merge(spec, OmegaConf.from_dotlist(overrides))
     assert isinstance(merged, DictConfig)
     return merged
 
 
-def save_figure(figure: plt.Figure, stem: Path) -> list[Path]:
-    """Write ``stem``.pdf and ``stem``.png, each atomically and byte-reproducibly."""
-    paths = []
+def figure_bytes(figure: plt.Figure) -> dict[str, bytes]:
+    """{".pdf": ..., ".png": ...}: the figure's files, byte-reproducible; closes it."""
+    made = {}
     for suffix, metadata in _METADATA.items():
         buffer = io.BytesIO()
         figure.savefig(buffer, format=suffix[1:], metadata=metadata, bbox_inches="tight")
-        path = stem.with_suffix(suffix)
-        write_atomically(path, buffer.getvalue())
-        paths.append(path)
+        made[suffix] = buffer.getvalue()
     plt.close(figure)
-    return paths
+    return made
+
+
+def write_all(files: dict[Path, bytes]) -> None:
+    """Write each file atomically (a reader sees the old or the new file, never half)."""
+    for path, data in files.items():
+        write_atomically(path, data)
+
+
+def save_figure(figure: plt.Figure, stem: Path) -> list[Path]:
+    """Write ``stem``.pdf and ``stem``.png, each atomically and byte-reproducibly."""
+    files = {stem.parent / f"{stem.name}{s}": data for s, data in figure_bytes(figure).items()}
+    write_all(files)
+    return list(files)
 
 
 def run_script(
@@ -60,6 +77,7 @@ def run_script(
     make: Callable[[Path, DictConfig, Path], list[Path]],
     outputs: Callable[[DictConfig, Path], list[Path]],
     argv=None,
+    project: Path | None = None,
 ) -> None:
     """Command-line wrapper of a figure or table script.
 
@@ -68,17 +86,20 @@ def run_script(
     missing, unreadable or unfit, the script writes nothing, says why, names its existing
     ``outputs`` (left as they are: committed paper figures are never deleted) and exits
     non-zero. A file among the results that is no result at all is named and skipped.
+    ``project``: the script's project (default ``paths.project_root()``, which for a script
+    run as ``python plots/x.py`` is the script's own directory: pass the project).
     """
+    plots = plots_dir(project)
     parser = argparse.ArgumentParser(
         prog=f"plots/{name}.py", description=f"Spec: plots/specs/{name}.yaml"
     )
-    parser.add_argument("--results", type=Path, default=project_root() / "results")
-    parser.add_argument("--out", type=Path, default=PLOTS)
+    parser.add_argument("--results", type=Path, default=plots.parent / "results")
+    parser.add_argument("--out", type=Path, default=plots)
     parser.add_argument("overrides", nargs="*", help="spec overrides, e.g. budget=100")
     arguments = parser.parse_args(argv)
     try:
-        spec = load_spec(name, arguments.overrides)
-    except OmegaConfBaseException as error:
+        spec = load_spec(name, arguments.overrides, plots.parent)
+    except (OmegaConfBaseException, ValueError) as error:
         sys.exit(f"plots/{name}.py: bad spec override: {error}")
     try:
         written = make(arguments.results, spec, arguments.out)
@@ -95,14 +116,19 @@ def run_script(
 
 
 def style_sheet() -> str:
-    return str(PLOTS / "paper.mplstyle")
+    return str(plots_dir() / "paper.mplstyle")
 
 
-def new_figure(size) -> tuple[plt.Figure, plt.Axes]:
-    """A figure in the shared style (applied process-wide: scripts draw nothing else)."""
-    plt.style.use(style_sheet())
+def new_figure(size, style: str | None = "") -> tuple[plt.Figure, plt.Axes]:
+    """A figure in ``style`` (a style sheet's path; "": the project's ``plots/paper.mplstyle``;
+    None: matplotlib's defaults). The style is applied process-wide until the next figure: draw
+    and save one figure before starting another."""
+    sheet = style_sheet() if style == "" else style
+    if sheet == style_sheet() and not Path(sheet).is_file():
+        sheet = None
+    plt.style.use(["default", sheet] if sheet else ["default"])
     return plt.subplots(figsize=tuple(size))
 
 
-def label(spec: DictConfig, setting: str) -> str:
-    return spec.labels.get(setting, setting) if spec.labels else setting
+def label(spec: DictConfig, setting) -> str:
+    return spec.labels.get(str(setting), str(setting)) if spec.labels else str(setting)

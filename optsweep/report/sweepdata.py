@@ -1,19 +1,29 @@
-"""The results of the experiment sweep, selected and checked for a figure or table.
+"""The results of one sweep, selected and checked for a figure or table, for any experiment.
 
-A figure must not mislead: it is drawn only from the jobs of one sweep (overrides of
-``settings``, ``maxfun`` and ``seed``, plus exactly the spec's ``extra_overrides``; runs with
-other overrides are other experiments), only if every setting has a result for every budget
-and seed of the grid, and only if each setting's results share one config apart from the
-swept keys.
+A figure must not mislead. It is drawn only from the jobs of one sweep: the jobs whose
+identifying overrides include exactly the spec's ``extra_overrides`` and, beyond those, override
+one set of keys, the *swept keys* (the spec's ``swept``; by default the smallest set of keys,
+among the jobs, that includes the key the lines step along: a one-off run on top of a sweep
+overrides more keys, so it is another sweep). Each line is one value of ``hue`` (the result's
+``setting``, or a swept key); along it, the points are the values of ``along`` (``x`` when x is
+a swept key); every other swept key (seeds, say) is aggregated over. It is drawn only if every
+line has one result for every point and every combination of the aggregated keys' values, and
+only if each line's results share one config apart from the swept keys (a value may follow a
+swept key: the option a settings file maps the budget onto, a start point drawn from the seed).
+Results of several experiments are never mixed.
 """
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
 from optsweep.engine.store import identifying_overrides
 from optsweep.report.table import results_frame
 
-SWEPT_KEYS = frozenset({"settings", "maxfun", "seed"})
 _MAX_LISTED = 10
+NO_SETTING = "(none)"  # the hue value of results without a setting
 
 
 class UnusableResults(Exception):
@@ -21,104 +31,234 @@ class UnusableResults(Exception):
     command fixes it."""
 
 
-def _belongs(overrides, extra: set[str]) -> bool:
-    """Whether a job with ``overrides`` is a job of the sweep the figure shows."""
-    overrides = identifying_overrides(overrides)
-    keys = {override.split("=", 1)[0] for override in overrides}
-    others = {o for o in overrides if o.split("=", 1)[0] not in SWEPT_KEYS}
-    return "maxfun" in keys and others == extra
+@dataclass
+class Sweep:
+    """The checked rows of one sweep (one per line, point and aggregated keys' values) and what
+    its keys are. ``frame[hue]`` names each row's line; ``frame[along]`` its point."""
+
+    frame: pd.DataFrame
+    hue: str
+    along: str
+    over: list[str]  # the swept keys aggregated over
+    swept: list[str]
+    order: list = field(default_factory=list)  # the lines, in the order to draw them
+    hue_key: str | None = None  # the override key the lines differ in (settings), if any
 
 
-def _rerun_hint(settings) -> str:
-    return "; run " + " and ".join(
-        f"`python task.py -cp experiment settings={setting} -m`" for setting in sorted(settings)
-    )
+def _parse(overrides) -> dict[str, str]:
+    return dict(o.split("=", 1) if "=" in o else (o, "") for o in overrides)
 
 
 def _hashable(value):
-    return repr(value) if isinstance(value, (list, dict)) else value
+    return repr(value) if isinstance(value, (list, dict, tuple)) else value
 
 
-def check_complete(frame: pd.DataFrame, budgets: list) -> None:
-    """Every setting has one result for every budget and every seed of the grid."""
-    seeds = sorted(frame["seed"].unique())
-    have = set(zip(frame["setting"], frame["maxfun"], frame["seed"], strict=True))
-    missing = [
-        (setting, budget, seed)
-        for setting in sorted(frame["setting"].unique())
-        for budget in budgets
-        for seed in seeds
-        if (setting, budget, seed) not in have
-    ]
-    if missing:
-        listed = ", ".join(f"{s} maxfun={b} seed={d}" for s, b, d in missing[:_MAX_LISTED])
-        more = f" and {len(missing) - _MAX_LISTED} more" if len(missing) > _MAX_LISTED else ""
-        raise UnusableResults(
-            f"incomplete results: missing {listed}{more}"
-            + _rerun_hint({setting for setting, _, _ in missing})
-        )
+def _number(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
 
 
-def check_consistent(frame: pd.DataFrame, config_columns: list[str]) -> None:
-    """Within a setting, only the swept keys vary (``x0`` may vary between seeds: a random
-    start is drawn from the seed); two different ``eta`` or ``x0`` in one line would mix two
-    experiments."""
-    for setting, rows in frame.groupby("setting"):
-        for column in config_columns:
-            if column in ("maxfun", "seed") or (rows[column] == rows["maxfun"]).all():
-                continue  # swept, or the option a settings file maps maxfun onto
-            groups = rows.groupby("seed") if column == "x0" else [(None, rows)]
-            for _, group in groups:
-                values = group[column].map(_hashable).unique()
-                if len(values) > 1:
-                    shown = ", ".join(map(str, values[:4]))
-                    raise UnusableResults(
-                        f"results of setting {setting!r} mix configs: {column} takes {shown}; "
-                        "they come from different versions of the sweep"
-                        + _rerun_hint([setting])
-                        + " (after removing stale results)"
-                    )
+def _sortable(value):
+    return (0, value, "") if isinstance(value, (int, float)) else (1, 0, str(value))
 
 
-def sweep_results(results_dir, settings=None, budgets=None, extra_overrides=()) -> pd.DataFrame:
-    """The checked rows of one sweep for ``settings`` (None: all found) at ``budgets``
-    (None: every budget found), one per setting, budget and seed. The sweep's jobs are those
-    whose overrides beyond ``settings``/``maxfun``/``seed`` are exactly ``extra_overrides``."""
+def _command(extra: list[str], *assignments: str) -> str:
+    words = " ".join(a for a in (*assignments, *extra) if a)
+    return f"`python task.py -cp experiment {words} -m`".replace("  ", " ")
+
+
+def _joined(values) -> str:
+    return ",".join(map(str, values))
+
+
+def sweep_results(
+    results_dir: str | Path,
+    along: str,
+    hue: str = "setting",
+    order=None,
+    values=None,
+    extra_overrides=(),
+    where=None,
+    swept=None,
+) -> Sweep:
+    """The checked rows of one sweep of ``results_dir`` (see the module docstring): lines
+    ``hue`` (None for ``order``: every one found, sorted), points at the values of the swept
+    key ``along`` (None for ``values``: every one found), jobs carrying exactly
+    ``extra_overrides`` and rows whose columns take the ``where`` values ({column: value or
+    [values]})."""
     frame = results_frame(results_dir)
     config_columns = frame.attrs["config_columns"]
-    extra = set(identifying_overrides(list(extra_overrides)))
-    frame = frame[frame["overrides"].map(lambda o: _belongs(o, extra))].copy()
-    if not frame.empty:
-        frame[["maxfun", "seed"]] = frame[["maxfun", "seed"]].astype(int)
-    if settings is not None:
-        absent = sorted(set(settings) - set(frame["setting"]))
+    extra = identifying_overrides(list(extra_overrides))
+    with_extra = "".join(f" {o}" for o in extra)
+    parsed = frame["overrides"].map(lambda o: identifying_overrides(list(o)))
+    frame = frame[parsed.map(lambda ids: set(extra) <= set(ids))].copy()
+    keysets = parsed[frame.index].map(
+        lambda ids: frozenset(o.split("=", 1)[0] for o in ids if o not in extra)
+    )
+    needed = {along} | ({hue} if hue != "setting" else set())
+    if swept is not None:
+        chosen = frozenset(swept)
+        if not needed <= chosen:
+            raise UnusableResults(
+                f"swept={sorted(chosen)} must include {', '.join(sorted(needed))}"
+            )
+    else:
+        candidates = {keys for keys in keysets if needed <= keys}
+        smallest = min(map(len, candidates), default=0)
+        tied = sorted(sorted(keys) for keys in candidates if len(keys) == smallest)
+        if len(tied) > 1:
+            raise UnusableResults(
+                "the results hold several sweeps of the same size, sweeping "
+                + " and ".join(map(str, tied))
+                + "; say which: swept=[...]"
+            )
+        chosen = frozenset(tied[0]) if tied else frozenset()
+    frame = frame[keysets == chosen] if chosen else frame.iloc[0:0]
+    if frame.empty:
+        raise UnusableResults(
+            f"no sweep over {along}{' with' + with_extra if extra else ''} in {results_dir}; "
+            f"run {_command(extra, f'{along}=...')}"
+        )
+    experiments = sorted(map(str, frame["meta.experiment"].dropna().unique()))
+    if "meta.experiment" in frame and len(experiments) > 1:
+        raise UnusableResults(
+            f"{results_dir} holds results of several experiments ({', '.join(experiments)}): "
+            "give each its own output.dir"
+        )
+    texts = frame["overrides"].map(lambda o: _parse(identifying_overrides(list(o))))
+    for key in chosen:  # each swept key as a column (a group choice has none in the config)
+        column = texts.map(lambda t, key=key: _number(t[key]))
+        if key not in frame.columns:
+            frame[key] = column
+    hue_key = None
+    if hue == "setting":
+        settings = frame["setting"]
+        hue_key = next(
+            (
+                key
+                for key in sorted(chosen)
+                if (texts.map(lambda t, key=key: t[key]) == settings).all()
+            ),
+            None,
+        )
+        frame["setting"] = settings.fillna(NO_SETTING)
+    else:
+        hue_key = hue
+    over = sorted(chosen - {along, hue_key})
+    for column, wanted in (where or {}).items():
+        if column not in frame.columns:
+            raise UnusableResults(f"where: no column {column!r} in the results")
+        wanted = list(wanted) if isinstance(wanted, (list, tuple)) else [wanted]
+        frame = frame[frame[column].isin(wanted)]
+    noun = "setting" if hue == "setting" else hue
+    found_lines = sorted(frame[hue].unique(), key=_sortable)
+    if order is not None:
+        order = list(order)
+        absent = [v for v in order if v not in set(found_lines)]
         if absent:
             raise UnusableResults(
-                f"no results for setting(s) {', '.join(absent)}" + _rerun_hint(absent)
+                f"no results for {noun}(s) {', '.join(map(str, absent))}; run "
+                + " and ".join(_command(extra, f"{hue_key or hue}={v}") for v in absent)
             )
-        frame = frame[frame["setting"].isin(settings)]
+        frame = frame[frame[hue].isin(order)]
+    else:
+        order = found_lines
     if frame.empty:
-        with_extra = "".join(f" {o}" for o in sorted(extra))
-        raise UnusableResults(
-            f"no experiment sweep results{' with' + with_extra if extra else ''}"
-            f" in {results_dir}; run `python task.py -cp experiment"
-            f"{with_extra} -m`"
-        )
-    duplicated = frame[frame.duplicated(["setting", "maxfun", "seed"], keep=False)]
+        raise UnusableResults(f"no results left after where={dict(where or {})}")
+    group = [hue, along, *over]
+    duplicated = frame[frame.duplicated(group, keep=False)]
     if not duplicated.empty:
         raise UnusableResults(
-            "several results for one setting, budget and seed; remove the stale ones:\n  "
+            f"several results for one {', '.join(group)}; remove the stale ones:\n  "
             + "\n  ".join(sorted(duplicated["path"]))
         )
-    budgets = sorted(frame["maxfun"].unique()) if budgets is None else list(budgets)
-    found = sorted(int(b) for b in frame["maxfun"].unique())
-    frame = frame[frame["maxfun"].isin(budgets)]
+    found = sorted(frame[along].unique(), key=_sortable)
+    values = found if values is None else list(values)
+    frame = frame[frame[along].isin(values)]
     if frame.empty:
         raise UnusableResults(
-            f"no results at maxfun={', '.join(map(str, budgets))} (the results have "
-            f"{', '.join(map(str, found))}); run `python task.py -cp experiment "
-            f"maxfun={','.join(map(str, budgets))} -m`"
+            f"no results at {along}={', '.join(map(str, values))} (the results have "
+            f"{', '.join(map(str, found))}); run {_command(extra, f'{along}={_joined(values)}')}"
         )
-    check_complete(frame, budgets)
-    check_consistent(frame, config_columns)
-    return frame.sort_values(["setting", "maxfun", "seed"]).reset_index(drop=True)
+    sweep = Sweep(frame, hue, along, over, sorted(chosen), order, hue_key)
+    check_complete(sweep, values, extra)
+    check_consistent(sweep, config_columns)
+    rank = {value: number for number, value in enumerate(order)}
+    frame = frame.assign(_rank=frame[hue].map(rank))
+    sweep.frame = frame.sort_values(["_rank", along, *over]).drop(columns="_rank")
+    sweep.frame = sweep.frame.reset_index(drop=True)
+    return sweep
+
+
+def check_complete(sweep: Sweep, values: list, extra: list[str]) -> None:
+    """Every line has one result for every point and every combination of the aggregated
+    keys' values found."""
+    frame = sweep.frame
+    levels = [sorted(frame[key].map(_hashable).unique(), key=_sortable) for key in sweep.over]
+    have = set(
+        zip(
+            frame[sweep.hue],
+            frame[sweep.along],
+            *(frame[key].map(_hashable) for key in sweep.over),
+            strict=True,
+        )
+    )
+    missing = [
+        (line, value, combination)
+        for line in sweep.order
+        for value in values
+        for combination in itertools.product(*levels)
+        if (line, value, *combination) not in have
+    ]
+    if not missing:
+        return
+
+    def named(line, value, combination) -> str:
+        keys = " ".join(f"{k}={v}" for k, v in zip(sweep.over, combination, strict=True))
+        return f"{line} {sweep.along}={value}{' ' + keys if keys else ''}"
+
+    listed = ", ".join(named(*m) for m in missing[:_MAX_LISTED])
+    more = f" and {len(missing) - _MAX_LISTED} more" if len(missing) > _MAX_LISTED else ""
+    commands = []
+    for line in sorted({m[0] for m in missing}, key=_sortable):
+        points = sorted({m[1] for m in missing if m[0] == line}, key=_sortable)
+        assignments = [f"{sweep.hue_key}={line}" if sweep.hue_key else ""]
+        assignments.append(f"{sweep.along}={_joined(points)}")
+        assignments += [
+            f"{key}={_joined(level)}" for key, level in zip(sweep.over, levels, strict=True)
+        ]
+        commands.append(_command(extra, *assignments))
+    raise UnusableResults(
+        f"incomplete results: missing {listed}{more}; run " + " and ".join(commands)
+    )
+
+
+def check_consistent(sweep: Sweep, config_columns: list[str]) -> None:
+    """Within a line, only the swept keys vary: a config value may differ between points only
+    if it is a swept key's value (the option a settings file maps the budget onto), and
+    between the aggregated keys' values (a start point drawn from the seed); two different
+    ``eta`` or ``x0`` in one line would mix two experiments."""
+    frame = sweep.frame
+    swept_columns = [key for key in sweep.swept if key in frame.columns]
+    for line, rows in frame.groupby(sweep.hue, sort=False):
+        for column in config_columns:
+            if column in sweep.swept:
+                continue
+            cells = rows[column].map(_hashable)
+            if any((cells == rows[key].map(_hashable)).all() for key in swept_columns):
+                continue  # a swept key's value under another name
+            groups = rows.groupby(sweep.over) if sweep.over else [(None, rows)]
+            for _, group in groups:
+                found = group[column].map(_hashable).unique()
+                if len(found) > 1:
+                    shown = ", ".join(map(str, found[:4]))
+                    assignment = f"{sweep.hue_key}={line}" if sweep.hue_key else ""
+                    raise UnusableResults(
+                        f"results of {sweep.hue} {line!r} mix configs: {column} takes {shown}; "
+                        f"they come from different versions of the sweep; run "
+                        f"{_command([], assignment)} (after removing stale results)"
+                    )

@@ -1,43 +1,93 @@
-"""The results of the example experiment as one table, for figures, exports and notebooks."""
+"""The results of any experiment as one table, for figures, exports and notebooks.
 
+No ``Experiment`` is needed: files are read by a generic ``ResultReader`` (verified trailer and
+checksum, an allow-list unpickler that builds inert stand-ins for the result's own classes and
+never imports them), through the directory's results index.
+"""
+
+from collections.abc import Mapping
+from numbers import Number
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from optsweep.engine.index import ResultIndex, source_version
-from optsweep.engine.store import NoResults, ResultStore, result_files
-from rosenbrock import ROSENBROCK
+from optsweep.engine.store import NoResults, ResultReader, result_files
 
-__all__ = ["STORE", "NoResults", "load_result", "load_results", "result_files", "results_frame"]
+__all__ = [
+    "READER",
+    "NoResults",
+    "load_result",
+    "load_results",
+    "result_files",
+    "results_frame",
+    "scalars_of",
+    "setting_of",
+]
 
-STORE = ResultStore(ROSENBROCK)
+READER = ResultReader()
 # Provenance left out of the table: long or nested, and in each file for whoever needs it.
-_META_LEFT_OUT = ("overrides", "choices", "argv", "path")
+_META_LEFT_OUT = ("overrides", "choices", "argv", "path", "setting")
+# Columns the table itself sets; a scalar of the same name is shown as ``result.<name>``.
+_OWN_COLUMNS = ("setting", "overrides", "path")
 
 
 def load_result(path: str | Path) -> dict:
-    """One result file of the experiment (``ResultStore.load``)."""
-    return STORE.load(path)
+    """One result file of any experiment (``ResultReader.load``)."""
+    return READER.load(path)
 
 
 def load_results(directory: str | Path, on_error: str = "raise") -> list[tuple[Path, dict]]:
-    """Every result file of the experiment under ``directory`` (``ResultStore.load_all``)."""
-    return STORE.load_all(directory, on_error)
+    """Every result file under ``directory`` (``ResultReader.load_all``)."""
+    return READER.load_all(directory, on_error)
 
 
-def setting_name(record: dict) -> str:
-    """The experiment setting of a result (``settings=...``), else its method's config name."""
-    choices = record["meta"].get("choices", {})
-    return choices.get("settings") or choices.get("method") or record["config"]["method"]["name"]
+def _scalar(value: Any) -> Any:
+    """``value`` as a plain Python scalar, or None if it is no scalar."""
+    if isinstance(value, np.generic) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, (bool, str)) or (
+        isinstance(value, Number) and not isinstance(value, complex)
+    ):
+        return value
+    return None
+
+
+def scalars_of(record: dict) -> dict[str, Any]:
+    """A result's scalar columns: ``record["scalars"]`` as the engine records them; for older
+    files, derived from the result (a number: ``{"value": ...}``; a mapping, such as scipy's
+    ``OptimizeResult``: its entries that are bools, numbers or strings)."""
+    recorded = record.get("scalars")
+    if isinstance(recorded, Mapping):
+        return {str(key): value for key, value in recorded.items()}
+    result = record["result"]
+    if _scalar(result) is not None and not isinstance(result, (bool, str)):
+        return {"value": _scalar(result)}
+    if isinstance(result, Mapping):
+        scalars = {str(key): _scalar(value) for key, value in result.items()}
+        return {key: value for key, value in scalars.items() if value is not None}
+    return {}
+
+
+def setting_of(record: dict) -> str | None:
+    """The setting of a result: ``meta["setting"]`` (the choice of the first of the
+    experiment's result groups the job overrides), else, for older files, the ``settings``
+    choice, else None."""
+    meta = record["meta"]
+    if "setting" in meta:
+        return meta["setting"]
+    return meta.get("choices", {}).get("settings")
 
 
 def results_frame(directory: str | Path, on_error: str = "raise") -> pd.DataFrame:
     """One row per result: flattened config keys (``method.options.maxfun``), the result's
-    scalars (``fun``, ``nfev``, ``nit``, ``success``, ``status``, ``message``), ``setting``,
-    the job's Hydra ``overrides``, ``path`` and provenance (``meta.git.commit``, ...).
+    scalars (``scalars_of``), ``setting``, the job's Hydra ``overrides``, ``path`` and
+    provenance (``meta.git.commit``, ``meta.wall_time``, ...).
 
     Read through the directory's results index (``optsweep.engine.index``): only files written
-    since the last call are read. Errors as in ``ResultStore.load_all``.
+    since the last call are read. Errors as in ``ResultReader.load_all``.
     ``frame.attrs["config_columns"]`` names the config columns.
     """
     return _INDEX.frame(directory, on_error)
@@ -52,11 +102,15 @@ def rows_of(loaded: list[tuple[Path, dict]]) -> pd.DataFrame:
             for _, record in loaded
         ]
     ).add_prefix("meta.")
+    taken = set(configs.columns) | set(_OWN_COLUMNS)
     rest = pd.DataFrame(
         [
             {
-                **ROSENBROCK.scalars_of(record["result"]),
-                "setting": setting_name(record),
+                **{
+                    (f"result.{key}" if key in taken else key): value
+                    for key, value in scalars_of(record).items()
+                },
+                "setting": setting_of(record),
                 "overrides": tuple(record["meta"]["overrides"]),
                 "path": str(path),
             }
@@ -68,4 +122,4 @@ def rows_of(loaded: list[tuple[Path, dict]]) -> pd.DataFrame:
     return frame
 
 
-_INDEX = ResultIndex(STORE, rows_of, f"rosenbrock:{source_version(rows_of)}")
+_INDEX = ResultIndex(READER, rows_of, f"results:{source_version(rows_of, ResultReader)}")

@@ -1,0 +1,79 @@
+"""What the reporting subcommands share: the results directory, the output directory, specs."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from optsweep.engine.paths import find_project
+from optsweep.engine.store import NoResults, ResultFileError
+from optsweep.report.specs import SpecError
+from optsweep.report.sweepdata import UnusableResults
+
+
+def shell_project() -> Path:
+    """The project of the working directory (the nearest ``.project-root`` above it, else the
+    directory itself): for a command typed in a shell, ``paths.shell_project()`` would be the
+    console script's own directory."""
+    return find_project(Path.cwd())
+
+
+def add_results(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "results", nargs="?", type=Path, metavar="RESULTS", help="default: the project's results/"
+    )
+
+
+def results_of(arguments: argparse.Namespace) -> Path:
+    return arguments.results if arguments.results is not None else shell_project() / "results"
+
+
+def add_spec_arguments(command: argparse.ArgumentParser, kind: str) -> None:
+    add_results(command)
+    command.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="spec keys, over the specs' (e.g. x=budget y=accuracy hue=settings agg=mean)",
+    )
+    command.add_argument(
+        "--spec",
+        action="append",
+        type=Path,
+        default=[],
+        help=f"a {kind} spec file (YAML); repeat for several, drawn in one process",
+    )
+    command.add_argument(
+        "--out", type=Path, default=None, help="output directory (default: the project's plots/)"
+    )
+
+
+def run_specs(arguments: argparse.Namespace, kind: str) -> int:
+    """Load the specs (or one from the overrides alone), make them all, write them; a refusal
+    writes nothing and names the existing outputs it left. Exit status: 0 written, 1 refused
+    (results unfit), 2 a bad spec or override."""
+    from optsweep.report import render, specs
+
+    positional = [o for o in arguments.overrides if "=" not in o]
+    if positional:  # RESULTS given after a key=value, or a second directory
+        print(f"optsweep: not key=value: {' '.join(positional)}", file=sys.stderr)
+        return 2
+    out = arguments.out if arguments.out is not None else shell_project() / "plots"
+    try:
+        loaded = [specs.load(path, arguments.overrides, kind) for path in arguments.spec or [None]]
+    except SpecError as error:
+        print(f"optsweep: bad spec: {error}", file=sys.stderr)
+        return 2
+    try:
+        written = render.render(loaded, results_of(arguments), out)
+    except (NoResults, ResultFileError, UnusableResults) as error:
+        kept = [path for spec in loaded for path in render.outputs(spec, out) if path.exists()]
+        note = (
+            f"\nleft as they were (not made from these results): {', '.join(map(str, kept))}"
+            if kept
+            else ""
+        )
+        print(f"optsweep: nothing written: {error}{note}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    return 0

@@ -1,0 +1,313 @@
+"""Reporting for any experiment: table, figures, summary tables, export and compare of the
+quadratic experiment (tests/quadratic/), which optsweep.report knows nothing of; and the
+reporting never imports the example (or the result's own classes)."""
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import PolyCollection
+
+from conftest import QUADRATIC, ROOT, run_task
+from optsweep.engine.store import ResultStore, StandIn
+from optsweep.report import render, specs
+from optsweep.report.precision import shown
+from optsweep.report.table import load_result, result_files, results_frame
+
+sys.path.insert(0, str(QUADRATIC))
+from quadratic import QUADRATIC as EXPERIMENT  # noqa: E402
+
+STORE = ResultStore(EXPERIMENT)  # the experiment's own writer, for edited copies
+SEEDS = (0, 1, 2)
+BUDGETS = (1, 2, 3)
+
+
+@pytest.fixture(scope="module")
+def quadratic(tmp_path_factory):
+    """Every setting (steep, unit) x budget 1..3 x seed 0..2: 18 jobs."""
+    workdir = tmp_path_factory.mktemp("quadratic")
+    seeds = ",".join(map(str, SEEDS))
+    run_task(
+        "-cp", "experiment", f"seed={seeds}", "-m", workdir=workdir, script=QUADRATIC / "task.py"
+    )
+    return workdir / "results"
+
+
+def values(results):
+    """{(setting, budget, seed): f}, read by the experiment's own store."""
+    return {
+        (r["meta"]["choices"]["settings"], r["config"]["budget"], r["config"]["seed"]): r["result"][
+            "f"
+        ]
+        for _, r in STORE.load_all(results)
+    }
+
+
+def optsweep(*arguments, cwd=ROOT):
+    return subprocess.run(
+        [sys.executable, "-m", "optsweep.cli", *map(str, arguments)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+    )
+
+
+def test_reporting_never_imports_the_example_nor_the_results_classes(full_sweep):
+    """Reading the example's results (scipy's OptimizeResult inside) with the generic reader
+    imports neither rosenbrock nor scipy: the result's classes become inert stand-ins."""
+    code = (
+        "import sys; from pathlib import Path\n"
+        "import optsweep.report.table, optsweep.report.sweepdata, optsweep.report.render\n"
+        "import optsweep.report.figures, optsweep.report.export, optsweep.report.compare\n"
+        "import optsweep.cli.plot, optsweep.cli.table, optsweep.cli.export, optsweep.cli.compare\n"
+        f"frame = optsweep.report.table.results_frame(Path({str(full_sweep)!r}))\n"
+        "result = optsweep.report.table.load_result(frame['path'][0])['result']\n"
+        "print(len(frame), type(result).original, sorted(m.split('.')[0] for m in sys.modules"
+        " if m.split('.')[0] in ('rosenbrock', 'scipy', 'quadratic', 'plots')))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert completed.stdout.strip() == "45 scipy.optimize._optimize.OptimizeResult []"
+
+
+def test_the_table_of_another_experiment(quadratic):
+    frame = results_frame(quadratic)
+    assert len(frame) == 18
+    assert {"steps", "budget", "seed", "scale.factor", "start", "f", "setting", "overrides"} <= set(
+        frame.columns
+    )
+    assert "x" not in frame.columns  # an array is no scalar
+    assert set(frame["setting"]) == {"steep", "unit"}
+    assert frame.attrs["config_columns"] == sorted(
+        c
+        for c in frame.columns
+        if c.split(".")[0] in {"budget", "dim", "rate", "scale", "seed", "start", "steps"}
+    )
+    expected = values(quadratic)
+    for row in frame.itertuples():
+        assert row.f == expected[row.setting, row.budget, row.seed]
+    assert set(frame["meta.experiment"]) == {"quadratic"}
+
+
+def test_recorded_scalars_and_setting_come_first(quadratic, tmp_path):
+    """Records that carry ``scalars`` and ``meta["setting"]`` (as the engine now writes them)
+    are shown by those, not by what is derived from the result."""
+    results = tmp_path / "results"
+    shutil.copytree(quadratic, results)
+    path = result_files(results)[0]
+    record = STORE.load(path)
+    record["scalars"] = {"f": 0.25, "steps_taken": 7}
+    record["meta"]["setting"] = "custom"
+    STORE.save(path, record)
+    frame = results_frame(results).set_index("path")
+    assert frame.loc[str(path), ["f", "steps_taken", "setting"]].tolist() == [0.25, 7, "custom"]
+    assert frame["steps_taken"].isna().sum() == 17
+
+
+def test_an_unknown_class_is_read_as_an_inert_stand_in(tmp_path):
+    """A generic reader builds no class it does not know: os.system in a crafted file is a
+    stand-in that ran nothing (the experiment's own store refuses the file)."""
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            import os
+
+            return (os.system, (f"touch {marker}",))
+
+    path = tmp_path / "results" / "x.pkl"
+    STORE.save(
+        path, {"config": {}, "result": {"f": 1.0, "bad": Exploit()}, "meta": {"overrides": []}}
+    )
+    record = load_result(path)
+    assert isinstance(record["result"]["bad"], StandIn) and not marker.exists()
+    assert record["result"]["bad"]._args == ((f"touch {marker}",), {})
+    assert results_frame(tmp_path / "results")["f"].tolist() == [1.0]
+    assert not marker.exists()
+
+
+def spec(*overrides, kind="figure"):
+    return specs.load(None, list(overrides), kind)
+
+
+def test_median_figure_with_interquartile_band(quadratic, tmp_path):
+    figure_spec = spec("x=budget", "y=f", "logy=true")
+    sweep = render.select(quadratic, figure_spec)
+    assert (sweep.along, sweep.over, sweep.hue_key) == ("budget", ["seed"], "settings")
+    axes = render.draw(sweep, figure_spec).axes[0]
+    lines = {line.get_label(): line for line in axes.get_lines()}
+    expected = values(quadratic)
+    for setting in ("steep", "unit"):
+        f = np.array([[expected[setting, b, s] for s in SEEDS] for b in BUDGETS])
+        assert lines[setting].get_xdata().tolist() == list(BUDGETS)
+        assert lines[setting].get_ydata().tolist() == shown(np.median(f, axis=1)).tolist()
+    bands = [c for c in axes.collections if isinstance(c, PolyCollection)]
+    band_y = np.concatenate([p.vertices[:, 1] for b in bands for p in b.get_paths()])
+    f = [expected["unit", 2, s] for s in SEEDS]
+    assert (
+        np.isclose(band_y, np.percentile(f, 25)).any()
+        and np.isclose(band_y, np.percentile(f, 75)).any()
+    )
+    assert axes.get_yscale() == "log" and axes.get_xlabel() == "budget"
+    completed = optsweep("plot", quadratic, "x=budget", "y=f", "logy=true", "--out", tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / "f-budget.pdf").read_bytes().startswith(b"%PDF")
+    assert (tmp_path / "f-budget.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_mean_figure_with_a_seeded_bootstrap_interval(quadratic, tmp_path):
+    figure_spec = spec("x=budget", "y=f", "agg=mean", "ci=0.9", "bootstrap=500", "seed=3")
+    drawn = render.lines(render.select(quadratic, figure_spec), figure_spec)
+    expected = values(quadratic)
+    for setting in ("steep", "unit"):
+        x, mean, low, high, counts = drawn[setting]
+        f = np.array([[expected[setting, b, s] for s in SEEDS] for b in BUDGETS])
+        assert mean.tolist() == shown(f.mean(axis=1)).tolist() and counts == [3, 3, 3]
+        for point, row in enumerate(f):
+            resampled = row[np.random.default_rng(3).integers(0, 3, size=(500, 3))].mean(axis=1)
+            assert [low[point], high[point]] == shown(np.quantile(resampled, [0.05, 0.95])).tolist()
+            assert row.min() <= low[point] <= mean[point] <= high[point] <= row.max()
+    axes = render.draw(render.select(quadratic, figure_spec), figure_spec).axes[0]
+    assert axes.get_legend().get_title().get_text() == "mean, 90% CI over seed"
+    made = [
+        optsweep(
+            "plot",
+            quadratic,
+            "x=budget",
+            "y=f",
+            "agg=mean",
+            "bootstrap=20",  # few resamples: the interval depends on the seed
+            f"seed={seed}",
+            "--out",
+            tmp_path / out,
+        )
+        for out, seed in (("a", 0), ("b", 0), ("c", 1))
+    ]
+    assert [m.returncode for m in made] == [0, 0, 0], made[0].stderr
+    pdf = [(tmp_path / out / "f-budget.pdf").read_bytes() for out in "abc"]
+    assert pdf[0] == pdf[1] != pdf[2]  # reproducible; another bootstrap seed, another band
+
+
+def test_a_line_per_swept_key_and_wall_time_on_x(quadratic):
+    by_seed = spec("x=budget", "y=f", "hue=seed")
+    sweep = render.select(quadratic, by_seed)
+    assert (sweep.order, sweep.over) == ([0, 1, 2], ["settings"])
+    timed = spec("x=meta.wall_time", "along=budget", "y=f", "logx=true")
+    sweep = render.select(quadratic, timed)
+    frame = results_frame(quadratic)
+    x, *_ = render.lines(sweep, timed)["unit"]
+    rows = frame[frame["setting"] == "unit"]
+    assert x.tolist() == shown(rows.groupby("budget")["meta.wall_time"].median()).tolist()
+
+
+def test_summary_table_of_another_experiment(quadratic, tmp_path):
+    completed = optsweep(
+        "table", quadratic, "x=budget", "y=[f,steps]", "count_header=seeds", "--out", tmp_path
+    )
+    assert completed.returncode == 0, completed.stderr
+    table = pd.read_csv(tmp_path / "summary-budget.csv")
+    assert list(table.columns) == [
+        "setting",
+        "budget",
+        "seeds",
+        "f_median",
+        "f_q25",
+        "f_q75",
+        "steps_median",
+        "steps_q25",
+        "steps_q75",
+    ]
+    expected = values(quadratic)
+    assert len(table) == 6
+    for row in table.itertuples():
+        f = [expected[row.setting, row.budget, s] for s in SEEDS]
+        assert row.seeds == 3 and row.steps_median == row.budget
+        stats = shown([np.median(f), *np.percentile(f, [25, 75])])
+        assert [row.f_median, row.f_q25, row.f_q75] == [float(f"{v:.6g}") for v in stats]
+    md = (tmp_path / "summary-budget.md").read_text().splitlines()
+    assert md[0] == "| setting | budget | seeds | f | steps |" and len(md) == 8
+    f = shown([np.median([expected["unit", 1, s] for s in SEEDS])])[0]
+    assert md[5].startswith(f"| unit | 1 | 3 | {f:.6g} [")
+    tex = (tmp_path / "summary-budget.tex").read_text()
+    assert tex.startswith(r"\begin{tabular}{lrrll}") and tex.count(r"\\") == 7
+
+
+@pytest.mark.parametrize(
+    "name, beside", [("table.csv", "table.parquet"), ("table.parquet", "table.csv")]
+)
+def test_export_by_the_suffix_of_out(quadratic, tmp_path, name, beside):
+    completed = optsweep("export", quadratic, "--out", tmp_path / name)
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / "table.parquet").read_bytes().startswith(b"PAR1")
+    assert (tmp_path / "table.csv").read_text().startswith(("budget,", "dim,"))
+    parquet = pd.read_parquet(tmp_path / "table.parquet")
+    csv = pd.read_csv(tmp_path / "table.csv", float_precision="round_trip")
+    frame = results_frame(quadratic).sort_values("path").reset_index(drop=True)
+    assert parquet["f"].tolist() == frame["f"].tolist() == csv["f"].tolist()
+    assert list(parquet["start"][0]) == frame["start"][0]  # a list, not text
+    assert optsweep("export", quadratic, "--out", tmp_path / "table.txt").returncode == 2
+    assert not (tmp_path / "table.txt").exists()
+
+
+def test_compare_another_experiment(quadratic, tmp_path):
+    theirs = tmp_path / "theirs"
+    shutil.copytree(quadratic, theirs)
+    assert optsweep("compare", quadratic, theirs).returncode == 0
+    path = theirs / "settings=unit" / "budget=2,seed=1.pkl"
+    record = STORE.load(path)
+    record["result"]["f"] *= 1 + 1e-3
+    record["result"]["x"] = record["result"]["x"] * 2
+    STORE.save(path, record)
+    completed = optsweep("compare", quadratic, theirs)
+    assert completed.returncode == 1
+    (line,) = [line for line in completed.stdout.splitlines() if line.startswith("differs")]
+    assert line.startswith("differs: settings=unit/budget=2,seed=1.pkl: result f: ")
+    assert "result x: " in line and "18 jobs: 17 agree" in completed.stdout
+    assert optsweep("compare", quadratic, tmp_path / "nowhere").returncode == 2
+    alias = [sys.executable, "-m", "optsweep.report.compare", str(quadratic), str(theirs)]
+    assert subprocess.run(alias, capture_output=True).returncode == 1
+
+
+def test_an_incomplete_grid_writes_nothing_and_keeps_the_outputs(quadratic, tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(quadratic, results)
+    out = tmp_path / "out"
+    figure = ("x=budget", "y=f")
+    assert optsweep("plot", results, *figure, "--out", out).returncode == 0
+    before = {path: path.read_bytes() for path in out.iterdir()}
+    (results / "settings=steep" / "budget=3,seed=1.pkl").unlink()
+    completed = optsweep("plot", results, *figure, "--out", out)
+    assert completed.returncode == 1
+    assert "incomplete results: missing steep budget=3 seed=1" in completed.stderr
+    assert (
+        "`python task.py -cp experiment settings=steep budget=3 seed=0,1,2 -m`" in completed.stderr
+    )
+    assert (
+        f"left as they were (not made from these results): {out / 'f-budget.pdf'}"
+        in completed.stderr
+    )
+    assert {path: path.read_bytes() for path in out.iterdir()} == before
+    assert len(before) == 2
+    # Without that point the grid is complete again.
+    assert optsweep("plot", results, *figure, "x_values=[1,2]", "--out", out).returncode == 0
+    assert {path: path.read_bytes() for path in out.iterdir()} != before
+
+
+def test_results_of_two_experiments_are_not_mixed(quadratic, full_sweep, tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(quadratic, results)
+    shutil.copytree(full_sweep / "settings=tnc", results / "settings=tnc")
+    frame = results_frame(results)
+    assert len(frame) == 18 + 15
+    completed = optsweep("plot", results, "x=budget", "y=f", "--out", tmp_path / "out")
+    assert completed.returncode == 0, completed.stderr  # the example's jobs sweep no budget
+    for path, record in STORE.load_all(results / "settings=unit"):
+        record["meta"]["experiment"] = "other"  # as if another experiment wrote there
+        STORE.save(path, record)
+    completed = optsweep("plot", results, "x=budget", "y=f", "--out", tmp_path / "out")
+    assert completed.returncode == 1
+    assert "holds results of several experiments (other, quadratic)" in completed.stderr

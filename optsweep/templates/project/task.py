@@ -15,9 +15,15 @@ import toy
 
 
 def check(config: dict) -> None:
-    """Refuse a job that cannot run, before any job of a sweep runs."""
-    if config.get("model") is None:
+    """The experiment's own checks of a job's values, run on every job of a sweep before any
+    job runs: raise InvalidJobConfig naming the key and what it must be."""
+    model = config.get("model")
+    if model is None:
         raise InvalidJobConfig("no model chosen: add model=logistic or model=svm (config/model/)")
+    for key in ("max_iter", "epochs"):
+        steps = model.get(key)
+        if key in model and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
+            raise InvalidJobConfig(f"model.{key}={steps!r} must be a positive integer")
 
 
 EXPERIMENT = Experiment(

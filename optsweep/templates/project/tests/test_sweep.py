@@ -56,6 +56,13 @@ def test_a_misspelt_key_is_refused_before_any_job_runs(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+def test_a_bad_value_is_refused_before_any_job_runs(tmp_path):
+    output = run("-cp", "experiment", "budget=3,0", "seed=0", "-m", workdir=tmp_path, check=False)
+    assert "sweep refused before running any job" in output
+    assert "model.max_iter=0 must be a positive integer" in output
+    assert not (tmp_path / "results").exists()
+
+
 def test_the_search_optimizes_the_objective_in_its_direction(tmp_path):
     output = run(
         "-cp",

@@ -7,8 +7,9 @@ then, in this process, medians over --repeats of:
 - pickle loop: `pickle.load` of every result file (what a notebook without this project does);
 - results_frame, no index: the first call (the index deleted before each);
 - results_frame: a later call (the index up to date, files older than its 2 s window);
-and, in subprocesses, `make figures`' three scripts (convergence, landscape, summary) into a
-temporary directory. Written to bench/results-reading.md. Timings only: no assertions.
+and, in subprocesses, what `make figures` runs (`optsweep plot` of the convergence and summary
+specs in one process, then plots/landscape.py) into a temporary directory. Written to
+bench/results-reading.md. Timings only: no assertions.
 """
 
 import argparse
@@ -54,9 +55,13 @@ def pickle_loop(results: Path) -> None:
 
 def figures(results: Path) -> None:
     with tempfile.TemporaryDirectory() as out:
-        for script in ("convergence", "landscape", "summary"):
-            command = [sys.executable, str(ROOT / "plots" / f"{script}.py")]
-            measure([*command, f"--results={results}", f"--out={out}"])
+        specs = ROOT / "plots" / "specs"
+        plot = [sys.executable, "-m", "optsweep.cli", "plot", str(results), f"--out={out}"]
+        for name in ("convergence", "summary"):
+            plot += ["--spec", str(specs / f"{name}.yaml")]
+        measure(plot)
+        landscape = [sys.executable, str(ROOT / "plots" / "landscape.py")]
+        measure([*landscape, f"--results={results}", f"--out={out}"])
 
 
 def bench(jobs: int, repeats: int, workdir: Path) -> dict[str, float]:

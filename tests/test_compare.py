@@ -7,7 +7,10 @@ import sys
 import pytest
 
 from conftest import run_task
-from optsweep.report.table import STORE, load_results
+from optsweep.engine.store import ResultStore
+from rosenbrock import ROSENBROCK
+
+STORE = ResultStore(ROSENBROCK)  # the example's own store: edited copies keep their types
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +24,7 @@ def copy(results, destination, relative: float = 0.0, job: str | None = None):
     """A copy of ``results``, with ``fun`` (of every job, or of ``job``) scaled by 1 + relative,
     rewritten through the store so the files stay valid."""
     shutil.copytree(results, destination)
-    for path, record in load_results(destination):
+    for path, record in STORE.load_all(destination):
         if relative and (job is None or path.relative_to(destination).as_posix() == job):
             record["result"].fun = record["result"].fun * (1 + relative)
             STORE.save(path, record)
@@ -29,11 +32,18 @@ def copy(results, destination, relative: float = 0.0, job: str | None = None):
 
 
 def compare(*arguments):
+    """``optsweep compare`` (the alias ``python -m optsweep.report.compare``: test_aliases)."""
     return subprocess.run(
-        [sys.executable, "-m", "optsweep.report.compare", *map(str, arguments)],
+        [sys.executable, "-m", "optsweep.cli", "compare", *map(str, arguments)],
         capture_output=True,
         text=True,
     )
+
+
+def test_the_module_alias_runs_the_same_command(results, tmp_path):
+    alias = [sys.executable, "-m", "optsweep.report.compare", str(results), str(results)]
+    completed = subprocess.run(alias, capture_output=True, text=True)
+    assert completed.returncode == 0 and "4 jobs: 4 agree" in completed.stdout
 
 
 def test_the_same_results_agree(results, tmp_path):

@@ -14,14 +14,15 @@ import pytest
 
 from conftest import run_task, task_command
 from optsweep.engine.index import INDEX
-from optsweep.engine.store import ResultFileError
-from optsweep.report.table import STORE, result_files, results_frame, rows_of
+from optsweep.engine.store import ResultFileError, ResultStore
+from optsweep.report.table import READER, result_files, results_frame, rows_of
+from rosenbrock import ROSENBROCK
 
 
 def assert_index_is_the_files(results, on_error="raise"):
     """results_frame (through the index) equals the table of every file read afresh."""
     indexed = results_frame(results, on_error=on_error)
-    direct = rows_of(STORE.load_all(results, on_error=on_error))
+    direct = rows_of(READER.load_all(results, on_error=on_error))
     pd.testing.assert_frame_equal(indexed, direct, check_like=True)
     assert indexed.attrs["config_columns"] == direct.attrs["config_columns"]
     assert (results / INDEX).exists()
@@ -72,7 +73,7 @@ def test_a_file_changed_in_the_same_instant_is_not_missed(results):
 
 def test_results_of_the_earlier_format_are_indexed(results):
     victim = result_files(results)[0]
-    record = STORE.load(victim)
+    record = ResultStore(ROSENBROCK).load(victim)  # the real types, pickled again
     payload = pickle.dumps(record, protocol=5)
     digest = hashlib.sha256(payload).hexdigest().encode()
     victim.write_bytes(b"OPTSWEEP-RESULT 2 %s %d -\n" % (digest, len(payload)) + payload)

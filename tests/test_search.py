@@ -168,7 +168,7 @@ def test_killed_search_resumes_without_repeating_finished_evaluations(tmp_path):
 def test_search_trace_figure_data_is_the_trace(tnc_search):
     results, _ = tnc_search
     numbers, values = search_trace.read_trace(results, "tnc")
-    figure = search_trace.draw(numbers, values, load_spec("search_trace", []))
+    figure = search_trace.draw(numbers, values, load_spec("search_trace", [], ROOT))
     lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
     expected = [float(value) for _, value, _ in trace(results / "search=tnc")]
     assert lines["evaluation"].get_ydata().tolist() == expected

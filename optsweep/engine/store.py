@@ -414,9 +414,11 @@ class ResultReader:
     from the file runs and no module it names is imported. ``ResultStore`` reads one
     experiment's files with its real result types."""
 
-    # Which code the rows of a results index depend on (``ResultIndex``): for a generic
-    # reader, none but the reader's.
-    code: str | None = "any experiment"
+    @property
+    def code(self) -> str:
+        """Which code the rows of a results index depend on (``ResultIndex``): for a generic
+        reader, none but its own (the index's name digests that)."""
+        return "any experiment"
 
     def __init__(
         self, allowed: frozenset[tuple[str, str]] = NUMPY_TYPES | SAFE_TYPES, stand_ins=True

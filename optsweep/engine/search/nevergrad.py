@@ -20,7 +20,7 @@ import nevergrad as ng
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.utils import JobStatus
 from hydra.errors import CompactHydraException
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, read_write
 
 from optsweep.engine import internals
 from optsweep.engine.experiment import experiment_of
@@ -76,7 +76,8 @@ class NevergradSearch(internals.NevergradSweeperImpl):
                 f"declares direction={experiment.direction!r}; declare the direction once, in "
                 "Experiment(direction=...), and drop optim.maximize"
             )
-        optim.maximize = experiment.maximize
+        with read_write(optim):  # hydra/sweeper=nevergrad hands over Hydra's read-only node
+            optim.maximize = experiment.maximize
         self.objective = experiment.objective or "the task's value"
 
     def _parametrization(self, arguments: list[str]):

@@ -81,7 +81,7 @@ def test_progress_distinguishes_best_evaluated_from_recommendation(tnc_search):
     assert best["value"] == min(values)
     assert load_result(best["path"])["result"].fun == best["value"]
     assert "params" in saved["recommendation"]
-    assert f"Best evaluated: f={best['value']!r}" in output
+    assert f"Best evaluated (minimizing the task's value): {best['value']!r}" in output
     assert output.strip().splitlines()[-1].split("] ", 1)[1].startswith("Best parameters: ")
 
 

@@ -294,6 +294,7 @@ def perturbed_copy(results, destination, relative: float):
         result.fun = result.fun * (1 + relative)
         result.iterates = result.iterates * (1 + relative)
         result.x = result.x * (1 + relative)
+        record["scalars"] = ROSENBROCK.scalars_of(result)  # records carry them: readers take them
         STORE.save(path, record)
     return destination
 

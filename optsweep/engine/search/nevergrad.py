@@ -229,7 +229,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
             write_atomically(
                 tuned,
                 tuned_settings(
-                    self.search_name, self.tunes_settings, best, state.definition
+                    self.search_name, self.tunes_settings, best, state.definition, self.objective
                 ).encode(),
             )
             log.info("Tuned settings: %s (copy to experiment/settings/ to compare)", tuned)

@@ -134,10 +134,13 @@ class SearchState:
         )
 
 
-def tuned_settings(search: str, settings: str, best: Evaluation, definition: dict) -> str:
+def tuned_settings(
+    search: str, settings: str, best: Evaluation, definition: dict, objective: str = "value"
+) -> str:
     """A settings file (experiment/settings/) that applies ``settings`` plus the best point
     (the search-space keys only). Values keep full precision, so with the search's variables
-    (``maxfun``: the header lists them) the file reproduces the best value."""
+    (``maxfun``: the header lists them) the file reproduces the best value; the header names
+    the ``objective`` and whether the search maximized it."""
     tuned: dict = {}
     for key, value in sorted(best.params.items()):
         node = tuned
@@ -149,7 +152,9 @@ def tuned_settings(search: str, settings: str, best: Evaluation, definition: dic
     header = (
         "# @package _global_\n"
         f"# Written by `python task.py -cp experiment search={search} -m`: settings {settings}\n"
-        f"# with the best evaluated point of the search: f={best.value!r}\n"
+        f"# with the best evaluated point of the search, "
+        f"{'maximizing' if definition.get('maximize') else 'minimizing'} {objective}: "
+        f"{best.value!r}\n"
         f"# (evaluation {best.number} of {definition['budget']}, {definition['optimizer']}, "
         f"seed {definition['seed']}, {variables}code {definition['code']}).\n"
         f"# Copy it to experiment/settings/ to compare it: settings={search}-tuned.\n"

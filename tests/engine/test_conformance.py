@@ -28,6 +28,14 @@ from optsweep.engine.sweep import SweepFailed
 SWEEPER = "hydra/sweeper=checked_experiment"
 
 
+@pytest.fixture(autouse=True)
+def a_plain_process(monkeypatch):
+    """These are plain Hydra apps: as in a process where no experiment's task module was
+    imported (another test module may have imported one into this test process, which would
+    give their configs the engine's own)."""
+    monkeypatch.setattr("optsweep.engine.paths._registered", None)
+
+
 def test_discovery() -> None:
     plugin_names = [x.__name__ for x in Plugins.instance().discover(Sweeper)]
     assert CheckedExperimentSweeper.__name__ in plugin_names

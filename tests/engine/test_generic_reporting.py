@@ -17,7 +17,7 @@ from optsweep.report import render, specs
 from optsweep.report.precision import shown
 from optsweep.report.table import load_result, result_files, results_frame
 
-sys.path.insert(0, str(QUADRATIC))
+sys.path.append(str(QUADRATIC))  # after the repository: its task.py must not shadow ours
 from quadratic import QUADRATIC as EXPERIMENT  # noqa: E402
 
 STORE = ResultStore(EXPERIMENT)  # the experiment's own writer, for edited copies

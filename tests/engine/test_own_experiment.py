@@ -11,7 +11,7 @@ import pytest
 from conftest import QUADRATIC, ROOT, run_task
 from optsweep.engine.store import ResultStore, result_files
 
-sys.path.insert(0, str(QUADRATIC))
+sys.path.append(str(QUADRATIC))  # after the repository: its task.py must not shadow ours
 from quadratic import QUADRATIC as EXPERIMENT  # noqa: E402
 from quadratic import descend, record  # noqa: E402
 

@@ -1,6 +1,6 @@
-"""Whether a result is current follows what computes it (``ROSENBROCK.code``: task.py, the
-objective and the solver call, numpy and scipy): tried on a copy of the project, so its files
-can be edited."""
+"""Whether a result is current follows what computes it (the task module task.py and
+``ROSENBROCK.code``: the objective and the solver call; numpy and scipy): tried on a copy of
+the project, so its files can be edited."""
 
 import subprocess
 import sys
@@ -38,7 +38,8 @@ def test_editing_engine_or_reporting_keeps_results_and_editing_the_solver_does_n
         "optsweep/engine/sweep.py",
         "optsweep/report/figures.py",
         "hydra_plugins/optsweep_sweeper/checked_experiment_sweeper.py",
-        "plots/convergence.py",
+        "plots/landscape.py",
+        "plots/specs/convergence.yaml",
     ):
         touch(project_copy / orchestration)
     assert "dry run: 2 jobs, 0 would run, 2 would be skipped" in dry_run(project_copy)

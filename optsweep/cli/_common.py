@@ -33,7 +33,7 @@ def add_spec_arguments(command: argparse.ArgumentParser, kind: str) -> None:
         "overrides",
         nargs="*",
         metavar="KEY=VALUE",
-        help="spec keys, over the specs' (e.g. x=budget y=accuracy hue=settings agg=mean)",
+        help="spec keys, over the specs' (e.g. x=budget y=accuracy hue=setting agg=mean)",
     )
     command.add_argument(
         "--spec",
@@ -53,6 +53,10 @@ def run_specs(arguments: argparse.Namespace, kind: str) -> int:
     (results unfit), 2 a bad spec or override."""
     from optsweep.report import render, specs
 
+    if arguments.results is not None and "=" in arguments.results.name:
+        if not arguments.results.exists():  # no RESULTS given: the first key=value took its place
+            arguments.overrides.insert(0, str(arguments.results))
+            arguments.results = None
     positional = [o for o in arguments.overrides if "=" not in o]
     if positional:  # RESULTS given after a key=value, or a second directory
         print(f"optsweep: not key=value: {' '.join(positional)}", file=sys.stderr)

@@ -11,7 +11,7 @@ def add_parser(subparsers) -> None:
     command = subparsers.add_parser(
         "new",
         help="a working project for a new experiment",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=__doc__.splitlines()[0].replace("``", "") if __doc__ else None,
     )
     command.add_argument("directory", type=Path, metavar="DIR", help="a new or empty directory")
     command.add_argument(

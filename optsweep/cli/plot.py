@@ -15,7 +15,7 @@ def add_parser(subparsers) -> None:
     command = subparsers.add_parser(
         "plot",
         help="a figure of any experiment's results",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=__doc__.splitlines()[0].replace("``", "") if __doc__ else None,
     )
     add_spec_arguments(command, "figure")
     command.set_defaults(run=run)

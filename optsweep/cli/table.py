@@ -14,7 +14,7 @@ def add_parser(subparsers) -> None:
     command = subparsers.add_parser(
         "table",
         help="a summary table (CSV, Markdown, LaTeX)",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=__doc__.splitlines()[0].replace("``", "") if __doc__ else None,
     )
     add_spec_arguments(command, "table")
     command.set_defaults(run=run)

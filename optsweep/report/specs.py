@@ -128,6 +128,10 @@ def load(path: Path | None, overrides: Sequence[str] = (), kind: str = "figure")
         kind = str(command_line.get("kind", given.get("kind", kind)))
         if kind not in KINDS:
             raise SpecError(f"{where}: kind={kind!r} is not one of {', '.join(KINDS)}")
+        if kind == "table":  # y=accuracy: one column, as y=[accuracy]
+            for part in (given, command_line):
+                if isinstance(part.get("y"), str):
+                    part.y = [part.y]
         schema = OmegaConf.structured(SCHEMAS[kind])  # a misspelt key is an error naming it
         spec = OmegaConf.merge(schema, given, command_line)
         assert isinstance(spec, DictConfig)

@@ -209,6 +209,20 @@ def test_a_line_per_swept_key_and_wall_time_on_x(quadratic):
     assert x.tolist() == shown(rows.groupby("budget")["meta.wall_time"].median()).tolist()
 
 
+def test_without_results_the_commands_read_the_projects_and_a_table_takes_one_y(
+    quadratic, tmp_path
+):
+    project = quadratic.parent  # results/ of the working directory's project
+    completed = optsweep("plot", "x=budget", "y=f", "--out", tmp_path, cwd=project)
+    assert completed.returncode == 0, completed.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f-budget.pdf", "f-budget.png"]
+    one = optsweep("table", "x=budget", "y=f", "--out", tmp_path / "one", cwd=project)
+    listed = optsweep("table", "x=budget", "y=[f]", "--out", tmp_path / "listed", cwd=project)
+    assert one.returncode == 0 == listed.returncode, one.stderr + listed.stderr
+    for name in ("summary-budget.csv", "summary-budget.md", "summary-budget.tex"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "listed" / name).read_bytes()
+
+
 def test_summary_table_of_another_experiment(quadratic, tmp_path):
     completed = optsweep(
         "table", quadratic, "x=budget", "y=[f,steps]", "count_header=seeds", "--out", tmp_path

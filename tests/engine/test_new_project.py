@@ -18,6 +18,7 @@ from optsweep.scaffold import ProjectExists, new_project
 # The generated project's files, as the README's table describes them.
 LAYOUT = {
     ".gitignore",
+    ".project-root",  # its own root, even inside another marked project
     "Makefile",
     "README.md",
     "pyproject.toml",
@@ -101,7 +102,7 @@ def test_an_empty_directory_is_used(tmp_path):
     (tmp_path / "empty").mkdir()
     completed = optsweep("new", "empty", "--name", "study", cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr
-    assert "wrote 19 files into empty/: experiment 'study'" in completed.stdout
+    assert "wrote 20 files into empty/: experiment 'study'" in completed.stdout
     assert (tmp_path / "empty" / "task.py").is_file()
 
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, run_task
+from conftest import ROOT, run_task, task_command
 from optsweep.report.table import load_result, result_files
 
 GRID = ("settings=tnc,lbfgsb", "maxfun=10,20,30")
@@ -113,6 +113,31 @@ def test_failing_job_gives_summary_and_non_zero_exit(launcher, tmp_path):
     (log,) = [line.split("log: ")[1] for line in completed.output.splitlines() if "log: " in line]
     assert os.path.exists(log)
     assert len(result_files(tmp_path / "results")) == 1
+
+
+def test_a_failed_jobs_traceback_reaches_the_sweeping_process(launcher, tmp_path):
+    """With HYDRA_FULL_ERROR=1, the summary's cause is the task's exception with the traceback
+    of the worker or array task that raised it, not a bare RuntimeError."""
+    command = task_command(
+        "-cp",
+        "experiment",
+        f"launcher={launcher}",
+        "settings=tnc",
+        "maxfun=20",
+        "x0=[1e200,1e200]",
+        "-m",
+        workdir=tmp_path,
+    )
+    environment = {**os.environ, "HYDRA_FULL_ERROR": "1"}
+    completed = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, env=environment, timeout=600
+    )
+    assert completed.returncode != 0
+    output = completed.stdout + completed.stderr
+    assert "The above exception was the direct cause of the following exception" in output
+    cause = output.split("The above exception was the direct cause")[0]
+    assert 'rosenbrock/solve.py", line' in cause and "raise NonFiniteObjective(" in cause
+    assert "solve.NonFiniteObjective: TNC ended with f=inf" in cause
 
 
 def test_bad_config_is_refused_before_anything_is_launched(launcher, tmp_path):

@@ -7,11 +7,13 @@ once. Versions these were written against: hydra-core 1.4.0rc3, omegaconf 2.4.1r
 hydra-nevergrad-sweeper 1.4.0rc3.
 """
 
+import contextlib
+import io
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.types import ChoiceSweep, Override, OverrideType, ValueType
-from hydra.core.utils import JobReturn
+from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext
 from omegaconf import DictConfig, Node, OmegaConf
@@ -56,10 +58,44 @@ def joblib_workers(options: dict[str, Any]) -> int:
     return int(effective_n_jobs(options.get("n_jobs")))
 
 
+def job_failed(ret: JobReturn, error: BaseException) -> None:
+    """Make ``ret`` a failed job's return of ``error``, as Hydra's ``run_job`` does: with the
+    traceback, cause and group serialized, so that ``job_error`` restores them after the
+    return crossed processes (a pool worker's or an array task's)."""
+    from hydra.core import utils
+
+    ret.return_value, ret.status = error, JobStatus.FAILED
+    try:
+        ret._remote_traceback = utils._serialize_traceback(error.__traceback__)
+        ret._remote_exception_chain = utils._serialize_exception_chain(error)
+        ret._remote_exception_group = utils._serialize_exception_group(error)
+    except Exception:  # as Hydra: the error itself is still returned
+        pass
+
+
 def job_error(ret: JobReturn) -> BaseException | None:
-    """The exception a failed job raised (``ret.return_value`` re-raises it instead)."""
-    error = ret._return_value
-    return error if isinstance(error, BaseException) else None
+    """The exception a failed job raised, with its traceback and cause even when it was raised
+    in another process (a joblib worker, a SLURM task): Hydra's ``JobReturn.return_value``
+    restores them from what the job's process sent (``job_failed``) and re-raises the
+    exception, after writing "Error executing job ..." to stderr, which is caught here. The
+    frames of that re-raise are dropped again, so every call gives the same traceback."""
+    if ret.status is not JobStatus.FAILED:
+        error = ret._return_value
+        return error if isinstance(error, BaseException) else None
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            ret.return_value  # noqa: B018  (raises the job's exception, restored)
+    except BaseException as error:  # the job's own exception, whatever it is
+        traceback = error.__traceback__
+        while traceback is not None and traceback.tb_frame.f_code in _RERAISING:
+            traceback = traceback.tb_next
+        error.__traceback__ = traceback
+        return error
+    return None
+
+
+# The frames ``job_error``'s re-raise adds to an exception's traceback.
+_RERAISING = (job_error.__code__, JobReturn.return_value.fget.__code__)  # type: ignore[attr-defined]
 
 
 def job_callbacks(hydra_context: HydraContext) -> list[Any]:

@@ -95,8 +95,7 @@ class InProcessRun:
             ret.return_value = run_job(self.task, job.task, plans.get(job.overrides))
             ret.status = JobStatus.COMPLETED
         except Exception as error:
-            ret.return_value = error
-            ret.status = JobStatus.FAILED
+            internals.job_failed(ret, error)  # its traceback travels with it
             _log_to_file_only(f"job #{job.index} [{' '.join(job.overrides)}] failed")
         except BaseException as stop:  # Ctrl-C, SIGTERM: the job did not finish
             ret.return_value = stop

@@ -26,6 +26,9 @@ from hydra_plugins.optsweep_sweeper.checked_experiment_sweeper import CheckedExp
 from optsweep.engine.sweep import SweepFailed
 
 SWEEPER = "hydra/sweeper=checked_experiment"
+# Import every plugin (and store its configs) now, before any test's hydra_restore_singletons
+# snapshot: a snapshot taken before the first import would drop those configs on restore.
+Plugins.instance()
 
 
 @pytest.fixture(autouse=True)
@@ -119,6 +122,50 @@ def test_accepts_ranges_in_config(hydra_sweep_runner: TSweepRunner) -> None:
         assert all_cfgs == {frozenset(cfg.items()) for cfg in expected_cfgs}
 
 
+def _failure_keeps_the_task_traceback(hydra_sweep_runner, launcher_name, overrides, tmpdir):
+    """The sweep raises SweepFailed, naming the job and its error; the task's exception, with
+    its traceback and cause, is the summary's cause, wherever the job ran."""
+
+    def task_func(_: DictConfig) -> None:
+        try:
+            raise ValueError("launcher cause")
+        except ValueError as cause:
+            raise RuntimeError("launcher failure") from cause
+
+    sweep = hydra_sweep_runner(
+        calling_file=None,
+        calling_module="hydra.test_utils.a_module",
+        task_function=task_func,
+        config_path="configs",
+        config_name="compose.yaml",
+        overrides=["hydra/launcher=" + launcher_name, *overrides],
+        temp_dir=tmpdir,
+    )
+    with pytest.raises(SweepFailed) as raised:
+        with sweep:
+            pass
+    summary = str(raised.value)
+    assert "1 jobs: 0 skipped (up to date), 0 ran, 1 failed" in summary
+    assert "RuntimeError: launcher failure" in summary
+    failure = raised.value.__cause__
+    assert isinstance(failure, RuntimeError) and str(failure) == "launcher failure"
+    frames = traceback.extract_tb(failure.__traceback__)
+    assert any(frame.name == "task_func" for frame in frames)
+    formatted = "".join(traceback.TracebackException.from_exception(failure).format())
+    assert "ValueError: launcher cause" in formatted
+    assert "The above exception was the direct cause" in formatted
+
+
+def test_a_failure_in_a_joblib_worker_keeps_the_task_traceback(
+    hydra_restore_singletons, hydra_sweep_runner: TSweepRunner, tmpdir: Path
+) -> None:
+    """As on the basic launcher (hydra-joblib-launcher's own failure test): the exception
+    raised in the worker, with its traceback and cause, not a bare RuntimeError."""
+    _failure_keeps_the_task_traceback(
+        hydra_sweep_runner, "joblib", [SWEEPER, "hydra.launcher.n_jobs=2"], tmpdir
+    )
+
+
 @pytest.mark.parametrize(("launcher_name", "overrides"), [("basic", [SWEEPER])])
 class TestCheckedExperimentSweeper(LauncherTestSuite):
     def test_failure_preserves_task_traceback(
@@ -128,38 +175,9 @@ class TestCheckedExperimentSweeper(LauncherTestSuite):
         overrides: list[str],
         tmpdir: Path,
     ) -> None:
-        """Deliberately different (see the module docstring): the sweep raises SweepFailed,
-        naming the job and its error; the task's exception, traceback and cause intact, is
-        the summary's cause."""
-
-        def task_func(_: DictConfig) -> None:
-            try:
-                raise ValueError("launcher cause")
-            except ValueError as cause:
-                raise RuntimeError("launcher failure") from cause
-
-        sweep = hydra_sweep_runner(
-            calling_file=None,
-            calling_module="hydra.test_utils.a_module",
-            task_function=task_func,
-            config_path="configs",
-            config_name="compose.yaml",
-            overrides=["hydra/launcher=" + launcher_name, *overrides],
-            temp_dir=tmpdir,
-        )
-        with pytest.raises(SweepFailed) as raised:
-            with sweep:
-                pass
-        summary = str(raised.value)
-        assert "1 jobs: 0 skipped (up to date), 0 ran, 1 failed" in summary
-        assert "RuntimeError: launcher failure" in summary
-        failure = raised.value.__cause__
-        assert isinstance(failure, RuntimeError) and str(failure) == "launcher failure"
-        frames = traceback.extract_tb(failure.__traceback__)
-        assert any(frame.name == "task_func" for frame in frames)
-        formatted = "".join(traceback.TracebackException.from_exception(failure).format())
-        assert "ValueError: launcher cause" in formatted
-        assert "The above exception was the direct cause" in formatted
+        """Deliberately different (see the module docstring): SweepFailed, whose cause is the
+        task's exception."""
+        _failure_keeps_the_task_traceback(hydra_sweep_runner, launcher_name, overrides, tmpdir)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from optsweep.engine.files import job_lock, move_aside
 from optsweep.engine.keys import result_groups
-from optsweep.engine.limits import time_limit
+from optsweep.engine.limits import raise_if_stopped, time_limit, watching_stops
 from optsweep.engine.plan import INVALID, JobPlan, plan_job
 from optsweep.engine.provenance import now, provenance
 from optsweep.engine.single_run import refusal
@@ -63,9 +63,11 @@ def run_job(task: "ExperimentTask", cfg: DictConfig, plan: JobPlan | None = None
                 return FoundCurrent(value(stored["result"]))
         started, clock = now(), time.perf_counter()
         timeout = OmegaConf.select(hydra_cfg.sweeper, "job_timeout", default=None)
+        what = f"job [{' '.join(overrides)}]"
         try:
-            with time_limit(timeout, f"job [{' '.join(overrides)}]"):
+            with watching_stops(), time_limit(timeout, what):
                 result = task.compute(copy.deepcopy(plan.config))  # the record keeps the original
+                raise_if_stopped(what)  # a stop the task swallowed: its result is not saved
         except Exception:
             stale = move_aside(plan.path)
             if stale is not None:

@@ -1,4 +1,4 @@
-"""Stopping a sweep safely, and a time limit per job.
+"""Stopping a sweep safely, and a time limit per job: the one place that decides a stop.
 
 - ``stop_signals``: while a sweep launches, SIGTERM raises ``Terminated`` (a
   ``KeyboardInterrupt``, as Ctrl-C's SIGINT does) in the sweeping process, so that every path
@@ -7,6 +7,12 @@
 - ``time_limit``: a job running longer than ``hydra.sweeper.job_timeout`` seconds raises
   ``JobTimeout`` (SIGALRM in the job's process: this process, a pool worker or an array task),
   so it fails like any other job and the others go on.
+- ``watching_stops``: around a job's computation, wherever it runs, every stop (SIGINT,
+  SIGTERM, the time limit) is also *recorded* before it is raised. A task may swallow the
+  exception (a training loop's ``except KeyboardInterrupt``, an ``except Exception``) and
+  return a half-computed result: ``raise_if_stopped`` raises the recorded stop again after the
+  task returns, so that result is never saved, and the job counts as stopped or timed out and
+  runs again next time.
 """
 
 import logging
@@ -15,6 +21,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import NoReturn
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +36,66 @@ class JobTimeout(Exception):
     """A job ran past ``hydra.sweeper.job_timeout``."""
 
 
+# The stops requested while the current job computes (``watching_stops``), oldest first.
+_requested: list[BaseException] = []
+
+
+def _request(stop: BaseException) -> NoReturn:
+    """Record ``stop`` for ``raise_if_stopped``, then raise it where the job is."""
+    _requested.append(stop)
+    raise stop
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    _request(KeyboardInterrupt())
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    _request(Terminated())
+
+
+@contextmanager
+def watching_stops() -> Iterator[None]:
+    """Record every stop requested while the block runs (SIGINT, SIGTERM, the time limit);
+    see ``raise_if_stopped``. In a thread other than the main one, signals cannot be caught:
+    only the time limit, which needs the main thread too, is then not watched."""
+    _requested.clear()
+    if not _main_thread():
+        yield
+        return
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, _interrupt),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate),
+    }
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def raise_if_stopped(what: str) -> None:
+    """After a job's task returned: if a stop was requested while it computed, raise it again
+    (the task swallowed it, and its result is not to be saved)."""
+    if not _requested:
+        return
+    stop = _requested[0]
+    _requested.clear()
+    note = f"{what} returned a result after {_named(stop)} was requested: not saved"
+    log.warning("%s", note)
+    again = type(stop)(*stop.args)
+    again.add_note(note)
+    raise again from stop
+
+
+def _named(stop: BaseException) -> str:
+    if isinstance(stop, Terminated):
+        return "SIGTERM"
+    if isinstance(stop, KeyboardInterrupt):
+        return "a stop (SIGINT, Ctrl-C)"
+    return "its time limit"
+
+
 def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
@@ -40,10 +107,7 @@ def stop_signals() -> Iterator[None]:
         yield
         return
 
-    def terminate(signum: int, frame: FrameType | None) -> None:
-        raise Terminated()
-
-    previous = signal.signal(signal.SIGTERM, terminate)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         yield
     finally:
@@ -62,7 +126,7 @@ def time_limit(seconds: float | None, what: str) -> Iterator[None]:
         return
 
     def expire(signum: int, frame: FrameType | None) -> None:
-        raise JobTimeout(f"{what} ran past job_timeout={seconds:g} s and was stopped")
+        _request(JobTimeout(f"{what} ran past job_timeout={seconds:g} s and was stopped"))
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)

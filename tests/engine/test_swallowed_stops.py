@@ -1,0 +1,146 @@
+"""A stop that the task swallows never saves its half-computed result.
+
+Training loops (scikit-learn's ``MLPClassifier`` among them) catch ``KeyboardInterrupt`` and
+return what they have; an ``except Exception`` swallows the job's time limit. Here the task
+does both: its result after a Ctrl-C, a SIGTERM or the time limit is not saved, the job counts
+as stopped or timed out, and the next run computes it.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+TASK = """
+import time
+from pathlib import Path
+
+import hydra
+
+from optsweep import Experiment
+
+SLOW = Experiment(name="slow", objective="steps")
+
+
+@hydra.main(config_path="config", config_name="task")
+@SLOW.task
+def main(config: dict) -> dict:
+    steps = 0
+    Path(config["started"]).write_text("started")
+    try:
+        while steps < config["steps"]:
+            time.sleep(0.01)
+            steps += 1
+    except KeyboardInterrupt:  # as a training loop does: keep what was learnt so far
+        pass
+    except Exception:  # swallows the time limit too
+        pass
+    return {"steps": steps}
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.fixture
+def project(tmp_path):
+    root = tmp_path / "slow"
+    (root / "config").mkdir(parents=True)
+    (root / "config" / "task.yaml").write_text(
+        textwrap.dedent(
+            f"""
+            defaults:
+              - override hydra/sweeper: checked_experiment
+              - _self_
+            steps: 3000          # 30 s: long enough to be stopped
+            started: {tmp_path / "started"}
+            """
+        )
+    )
+    (root / "task.py").write_text(TASK)
+    return root
+
+
+def start(project: Path, *arguments: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(project / "task.py"), *arguments],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, as a shell gives a command
+    )
+
+
+def wait_started(project: Path) -> None:
+    marker = project.parent / "started"
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.05)
+    time.sleep(0.3)  # inside the loop
+
+
+def results(project: Path) -> list[Path]:
+    return sorted((project / "results").rglob("*.pkl")) if (project / "results").exists() else []
+
+
+@pytest.mark.parametrize(
+    ("sending", "code"),
+    [
+        pytest.param(signal.SIGINT, 130, id="ctrl-c"),
+        pytest.param(signal.SIGTERM, 143, id="sigterm"),
+    ],
+)
+@pytest.mark.parametrize("where", ["in-process", "launcher-local"])
+def test_a_stop_the_task_swallows_saves_nothing_and_the_rerun_computes_it(
+    project, sending, code, where
+):
+    arguments = ["steps=3000,3001", "-m"]
+    if where == "launcher-local":
+        arguments += ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+    process = start(project, *arguments)
+    wait_started(project)
+    os.killpg(process.pid, sending)  # as a terminal's Ctrl-C reaches every process of the group
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode != 0, output
+    assert results(project) == [], output  # no half-trained result saved as current
+    if where == "in-process":
+        assert process.returncode == code, output
+        assert "returned a result after" in output and "not saved" in output
+    rerun = subprocess.run(
+        [sys.executable, str(project / "task.py"), "steps=5,6", "-m"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert len(results(project)) == 2
+
+
+def test_a_time_limit_the_task_swallows_fails_the_job_and_saves_nothing(project):
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(project / "task.py"),
+            "steps=3000,5",
+            "hydra.sweeper.job_timeout=0.5",
+            "-m",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode != 0, output
+    assert "2 jobs: 0 skipped (up to date), 1 ran, 1 failed" in output
+    assert "ran past job_timeout=0.5 s" in output
+    assert [p.name for p in results(project)] == ["steps=5.pkl"]

@@ -21,7 +21,6 @@ deleting it only costs one full read.
 import io
 import json
 import logging
-import os
 import time
 import warnings
 from collections.abc import Callable
@@ -35,7 +34,7 @@ from optsweep.engine.store import (
     NoResults,
     ResultFileError,
     ResultReader,
-    is_result_name,
+    walk_results,
 )
 
 log = logging.getLogger(__name__)
@@ -79,18 +78,13 @@ def _stack(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _listing(root: Path) -> dict[str, tuple[int, int, int]]:
-    """{path: (size, modification time, inode)} of the result files under ``root`` (the files
-    ``store.result_files`` lists), from one walk with ``os.scandir``."""
-    found, pending = {}, [str(root)]
-    while pending:
-        with os.scandir(pending.pop()) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append(entry.path)
-                elif is_result_name(entry.name):
-                    stat = entry.stat()
-                    found[entry.path] = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
-    return found
+    """{path: (size, modification time, inode)} of the result files under ``root``: the paths
+    ``store.walk_results`` gives, the rule the sweep and every reader share. A dangling
+    symlink gets (-1, -1, -1): it is read (and named) every time."""
+    return {
+        str(path): (status.st_size, status.st_mtime_ns, status.st_ino) if status else (-1, -1, -1)
+        for path, status in walk_results(root)
+    }
 
 
 def _has_containers(column: pd.Series) -> bool:

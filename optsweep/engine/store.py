@@ -27,8 +27,9 @@ import hashlib
 import io
 import os
 import pickle
+import stat
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -112,15 +113,21 @@ class NotAResultFile(InvalidJobConfig):
 def refuse_foreign(path: Path) -> None:
     """Raise ``NotAResultFile`` if ``path`` exists and is not a result file (readable or
     damaged): a sweep that wrote there would destroy a file it did not make."""
-    try:
-        with path.open("rb") as file:
-            head = file.read(32)
-    except (FileNotFoundError, NotADirectoryError):  # the write check names a blocked path
+    if not os.path.lexists(path):
         return
-    except IsADirectoryError:
-        head = None
-    except OSError as error:
-        raise NotAResultFile(f"result path {path} cannot be read: {error}") from None
+    try:
+        with _open_regular(path) as file:
+            head: bytes | None = file.read(32)
+    except NotADirectoryError:  # the write check names a blocked path
+        return
+    except ForeignFile as error:
+        raise NotAResultFile(
+            f"result path {path} is {error.reason.removeprefix(FOREIGN + ': ')}: refusing to "
+            "write over it "
+            "(move it away, or choose another output.file or output.dir)"
+        ) from None
+    except ResultFileError as error:
+        raise NotAResultFile(f"result path {path} cannot be read: {error.reason}") from None
     if head is None or not (head.startswith(MAGIC) or _begins_a_record(head)):
         what = "a directory" if head is None else "a file that is not a result"
         raise NotAResultFile(
@@ -233,11 +240,38 @@ def fingerprint(config: dict, code: str | None) -> str:
     return hashlib.sha256(f"{code}\0{_canonical(config)}".encode()).hexdigest()
 
 
-def _read(path: str | Path) -> bytes:
+def _open_regular(path: str | Path):
+    """``path`` opened for reading if it is a regular file (through symlinks), without ever
+    blocking: a FIFO, socket or device is refused before anything is read from it. Raises
+    ``ForeignFile`` for what is no file at all (not a regular file, a dangling symlink, a
+    directory) and ``ResultFileError`` if it cannot be opened."""
     try:
-        return Path(path).read_bytes()
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise ForeignFile(path, f"{FOREIGN}: a symlink to nothing (dangling)") from None
+        raise ResultFileError(path, "cannot read: no such file") from None
+    except IsADirectoryError:
+        raise ForeignFile(path, f"{FOREIGN}: a directory") from None
     except OSError as error:
         raise ResultFileError(path, f"cannot read: {error.strerror}") from None
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        kind = (
+            "a directory" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, socket or device)"
+        )
+        raise ForeignFile(path, f"{FOREIGN}: {kind}")
+    os.set_blocking(descriptor, True)
+    return os.fdopen(descriptor, "rb")
+
+
+def _read(path: str | Path) -> bytes:
+    with _open_regular(path) as file:
+        try:
+            return file.read()
+        except OSError as error:
+            raise ResultFileError(path, f"cannot read: {error.strerror}") from None
 
 
 def _digest(payload: bytes, label: bytes) -> bytes:
@@ -539,6 +573,42 @@ def is_result_name(name: str) -> bool:
     return name.endswith(SUFFIX) and not name.startswith(".")
 
 
+def walk_results(directory: str | Path) -> Iterator[tuple[Path, os.stat_result | None]]:
+    """The one rule for which paths under ``directory`` are results, shared by the sweep and
+    every reader (``result_files``, the index): every entry with a result's name
+    (``is_result_name``) that is not a directory, found by walking ``directory`` and following
+    symlinked directories (each real directory once, so a link loop ends), with its status
+    (through symlinks; None for a dangling symlink). Entries that are no regular file are
+    listed too: reading one names and skips it (``ForeignFile``) without opening it."""
+    seen: set[tuple[int, int]] = set()
+    pending = [Path(directory)]
+    while pending:
+        current = pending.pop()
+        try:
+            status = current.stat()
+        except OSError:
+            continue
+        if (status.st_dev, status.st_ino) in seen:
+            continue
+        seen.add((status.st_dev, status.st_ino))
+        try:
+            entries = list(os.scandir(current))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                is_directory = entry.is_dir()  # through a symlink too
+            except OSError:
+                is_directory = False
+            if is_directory:
+                pending.append(Path(entry.path))
+            elif is_result_name(entry.name):
+                try:
+                    yield Path(entry.path), entry.stat()
+                except OSError:  # a dangling symlink
+                    yield Path(entry.path), None
+
+
 def result_files(directory: str | Path) -> list[Path]:
-    """All result files under ``directory``, in a stable order."""
-    return sorted(p for p in Path(directory).rglob(f"*{SUFFIX}") if is_result_name(p.name))
+    """All result files under ``directory`` (``walk_results``), in a stable order."""
+    return sorted(path for path, _ in walk_results(directory))

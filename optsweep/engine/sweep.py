@@ -34,7 +34,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import CompactHydraException
 from hydra.types import HydraContext, TaskFunction
 from hydra_plugins.experiment_sweeper_plugin.experiment_sweeper import ExperimentSweeper
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from optsweep.engine import internals
 from optsweep.engine.chunks import (
@@ -240,6 +240,7 @@ class CheckedSweeper(ExperimentSweeper):
 
     def sweep(self, arguments: list[str]) -> Any:
         assert self.config is not None
+        self._check_values()
         if self.detach:
             self._check_detachable()
         if self.search is not None:
@@ -254,6 +255,32 @@ class CheckedSweeper(ExperimentSweeper):
         finally:
             if self.warm_up is not None:
                 self.warm_up.join()
+
+    def _check_values(self) -> None:
+        """Refuse, before anything runs, a sweeper or launcher setting that means nothing:
+        a time limit, a chunk size or an array size of zero or less, a joblib pool of 0
+        workers (joblib's own error would come only after the checks)."""
+        meaningless = []
+        if self.job_timeout is not None and not self.job_timeout > 0:
+            meaningless.append(
+                f"hydra.sweeper.job_timeout={self.job_timeout}: a time limit is a number of "
+                "seconds > 0 (null: no limit)"
+            )
+        for key, value in (
+            ("chunk_size", self.chunk_size),
+            ("max_array_size", self.max_array_size),
+        ):
+            if value is not None and not value >= 1:
+                meaningless.append(f"hydra.sweeper.{key}={value}: must be >= 1 (null: chosen)")
+        n_jobs = OmegaConf.select(self.config, "hydra.launcher.n_jobs", default=None)
+        if isinstance(n_jobs, int) and n_jobs == 0:
+            meaningless.append(
+                "hydra.launcher.n_jobs=0: a pool needs workers (>= 1, or -1 for every core)"
+            )
+        if meaningless:
+            raise SweepRefused(
+                "sweep refused before running any job:\n  " + "\n  ".join(meaningless)
+            )
 
     def _check_detachable(self) -> None:
         """``hydra.sweeper.detach=true`` needs a grid of an experiment's jobs run in chunks on

@@ -41,6 +41,27 @@ class SearchFailed(CompactHydraException):
     """Too many evaluations of a search failed, or all of them did."""
 
 
+class SearchRefused(CompactHydraException):
+    """The search cannot run as defined; nothing was evaluated."""
+
+
+def check_definition(optim) -> None:
+    """Refuse a search whose budget, workers or failure rate mean nothing (a search with 0
+    workers would ask for empty batches forever)."""
+    meaningless = []
+    if not (isinstance(optim.budget, int) and optim.budget >= 1):
+        meaningless.append(f"optim.budget={optim.budget}: evaluations, an integer >= 1")
+    if not (isinstance(optim.num_workers, int) and optim.num_workers >= 1):
+        meaningless.append(
+            f"optim.num_workers={optim.num_workers}: evaluations asked at once, an integer >= 1"
+        )
+    rate = getattr(optim, "max_failure_rate", 0.0)
+    if not 0 <= rate <= 1:
+        meaningless.append(f"optim.max_failure_rate={rate}: a share of the budget, in [0, 1]")
+    if meaningless:
+        raise SearchRefused("search refused before any evaluation:\n  " + "\n  ".join(meaningless))
+
+
 class NevergradSearch(internals.NevergradSweeperImpl):
     def __init__(
         self,
@@ -126,6 +147,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
 
     def sweep(self, arguments: list[str]) -> None:
         optim = self.opt_config
+        check_definition(optim)
         direction = -1 if self.maximize else 1
         parametrization, space, params_conf = self._parametrization(arguments)
         directory = Path(self.state_dir or Path(self.config.hydra.sweep.dir) / "search")

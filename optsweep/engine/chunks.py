@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 
 from optsweep.engine.compose import FastComposer
 from optsweep.engine.experiment import ExperimentTask
+from optsweep.engine.orphans import exit_with_parent
 from optsweep.engine.plan import JobPlan
 from optsweep.engine.runner import InProcessRun
 
@@ -84,6 +85,7 @@ def import_modules(modules: Sequence[str]) -> None:
     sweep is still being checked, so a chunk no longer waits for the imports."""
     import importlib
 
+    exit_with_parent()
     for module in modules:
         importlib.import_module(module)
 
@@ -96,6 +98,7 @@ _COMPOSERS: dict[str, FastComposer] = {}
 
 def run_chunk(context: ChunkContext, chunk: Chunk) -> ChunkResult:
     """Run one chunk in this (worker) process: what a pool worker or array task calls."""
+    exit_with_parent()  # a worker never outlives its sweep (kill -9 of the sweeping process)
     setup_globals()
     Singleton.set_state(context.singleton_state)
     composer = _COMPOSERS.get(context.token)

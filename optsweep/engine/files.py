@@ -108,11 +108,24 @@ def job_lock(path: Path) -> Iterator[None]:
         lock.truncate()
         lock.write(f"process {os.getpid()} on {socket.gethostname()}\n")
         lock.flush()
+        _held.add(lock_path)
         yield
     finally:
+        _held.discard(lock_path)
         lock_path.unlink(missing_ok=True)
         fcntl.flock(lock, fcntl.LOCK_UN)
         lock.close()
+
+
+# The lock files this process holds (``job_lock``), for ``remove_held_locks``.
+_held: set[Path] = set()
+
+
+def remove_held_locks() -> None:
+    """Remove the lock files this process holds: for a process about to exit at once (a pool
+    worker whose sweep died), which leaves none behind; the kernel releases the locks."""
+    for lock_path in list(_held):
+        lock_path.unlink(missing_ok=True)
 
 
 def _is_the_file_at(handle: IO, path: Path) -> bool:

@@ -17,6 +17,7 @@ logged as failed, with its error. The tracker libraries are imported only when a
 chosen; without one, nothing changes.
 """
 
+import logging
 import math
 import time
 from collections.abc import Mapping
@@ -34,6 +35,8 @@ from optsweep.engine.experiment import Experiment, experiment_of
 from optsweep.engine.job import FoundCurrent
 from optsweep.engine.paths import shown
 from optsweep.engine.store import ResultFileError, ResultStore, identifying_overrides
+
+log = logging.getLogger(__name__)
 
 # Job config keys that say where results and reports go, not what was computed.
 _NOT_PARAMS = ("hydra", "output", "tracker")
@@ -148,10 +151,41 @@ def _config_params(config: DictConfig) -> dict[str, str]:
 
 class TrackerCallback(Callback):
     """A Hydra callback logging each job of an experiment that runs (``log``, per tracker).
-    A plain Hydra app (a task function without an ``Experiment``) is not tracked."""
+    A plain Hydra app (a task function without an ``Experiment``) is not tracked.
+
+    A tracker that fails (a server that is gone, a read-only store) never fails a job nor
+    stalls a sweep: its first error is said once, in a line, with what is kept (the results),
+    no later job of this process tries again, and the end of the sweep says how many jobs'
+    runs were not logged. Each tracker bounds its own waits (``bounded_waits``)."""
 
     def __init__(self) -> None:
         self._experiment: Experiment | None = None
+        self.broken: str | None = None  # why this process logs no more runs
+        self.not_logged = 0
+
+    def give_up(self, doing: str, error: BaseException) -> None:
+        """Say once why this process logs no more runs; count the runs not logged."""
+        if self.broken is None:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            self.broken = f"{type(error).__name__}: {first[:300]}"
+            log.warning(
+                "tracker %s: %s failed (%s); no more runs are logged from this process "
+                "(the results are saved as usual)",
+                self.kind,
+                doing,
+                self.broken,
+            )
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.broken is not None:
+            log.warning(
+                "tracker %s: %d job run(s) not logged from the sweeping process: %s",
+                self.kind,
+                self.not_logged,
+                self.broken,
+            )
+
+    kind = "tracker"
 
     def on_job_start(self, config: DictConfig, *, task_function: Any = None, **kwargs) -> None:
         task = experiment_of(task_function) if task_function is not None else None
@@ -161,8 +195,16 @@ class TrackerCallback(Callback):
         if self._experiment is None:
             return
         job = tracked_job(self._experiment, config, job_return)
-        if job is not None:
+        if job is None:
+            return
+        if self.broken is not None:
+            self.not_logged += 1
+            return
+        try:
             self.log(job)
+        except Exception as error:  # the tracker's failure is not the job's
+            self.not_logged += 1
+            self.give_up(f"logging the run of [{job.name}]", error)
 
     def log(self, job: TrackedJob) -> None:
         raise NotImplementedError

@@ -16,6 +16,13 @@ from optsweep.engine.paths import project_path
 from optsweep.engine.trackers import TrackedJob, TrackerCallback
 
 DEFAULT_STORE = "mlruns"
+# MLflow's own waits for a server (120 s per request, 7 retries with backoff: minutes per
+# call) bounded, unless the environment sets them: seconds, then the tracker gives up.
+BOUNDED_WAITS = {
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+}
 # Which process logs a run: a later sweep marks KILLED the runs a dead process left RUNNING.
 _HOST, _PID = "logged_by.host", "logged_by.pid"
 
@@ -42,6 +49,8 @@ def default_uri() -> str:
 
 
 class MLflowTracker(TrackerCallback):
+    kind = "mlflow"
+
     def __init__(self, uri: str | None = None, experiment: str | None = None) -> None:
         super().__init__()
         self.uri, self.experiment_name = uri or default_uri(), experiment
@@ -52,12 +61,21 @@ class MLflowTracker(TrackerCallback):
 
         if self.uri.startswith("sqlite:///"):
             os.makedirs(os.path.dirname(self.uri.removeprefix("sqlite:///")), exist_ok=True)
+        for variable, value in BOUNDED_WAITS.items():
+            os.environ.setdefault(variable, value)
         return MlflowClient(tracking_uri=self.uri)
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
         """Create the store's tables once, in the sweeping process (workers that each found a
         new SQLite store would race to create them), and mark KILLED the runs a killed process
-        left RUNNING (killed between creating a run and ending it)."""
+        left RUNNING (killed between creating a run and ending it). A store that cannot be
+        reached or written is said once; the sweep goes on without logging."""
+        try:
+            self._tidy()
+        except Exception as error:
+            self.give_up(f"opening {self.uri}", error)
+
+    def _tidy(self) -> None:
         for experiment in self.client.search_experiments():
             for run in self.client.search_runs(
                 [experiment.experiment_id], "attributes.status = 'RUNNING'"

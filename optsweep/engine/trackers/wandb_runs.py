@@ -13,6 +13,8 @@ from optsweep.engine.trackers import TrackedJob, TrackerCallback
 
 
 class WandbTracker(TrackerCallback):
+    kind = "wandb"
+
     def __init__(
         self, project: str | None = None, mode: str = "offline", directory: str | None = None
     ) -> None:

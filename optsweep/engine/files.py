@@ -1,9 +1,11 @@
 """Files that are never seen half-written, and per-job locks for concurrent sweeps."""
 
 import fcntl
+import glob
 import logging
 import os
 import socket
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,12 +21,17 @@ def write_atomically(path: Path, data: bytes, exclusive: bool = False) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new, never half.
 
     ``exclusive``: the caller holds ``job_lock(path)``, so the temporary file can have a fixed
-    name (``.<name>.tmp``): a killed writer's leftover is simply overwritten next time.
+    name (``.<name>.tmp``): a killed writer's leftover is simply overwritten next time. Else
+    the temporary file is ``.<name>.<pid>@<host>~<random>.tmp``, and a later write of ``path``
+    on the same host removes those of this host's writers that are no longer running (killed
+    between writing and renaming), so none is left for good.
 
-    The bytes go to a temporary file in the same directory, are synced to disk, then renamed
-    over ``path``; a crash at any point leaves any older file at ``path`` intact. (The
-    directory is not synced: after a power loss the rename may be lost, and the job is then
-    simply missing and reruns; a killed process loses nothing.)
+    The new file has the mode of the file it replaces, else the one the umask gives (0644
+    under the usual 022), as ``open`` would create it. The bytes go to a temporary file in
+    the same directory, are synced to disk, then renamed over ``path``; a crash at any point
+    leaves any older file at ``path`` intact. (The directory is not synced: after a power
+    loss the rename may be lost, and the job is then simply missing and reruns; a killed
+    process loses nothing.)
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     if exclusive:
@@ -32,9 +39,12 @@ def write_atomically(path: Path, data: bytes, exclusive: bool = False) -> None:
         handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     else:
         handle, temporary = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+            dir=path.parent,
+            prefix=f".{path.name}.{os.getpid()}@{socket.gethostname()}~",
+            suffix=".tmp",
         )
     try:
+        os.fchmod(handle, _mode_for(path))
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
@@ -43,6 +53,51 @@ def write_atomically(path: Path, data: bytes, exclusive: bool = False) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    if not exclusive:
+        _remove_dead_writers_leftovers(path)
+
+
+def _mode_for(path: Path) -> int:
+    """The mode of the file at ``path``, else ``0o666`` less the process's umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process's umask (read without changing it where Linux tells it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def _remove_dead_writers_leftovers(path: Path) -> None:
+    """Remove the ``.<name>.<pid>@<host>~*.tmp`` files beside ``path`` of writers on this
+    host that are gone (another host's writers cannot be checked: their files stay)."""
+    host = socket.gethostname()
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*@*~*.tmp"):
+        pid, _, rest = leftover.name[len(path.name) + 2 :].partition("@")
+        if rest.rsplit("~", 1)[0] != host or not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        if not _running(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def unwritable(directory: Path) -> str | None:

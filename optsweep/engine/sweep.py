@@ -80,6 +80,19 @@ class SweepRefused(CompactHydraException):
     """The sweep cannot start as asked; nothing was run or submitted."""
 
 
+def _stopped_before_launch(stop: KeyboardInterrupt, jobs: int) -> NoReturn:
+    """Ctrl-C or SIGTERM while the sweep's jobs were checked: say so in a line (no job ran),
+    exit 130 or 143."""
+    signal_name, code = ("SIGTERM", 143) if isinstance(stop, Terminated) else ("SIGINT", 130)
+    print(
+        f"sweep stopped by {signal_name} while its {jobs} jobs were checked: no job ran; "
+        "run the same command again to start it.",
+        file=sys.stderr,
+        flush=True,
+    )
+    raise SystemExit(code) from None
+
+
 def _refuse_unwritable(directories: set[Path]) -> None:
     """Refuse the sweep, before anything runs, if a job could not write its result."""
     problems = [
@@ -200,6 +213,7 @@ class CheckedSweeper(ExperimentSweeper):
         self.max_array_size, self.detach = max_array_size, detach
         self.registry: SubmissionRegistry | None = None
         self.warm_up: threading.Thread | None = None
+        self.launched = False  # whether a job was handed to a launcher (then it reports a stop)
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -251,7 +265,13 @@ class CheckedSweeper(ExperimentSweeper):
             return self._sweep_app(jobs)
         self._start_warm_up(len(jobs), self.task)
         try:
-            return self._sweep_experiment(jobs, self.task)
+            with stop_signals():  # Ctrl-C or SIGTERM while the jobs are checked: a line
+                try:
+                    return self._sweep_experiment(jobs, self.task)
+                except KeyboardInterrupt as stop:
+                    if self.launched:
+                        raise  # the launch said what finished
+                    _stopped_before_launch(stop, len(jobs))
         finally:
             if self.warm_up is not None:
                 self.warm_up.join()
@@ -585,6 +605,7 @@ class CheckedSweeper(ExperimentSweeper):
         sweep_dirs += sorted({flight.submission.sweep_dir for flight in followed.values()})
         returns: list[Sequence[JobReturn]] = []
         failed: list[tuple[JobReturn, Path | None]] = []
+        self.launched = True
         with ProgressReport(sweep_dirs, running) as progress:
             try:
                 with stop_signals():

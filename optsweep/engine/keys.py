@@ -21,6 +21,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from optsweep.engine.errors import InvalidJobConfig
+from optsweep.engine.paths import project_root, shown
 
 if TYPE_CHECKING:
     from optsweep.engine.experiment import Experiment
@@ -175,6 +176,20 @@ def _check_node(node: dict, schema: Schema, path: tuple[str, ...], groups: Path)
 _MISSING = object()
 
 
+def _group_hint(key: str, experiment: "Experiment") -> str:
+    """For a top-level key named like a config group of a tree (``settings``): the chosen
+    option file lacks ``# @package _global_`` (or is empty), so its keys landed under it."""
+    trees = (experiment.task_config_file().parent, project_root() / "experiment")
+    groups = [tree / key for tree in trees if (tree / key).is_dir()]
+    if not groups:
+        return ""
+    return (
+        f"; a file of the config group {key!r} ({shown(groups[0])}/) puts its keys under "
+        f"{key!r}: start it with '# @package _global_' and give it content (an empty or "
+        "comment-only file is read as an empty mapping under that key)"
+    )
+
+
 def check_keys(cfg: DictConfig, experiment: "Experiment") -> None:
     """Raise ``InvalidJobConfig`` for a key that no part of the experiment would read."""
     unresolved = OmegaConf.to_container(cfg, resolve=False)
@@ -189,6 +204,7 @@ def check_keys(cfg: DictConfig, experiment: "Experiment") -> None:
         if key not in schema:
             raise InvalidJobConfig(
                 f"top-level key {_unknown(str(key), sorted(schema))} and nothing uses it"
+                + _group_hint(str(key), experiment)
             )
     known = {k: v for k, v in unresolved.items() if k in schema}
     _check_node(known, schema, (), experiment.task_config_file().parent)

@@ -186,6 +186,17 @@ class NevergradSearch(internals.NevergradSweeperImpl):
                     f"all {len(state.evaluations)} evaluations failed; no best point",
                 )
             )
+        failed = [e for e in state.evaluations if not e.ok]
+        if failed:  # tolerated, but never silent
+            log.warning(
+                "%s",
+                self._failures(
+                    failed,
+                    f"{len(failed)} of {len(state.evaluations)} evaluations failed (tolerated: "
+                    f"max_failure_rate={optim.max_failure_rate} of the budget); they count as "
+                    "the worst value:",
+                ),
+            )
         self._report(state, best, optimizer.provide_recommendation().value, directory)
 
     def _loop(self, optimizer, state, space, direction, tolerated) -> None:

@@ -2,9 +2,10 @@
 
 import math
 from numbers import Real
+from pathlib import Path
 
 from optsweep.engine.errors import InvalidJobConfig
-from rosenbrock.options import SOLVERS, InvalidMethodConfig, check_method
+from rosenbrock.options import InvalidMethodConfig, check_method
 from rosenbrock.problem import start_point
 from rosenbrock.solve import given_options
 
@@ -16,6 +17,12 @@ class InvalidTaskConfig(InvalidJobConfig):
 # The Rosenbrock function of one variable is identically 0: every method would "find" the
 # minimum at once. Two variables or more make it the benchmark it is.
 MIN_DIMENSION = 2
+
+
+def _method_files() -> list[str]:
+    """The options of the method group: config/method/*.yaml, by name (``lbfgsb``)."""
+    directory = Path(__file__).resolve().parents[1] / "config" / "method"
+    return sorted(path.stem for path in directory.glob("*.yaml"))
 
 
 def check_values(config: dict) -> None:
@@ -61,8 +68,8 @@ def record(config: dict) -> dict:
     method = config.get("method")
     if method is None:
         raise InvalidMethodConfig(
-            "no method selected: add method=<name>, one of the files in config/method/ "
-            f"(scipy methods supported: {', '.join(sorted(SOLVERS))})"
+            "no method selected: add method=<name>, where <name> is a file of config/method/ "
+            f"({', '.join(_method_files())})"
         )
     check_values(config)
     check_method(method["name"], given_options(method["options"]), config["jac"])

@@ -9,6 +9,7 @@ import hashlib
 import importlib.util
 import inspect
 import json
+import math
 import re
 from functools import cache
 from importlib.metadata import version
@@ -207,6 +208,11 @@ def check_method(method: str, options: dict, jac) -> None:
             raise InvalidMethodConfig(
                 f"method.options.{key}={value!r} must be {_SCALAR_TYPES[kind]} "
                 f"(scipy documents '{key} : {kind}' for {method})"
+            )
+        if isinstance(value, float) and math.isnan(value):
+            raise InvalidMethodConfig(
+                f"method.options.{key}=nan is not a value: give a number, or null for scipy's "
+                "default"
             )
         if key in COUNTS and value < 1:
             raise InvalidMethodConfig(

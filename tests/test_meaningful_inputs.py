@@ -111,3 +111,33 @@ def test_output_file_over_its_own_result_reruns_and_skips(tmp_path):
     arguments = ("-cp", "experiment", "settings=tnc", "maxfun=10", f"output.file={target}", "-m")
     assert "1 ran" in run_task(*arguments, workdir=tmp_path).output
     assert "1 skipped (up to date)" in run_task(*arguments, workdir=tmp_path).output
+
+
+@pytest.mark.parametrize("plain", [True, False], ids=["plain-run", "sweep"])
+def test_an_option_of_nan_is_refused_before_launch(plain, tmp_path):
+    arguments = (
+        ("method=lbfgsb", "method.options.eps=nan")
+        if plain
+        else ("-cp", "experiment", "settings=lbfgsb", "maxfun=10", "method.options.eps=nan", "-m")
+    )
+    refused = run_task(*arguments, workdir=tmp_path, check=False)
+    assert refused.returncode != 0
+    assert "method.options.eps=nan is not a value" in refused.output
+    assert not (tmp_path / "results").exists()
+
+
+def test_no_method_names_the_files_to_choose_from(tmp_path):
+    refused = run_task(workdir=tmp_path, check=False)
+    assert refused.returncode != 0
+    assert "a file of config/method/ (bfgs, cg, cobyla, cobyqa, lbfgsb, nelder-mead" in (
+        refused.output
+    )
+    assert "l-bfgs-b" not in refused.output  # scipy's name, which method= refuses
+
+
+def test_an_up_to_date_sweep_on_a_pool_launches_nothing_and_says_nothing_of_it(tmp_path):
+    arguments = ("-cp", "experiment", "launcher=local", "settings=tnc", "maxfun=10,20", "-m")
+    run_task(*arguments, workdir=tmp_path)
+    rerun = run_task(*arguments, workdir=tmp_path)
+    assert "2 jobs: 2 skipped (up to date), 0 ran, 0 failed" in rerun.output
+    assert "Launching" not in rerun.output

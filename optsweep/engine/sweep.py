@@ -489,6 +489,8 @@ class CheckedSweeper(ExperimentSweeper):
             from joblib import Parallel, delayed
 
             assert self.config is not None and self.hydra_context is not None
+            if not todo:  # every job up to date: nothing to launch, nothing to say
+                return
             if self.warm_up is not None:  # one Parallel call at a time on the pool
                 self.warm_up.join()
             options = internals.joblib_options(self.launcher)

@@ -16,14 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, setup_globals
+from hydra.core.utils import JobReturn, JobStatus, setup_globals
 from hydra.types import HydraContext
 from omegaconf import DictConfig
 
 from optsweep.engine.compose import FastComposer
 from optsweep.engine.experiment import ExperimentTask
+from optsweep.engine.files import remove_abandoned_lock
 from optsweep.engine.orphans import exit_with_parent
 from optsweep.engine.plan import JobPlan
+from optsweep.engine.progress import finished_jobs
 from optsweep.engine.runner import InProcessRun
 
 Job = tuple[int, tuple[str, ...]]  # (number in the sweep, overrides)
@@ -112,3 +114,34 @@ def run_chunk(context: ChunkContext, chunk: Chunk) -> ChunkResult:
     run = InProcessRun(composer, context.task, context.hydra_context, context.sweep_dir, log_dir)
     returns = run.run(chunk.jobs, chunk.plans)
     return ChunkResult(returns, run.log_file)
+
+
+class ChunkDied(RuntimeError):
+    """The process running a chunk of jobs ended before the job did."""
+
+
+def returns_of_a_dead_chunk(
+    jobs: Sequence[Job],
+    sweep_dir: str,
+    died: ChunkDied,
+    name: str | None = None,
+    plans: dict[tuple, JobPlan] | None = None,
+) -> list[JobReturn]:
+    """The returns of a chunk whose process died (a killed pool worker, a cancelled array
+    task): the jobs it finished as they ended (their progress markers say), the others failed
+    with ``died``, naming the process. The lock file a job in progress left is removed."""
+    ended = finished_jobs(sweep_dir)
+    returns = []
+    for number, overrides in jobs:
+        ret = JobReturn(overrides=list(overrides), task_name=name)
+        if number in ended:
+            ret.status = ended[number]
+            failed = ret.status is JobStatus.FAILED
+            ret.return_value = RuntimeError("failed (see the chunk's log)") if failed else None
+        else:
+            ret.return_value, ret.status = died, JobStatus.FAILED
+            plan = (plans or {}).get(tuple(overrides))
+            if plan is not None:
+                remove_abandoned_lock(plan.path)
+        returns.append(ret)
+    return returns

@@ -176,6 +176,24 @@ def job_lock(path: Path) -> Iterator[None]:
 _held: set[Path] = set()
 
 
+def remove_abandoned_lock(path: Path) -> None:
+    """Remove the lock file of the job whose result is ``path`` if no process holds it (its
+    holder died: a killed pool worker)."""
+    lock_path = path.parent / f".{path.name}.lock"
+    try:
+        lock = open(lock_path, "r+")
+    except OSError:
+        return
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # held: a live process runs that job
+        if _is_the_file_at(lock, lock_path):
+            lock_path.unlink(missing_ok=True)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def remove_held_locks() -> None:
     """Remove the lock files this process holds: for a process about to exit at once (a pool
     worker whose sweep died), which leaves none behind; the kernel releases the locks."""

@@ -15,12 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hydra.core.utils import JobReturn, JobStatus
+from hydra.core.utils import JobReturn
 
 from optsweep.engine import internals, slurm
-from optsweep.engine.chunks import Chunk, ChunkContext, Job, chunk_count, make_chunks, run_chunk
+from optsweep.engine.chunks import (
+    Chunk,
+    ChunkContext,
+    ChunkDied,
+    Job,
+    chunk_count,
+    make_chunks,
+    returns_of_a_dead_chunk,
+    run_chunk,
+)
 from optsweep.engine.plan import JobPlan
-from optsweep.engine.progress import finished_jobs
 from optsweep.engine.submissions import (
     InFlight,
     Submission,
@@ -32,10 +40,6 @@ from optsweep.engine.submissions import (
 log = logging.getLogger(__name__)
 
 Batch = tuple[Sequence[JobReturn], Path | None]  # the jobs' returns, the log they wrote to
-
-
-class ChunkDied(RuntimeError):
-    """The process running a chunk of jobs ended before the job did."""
 
 
 @dataclass
@@ -53,22 +57,11 @@ def chunk_outcome(handle: Any, jobs: Sequence[Job], chunk: int, sweep_dir: str, 
     try:
         result = handle.result()
     except Exception as error:  # submitit: the task ended without a result
-        ended = finished_jobs(sweep_dir)
         reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         died = ChunkDied(
             f"array task {handle.job_id} (chunk {chunk}) ended before this job: {reason}"
         )
-        returns = []
-        for number, overrides in jobs:
-            ret = JobReturn(overrides=list(overrides), task_name=name)
-            if number in ended:
-                ret.status = ended[number]
-                failed = ret.status is JobStatus.FAILED
-                ret.return_value = RuntimeError("failed (see the chunk's log)") if failed else None
-            else:
-                ret.return_value, ret.status = died, JobStatus.FAILED
-            returns.append(ret)
-        return returns, Path(handle.paths.stderr)
+        return returns_of_a_dead_chunk(jobs, sweep_dir, died, name), Path(handle.paths.stderr)
     return result.returns, result.log_file
 
 

@@ -39,10 +39,12 @@ from omegaconf import DictConfig, OmegaConf
 from optsweep.engine import internals
 from optsweep.engine.chunks import (
     ChunkContext,
+    ChunkDied,
     Job,
     chunk_count,
     import_modules,
     make_chunks,
+    returns_of_a_dead_chunk,
     run_chunk,
 )
 from optsweep.engine.compose import FastComposer
@@ -504,7 +506,20 @@ class CheckedSweeper(ExperimentSweeper):
                 workers,
                 self.config.hydra.sweep.dir,
             )
-            for result in Parallel(**options)(delayed(run_chunk)(context, c) for c in chunks):
+            from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+            try:
+                results = Parallel(**options)(delayed(run_chunk)(context, c) for c in chunks)
+            except TerminatedWorkerError as error:  # a worker was killed (OOM, kill -9)
+                reason = str(error).strip().splitlines()[0]
+                for chunk in chunks:
+                    died = ChunkDied(
+                        f"a joblib worker died while chunk {chunk.number} ran: {reason}"
+                    )
+                    sweep_dir = str(self.config.hydra.sweep.dir)
+                    yield returns_of_a_dead_chunk(chunk.jobs, sweep_dir, died, plans=plans), None
+                return
+            for result in results:
                 yield result.returns, result.log_file
 
         return launch

@@ -1,5 +1,7 @@
 """``kill -9`` of a sweeping process leaves none of its pool workers running: each notices
-its parent is gone and exits within seconds, and the rerun computes what they had not saved."""
+its parent is gone and exits within seconds, and the rerun computes what they had not saved.
+And ``kill -9`` of a worker ends the sweep with its summary, not joblib's traceback: the jobs
+of the dead worker's chunk failed, naming it, and no lock file is left."""
 
 import os
 import signal
@@ -10,6 +12,7 @@ import time
 from pathlib import Path
 
 TASK = """
+import os
 import time
 from pathlib import Path
 
@@ -24,7 +27,7 @@ SLOW = Experiment(name="slow", objective="steps")
 @SLOW.task
 def main(config: dict) -> dict:
     Path(config["started"]).mkdir(exist_ok=True)
-    (Path(config["started"]) / str(config["steps"])).write_text("")
+    (Path(config["started"]) / str(config["steps"])).write_text(str(os.getpid()))
     time.sleep(config["steps"] / 100)
     return {"steps": config["steps"]}
 
@@ -60,10 +63,9 @@ def alive(pids: set[int]) -> set[int]:
     return living
 
 
-def test_workers_exit_soon_after_their_sweep_is_killed(tmp_path):
+def slow_project(tmp_path: Path) -> Path:
     project = tmp_path / "slow"
     (project / "config").mkdir(parents=True)
-    started = tmp_path / "started"
     (project / "config" / "task.yaml").write_text(
         textwrap.dedent(
             f"""
@@ -72,7 +74,7 @@ def test_workers_exit_soon_after_their_sweep_is_killed(tmp_path):
               - override hydra/launcher: joblib
               - _self_
             steps: 3000
-            started: {started}
+            started: {tmp_path / "started"}
             hydra:
               launcher:
                 n_jobs: 2
@@ -80,16 +82,53 @@ def test_workers_exit_soon_after_their_sweep_is_killed(tmp_path):
         )
     )
     (project / "task.py").write_text(TASK)
+    return project
+
+
+def start_sweep(project: Path, *arguments: str, **options) -> subprocess.Popen:
     sweep = subprocess.Popen(
-        [sys.executable, str(project / "task.py"), "steps=3000,3001,3002,3003", "-m"],
-        cwd=project,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        [sys.executable, str(project / "task.py"), *arguments, "-m"], cwd=project, **options
     )
+    started = project.parent / "started"
     deadline = time.monotonic() + 120
     while not (started.is_dir() and len(list(started.iterdir())) >= 2):
         assert time.monotonic() < deadline and sweep.poll() is None, "the jobs never started"
         time.sleep(0.1)
+    return sweep
+
+
+def test_a_killed_worker_ends_the_sweep_with_its_summary(tmp_path):
+    project = slow_project(tmp_path)
+    sweep = start_sweep(
+        project,
+        "steps=10,3000,3001",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    marker = tmp_path / "started" / "3000"
+    deadline = time.monotonic() + 60
+    while not (marker.exists() and marker.read_text()):
+        assert time.monotonic() < deadline, "the job to kill never started"
+        time.sleep(0.05)
+    victim = int(marker.read_text())
+    os.kill(victim, signal.SIGKILL)
+    output, _ = sweep.communicate(timeout=120)
+    assert sweep.returncode == 1, output
+    assert "ChunkDied: a joblib worker died while chunk" in output
+    assert "Traceback" not in output and "TerminatedWorkerError" not in output.split("died")[0]
+    assert "3 jobs: 0 skipped (up to date)" in output
+    assert not list(project.rglob("*.lock")), list(project.rglob("*.lock"))
+
+
+def test_workers_exit_soon_after_their_sweep_is_killed(tmp_path):
+    project = slow_project(tmp_path)
+    sweep = start_sweep(
+        project,
+        "steps=3000,3001,3002,3003",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     workers = alive(children(sweep.pid))
     assert len(workers) >= 2  # two loky workers (and loky's resource tracker)
     os.kill(sweep.pid, signal.SIGKILL)

@@ -136,6 +136,18 @@ def refuse_foreign(path: Path) -> None:
         )
 
 
+def written_by_another(path: Path, experiment: str) -> str | None:
+    """The experiment that wrote the (stale) result at ``path``, if not ``experiment``: a
+    sweep never writes over another experiment's result. Unpickles with inert stand-ins; only
+    called for files that are not current, so up-to-date sweeps read nothing."""
+    try:
+        record = ResultReader().load(path)
+    except ResultFileError:
+        return None  # damaged: this experiment's own stale file, rewritten as before
+    writer = record["meta"].get("experiment")
+    return writer if writer not in (None, experiment) else None
+
+
 def _begins_a_record(head: bytes) -> bool:
     """Whether ``head`` begins a pickle of a result record (``{"config": ...``), as format 3
     files do, even a damaged one."""

@@ -57,7 +57,7 @@ from optsweep.engine.plan import JobPlan, check_sweep
 from optsweep.engine.progress import ProgressReport
 from optsweep.engine.runner import InProcessRun
 from optsweep.engine.slurm_array import Batch, SlurmArrays
-from optsweep.engine.store import ResultStore
+from optsweep.engine.store import ResultStore, written_by_another
 from optsweep.engine.submissions import (
     DIRECTORY,
     InFlight,
@@ -80,6 +80,25 @@ class SweepFailed(CompactHydraException):
 
 class SweepRefused(CompactHydraException):
     """The sweep cannot start as asked; nothing was run or submitted."""
+
+
+def _refuse_others_results(plans: Sequence[JobPlan], statuses: list[str], name: str) -> None:
+    """Refuse the sweep, before anything runs, if a job would write over a result of another
+    experiment (an ``output.dir`` shared by mistake); names the files and their writers."""
+    foreign = [
+        (plan.path, writer)
+        for plan, status in zip(plans, statuses, strict=True)
+        if status in ("stale", "overwrite")
+        and (writer := written_by_another(plan.path, name)) is not None
+    ]
+    if foreign:
+        listed = "\n  ".join(f"{path}: a result of experiment {w!r}" for path, w in foreign[:10])
+        more = f"\n  ... and {len(foreign) - 10} more" if len(foreign) > 10 else ""
+        raise SweepRefused(
+            f"sweep refused before running any job: {len(foreign)} job(s) of experiment "
+            f"{name!r} would write over another experiment's results:\n  {listed}{more}\n"
+            "  choose another output.dir (or move those results away)"
+        )
 
 
 def _stopped_before_launch(stop: KeyboardInterrupt, jobs: int) -> NoReturn:
@@ -342,6 +361,7 @@ class CheckedSweeper(ExperimentSweeper):
         store = ResultStore(task.experiment)
         plans = self._plan(jobs, store)
         statuses = [self._status(plan, store) for plan in plans]
+        _refuse_others_results(plans, statuses, task.experiment.name)
         self.registry = SubmissionRegistry(Path(self.config.output.dir) / DIRECTORY)
         flying = self._in_flight(plans, statuses)
         for index in flying:

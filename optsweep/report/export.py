@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from optsweep.engine.files import write_atomically
+from optsweep.engine.files import unwritable, write_atomically
 from optsweep.engine.paths import find_project
 from optsweep.engine.store import NoResults, ResultFileError
 from optsweep.report.table import results_frame
@@ -75,9 +75,22 @@ def export(results: Path, out: Path) -> int:
     csv, parquet = targets(out)
     frame = results_frame(results).sort_values("path").reset_index(drop=True)
     made = {parquet: parquet_bytes(frame), csv: csv_bytes(frame)}
+    for path in made:  # both checked before either is written: no half export
+        blocked = _blocked(path)
+        if blocked is not None:
+            raise OSError(f"cannot write {path}: {blocked}")
     for path, data in made.items():
         write_atomically(path, data)
     return len(frame)
+
+
+def _blocked(path: Path) -> str | None:
+    """Why ``path`` cannot be written as an export file, or None."""
+    if path.is_dir():
+        return "it is a directory"
+    if path.exists() and not path.is_file():
+        return "it is not a regular file"
+    return unwritable(path.parent)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,6 +120,9 @@ def run(arguments: argparse.Namespace) -> int:
         return 2
     except (NoResults, ResultFileError) as error:
         print(f"export failed: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"export failed, nothing written: {error}", file=sys.stderr)
         return 1
     print(f"wrote {rows} rows to {csv} and {parquet}")
     return 0

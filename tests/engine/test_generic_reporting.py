@@ -5,6 +5,7 @@ reporting never imports the example (or the result's own classes)."""
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -332,3 +333,19 @@ def test_results_of_two_experiments_are_not_mixed(quadratic, full_sweep, tmp_pat
     completed = optsweep("plot", results, "x=budget", "y=f", "--out", tmp_path / "out")
     assert completed.returncode == 1
     assert "holds results of several experiments (other, quadratic)" in completed.stderr
+
+
+@pytest.mark.parametrize("blocked", ["a-directory", "unwritable"])
+def test_an_export_that_cannot_write_writes_nothing_and_says_why(quadratic, tmp_path, blocked):
+    if blocked == "a-directory":
+        out = tmp_path / "results.csv"
+        out.mkdir()
+        reason = "it is a directory"
+    else:
+        out = Path("/proc/optsweep-no-such-dir/results.csv")  # even root cannot create it
+        reason = "cannot write /proc/optsweep-no-such-dir/results.parquet"
+    completed = optsweep("export", quadratic, "--out", out, cwd=tmp_path)
+    assert completed.returncode == 1
+    assert "export failed, nothing written:" in completed.stderr and reason in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert not out.with_suffix(".parquet").exists()

@@ -114,6 +114,18 @@ def _stopped_before_launch(stop: KeyboardInterrupt, jobs: int) -> NoReturn:
     raise SystemExit(code) from None
 
 
+def _refuse_unwritable_sweep_dir(directory: Path) -> None:
+    """Refuse the sweep, before anything runs, if Hydra's sweep directory (the sweep's config,
+    the jobs' logs, progress markers) cannot be written."""
+    reason = unwritable(directory)
+    if reason is not None:
+        raise SweepRefused(
+            f"sweep refused before running any job: hydra.sweep.dir {directory} cannot be "
+            f"written ({reason}); it holds the sweep's config and the jobs' logs: choose "
+            "another hydra.sweep.dir"
+        )
+
+
 def _refuse_unwritable(directories: set[Path]) -> None:
     """Refuse the sweep, before anything runs, if a job could not write its result."""
     problems = [
@@ -276,6 +288,8 @@ class CheckedSweeper(ExperimentSweeper):
     def sweep(self, arguments: list[str]) -> Any:
         assert self.config is not None
         self._check_values()
+        if not self.dry_run:
+            _refuse_unwritable_sweep_dir(Path(self.config.hydra.sweep.dir))
         if self.detach:
             self._check_detachable()
         if self.search is not None:

@@ -1,9 +1,11 @@
 """Sweeper, launcher and search settings that mean nothing are refused before anything runs,
 naming the key and its range (a search of 0 workers used to ask for empty batches forever)."""
 
+import subprocess
+
 import pytest
 
-from conftest import QUADRATIC, run_task
+from conftest import QUADRATIC, run_task, task_command
 
 TASK = QUADRATIC / "task.py"
 
@@ -51,3 +53,14 @@ def test_a_meaningless_search_is_refused_before_any_evaluation(tmp_path, setting
     assert refused.returncode != 0
     assert "search refused before any evaluation" in refused.output and said in refused.output
     assert "Launching" not in refused.output
+
+
+def test_a_sweep_dir_that_cannot_be_written_is_refused_in_a_line(tmp_path):
+    command = task_command("-cp", "experiment", "-m", workdir=tmp_path, script=TASK)
+    command.append("hydra.sweep.dir=/proc/optsweep-no-such-dir")  # after the test's own
+    refused = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    assert "hydra.sweep.dir /proc/optsweep-no-such-dir cannot be written" in output
+    assert "Traceback" not in output
+    assert not (tmp_path / "results").exists()

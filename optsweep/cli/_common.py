@@ -4,17 +4,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from optsweep.engine.paths import find_project
+from optsweep.engine.paths import project_root
 from optsweep.engine.store import NoResults, ResultFileError
 from optsweep.report.specs import SpecError
 from optsweep.report.sweepdata import UnusableResults
-
-
-def shell_project() -> Path:
-    """The project of the working directory (the nearest ``.project-root`` above it, else the
-    directory itself): for a command typed in a shell, ``paths.shell_project()`` would be the
-    console script's own directory."""
-    return find_project(Path.cwd())
 
 
 def add_results(command: argparse.ArgumentParser) -> None:
@@ -24,7 +17,7 @@ def add_results(command: argparse.ArgumentParser) -> None:
 
 
 def results_of(arguments: argparse.Namespace) -> Path:
-    return arguments.results if arguments.results is not None else shell_project() / "results"
+    return arguments.results if arguments.results is not None else project_root() / "results"
 
 
 def add_spec_arguments(command: argparse.ArgumentParser, kind: str) -> None:
@@ -61,7 +54,7 @@ def run_specs(arguments: argparse.Namespace, kind: str) -> int:
     if positional:  # RESULTS given after a key=value, or a second directory
         print(f"optsweep: not key=value: {' '.join(positional)}", file=sys.stderr)
         return 2
-    out = arguments.out if arguments.out is not None else shell_project() / "plots"
+    out = arguments.out if arguments.out is not None else project_root() / "plots"
     try:
         loaded = [specs.load(path, arguments.overrides, kind) for path in arguments.spec or [None]]
     except SpecError as error:

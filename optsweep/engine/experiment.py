@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from omegaconf import DictConfig
 
 from optsweep.engine.errors import InvalidJobConfig
@@ -48,23 +49,27 @@ log = logging.getLogger(__name__)
 Direction = Literal["minimize", "maximize"]
 
 
-def is_scalar(value: Any) -> bool:
-    """Whether ``value`` is one table cell: a number, a bool or a string (numpy's too)."""
-    return isinstance(value, (numbers.Number, str, bool)) and not isinstance(value, complex)
+def plain_scalar(value: Any) -> Any:
+    """``value`` as one table cell (a bool, number or string; numpy's as Python's), or None
+    if it is no scalar (an array, a mapping, a complex number)."""
+    if isinstance(value, np.generic) and value.ndim == 0:
+        value = value.item()
+    if isinstance(value, (bool, str)) or (
+        isinstance(value, numbers.Number) and not isinstance(value, complex)
+    ):
+        return value
+    return None
 
 
 def default_scalars(result: Any) -> dict:
-    """A result's table columns: a mapping's scalar entries (numpy scalars as Python ones), or
-    ``{"value": v}`` for a number; nothing for anything else."""
+    """A result's table columns: a mapping's scalar entries (``plain_scalar``), or
+    ``{"value": v}`` for a number or bool; nothing for anything else. Readers derive the
+    columns of files that do not record them with this same rule."""
     if isinstance(result, Mapping):
-        return {
-            str(key): value.item() if hasattr(value, "item") else value
-            for key, value in result.items()
-            if is_scalar(value)
-        }
-    if is_scalar(result) and not isinstance(result, str):
-        return {"value": result.item() if hasattr(result, "item") else result}
-    return {}
+        cells = {str(key): plain_scalar(value) for key, value in result.items()}
+        return {key: cell for key, cell in cells.items() if cell is not None}
+    cell = plain_scalar(result)
+    return {"value": cell} if cell is not None and not isinstance(cell, str) else {}
 
 
 def _describe_scalars(config: dict, result: Any) -> str:

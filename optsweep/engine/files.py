@@ -86,11 +86,12 @@ def _remove_dead_writers_leftovers(path: Path) -> None:
         pid, _, rest = leftover.name[len(path.name) + 2 :].partition("@")
         if rest.rsplit("~", 1)[0] != host or not pid.isdigit() or int(pid) == os.getpid():
             continue
-        if not _running(int(pid)):
+        if not process_running(int(pid)):
             leftover.unlink(missing_ok=True)
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

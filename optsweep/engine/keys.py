@@ -52,8 +52,7 @@ def _merge(into: Schema, schema: Any) -> None:
             into[key] = sub
         elif isinstance(into[key], dict) and isinstance(sub, dict):
             _merge(into[key], sub)
-        elif into[key] is not ANY and sub is ANY and key in into:
-            pass  # a mapping in one option, a value in another: keep the known keys
+        # else: a mapping in one option, a value in another: the known keys are kept
 
 
 def _load(file: Path) -> tuple[Any, bool]:

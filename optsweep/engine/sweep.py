@@ -101,10 +101,15 @@ def _refuse_others_results(plans: Sequence[JobPlan], statuses: list[str], name: 
         )
 
 
+def _signal_of(stop: KeyboardInterrupt) -> tuple[str, int]:
+    """The signal that stopped the sweep and the exit status it ends with."""
+    return ("SIGTERM", 143) if isinstance(stop, Terminated) else ("SIGINT", 130)
+
+
 def _stopped_before_launch(stop: KeyboardInterrupt, jobs: int) -> NoReturn:
     """Ctrl-C or SIGTERM while the sweep's jobs were checked: say so in a line (no job ran),
     exit 130 or 143."""
-    signal_name, code = ("SIGTERM", 143) if isinstance(stop, Terminated) else ("SIGINT", 130)
+    signal_name, code = _signal_of(stop)
     print(
         f"sweep stopped by {signal_name} while its {jobs} jobs were checked: no job ran; "
         "run the same command again to start it.",
@@ -690,7 +695,7 @@ class CheckedSweeper(ExperimentSweeper):
     ) -> NoReturn:
         """Say what finished and how to go on after Ctrl-C or SIGTERM; exit 130 or 143."""
         done, failed = progress.counts()
-        signal_name, code = ("SIGTERM", 143) if isinstance(stop, Terminated) else ("SIGINT", 130)
+        signal_name, code = _signal_of(stop)
         arrays = sorted({flight.submission.array for flight in followed.values()})
         left_alone = (
             f"The jobs in flight in SLURM job {', '.join(arrays)} (submitted by an earlier sweep) "

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from optsweep.engine.files import unwritable, write_atomically
-from optsweep.engine.paths import find_project
+from optsweep.engine.paths import project_root
 from optsweep.engine.store import NoResults, ResultFileError
 from optsweep.report.table import results_frame
 
@@ -107,9 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(arguments: argparse.Namespace) -> int:
-    # The working directory's project: run from a shell, paths.project_root() would be the
-    # command's own file's directory.
-    default = find_project(Path.cwd()) / "results"
+    default = project_root() / "results"  # the working directory's, from a shell
     results = arguments.results or arguments.results_option or default
     out = arguments.out if arguments.out is not None else results / "results.csv"
     try:

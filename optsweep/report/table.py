@@ -6,13 +6,12 @@ never imports them), through the directory's results index.
 """
 
 from collections.abc import Mapping
-from numbers import Number
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from optsweep.engine.experiment import default_scalars
 from optsweep.engine.index import ResultIndex, source_version
 from optsweep.engine.store import NoResults, ResultReader, result_files
 
@@ -44,31 +43,15 @@ def load_results(directory: str | Path, on_error: str = "raise") -> list[tuple[P
     return READER.load_all(directory, on_error)
 
 
-def _scalar(value: Any) -> Any:
-    """``value`` as a plain Python scalar, or None if it is no scalar."""
-    if isinstance(value, np.generic) and value.ndim == 0:
-        value = value.item()
-    if isinstance(value, (bool, str)) or (
-        isinstance(value, Number) and not isinstance(value, complex)
-    ):
-        return value
-    return None
-
-
 def scalars_of(record: dict) -> dict[str, Any]:
     """A result's scalar columns: ``record["scalars"]`` as the engine records them; for older
-    files, derived from the result (a number: ``{"value": ...}``; a mapping, such as scipy's
-    ``OptimizeResult``: its entries that are bools, numbers or strings)."""
+    files, derived from the result as the engine would have (``default_scalars``: a number:
+    ``{"value": ...}``; a mapping, such as scipy's ``OptimizeResult``: its entries that are
+    bools, numbers or strings)."""
     recorded = record.get("scalars")
     if isinstance(recorded, Mapping):
         return {str(key): value for key, value in recorded.items()}
-    result = record["result"]
-    if _scalar(result) is not None and not isinstance(result, (bool, str)):
-        return {"value": _scalar(result)}
-    if isinstance(result, Mapping):
-        scalars = {str(key): _scalar(value) for key, value in result.items()}
-        return {key: value for key, value in scalars.items() if value is not None}
-    return {}
+    return default_scalars(record["result"])  # the rule the engine records them by
 
 
 def setting_of(record: dict) -> str | None:

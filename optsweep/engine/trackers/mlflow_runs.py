@@ -12,6 +12,7 @@ import socket
 from functools import cached_property
 from typing import Any
 
+from optsweep.engine.files import process_running
 from optsweep.engine.paths import project_path
 from optsweep.engine.trackers import TrackedJob, TrackerCallback
 
@@ -31,13 +32,7 @@ def _process_gone(host: str | None, pid: str | None) -> bool:
     """Whether the process ``pid`` on ``host`` (this machine only) no longer exists."""
     if host != socket.gethostname() or not (pid or "").isdigit():
         return False
-    try:
-        os.kill(int(pid or 0), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # another user's live process
-        return False
-    return False
+    return not process_running(int(pid or 0))
 
 
 def default_uri() -> str:

@@ -12,7 +12,9 @@
   exception (a training loop's ``except KeyboardInterrupt``, an ``except Exception``) and
   return a half-computed result: ``raise_if_stopped`` raises the recorded stop again after the
   task returns, so that result is never saved, and the job counts as stopped or timed out and
-  runs again next time.
+  runs again next time. The sweeping process watches the same way while it checks a
+  sweep: a stop swallowed on the way (a library's ``except``) is raised again by
+  ``raise_if_stop_requested`` at the next job checked, and before anything is launched.
 """
 
 import logging
@@ -86,6 +88,16 @@ def raise_if_stopped(what: str) -> None:
     again = type(stop)(*stop.args)
     again.add_note(note)
     raise again from stop
+
+
+def raise_if_stop_requested() -> None:
+    """Raise the stop requested while ``watching_stops`` watches, if any: where the code
+    that received it swallowed it, this stops the work at a point of our choosing."""
+    if not _requested:
+        return
+    stop = _requested[0]
+    _requested.clear()
+    raise type(stop)(*stop.args) from stop
 
 
 def _named(stop: BaseException) -> str:

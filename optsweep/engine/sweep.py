@@ -47,12 +47,17 @@ from optsweep.engine.chunks import (
     returns_of_a_dead_chunk,
     run_chunk,
 )
-from optsweep.engine.compose import FastComposer
+from optsweep.engine.compose import FastComposer, JobConfig
 from optsweep.engine.errors import JobNotRun
 from optsweep.engine.experiment import ExperimentTask, experiment_of
 from optsweep.engine.files import unwritable
 from optsweep.engine.job import FoundCurrent
-from optsweep.engine.limits import Terminated, stop_signals
+from optsweep.engine.limits import (
+    Terminated,
+    raise_if_stop_requested,
+    stop_signals,
+    watching_stops,
+)
 from optsweep.engine.plan import JobPlan, check_sweep
 from optsweep.engine.progress import ProgressReport
 from optsweep.engine.runner import InProcessRun
@@ -305,7 +310,9 @@ class CheckedSweeper(ExperimentSweeper):
             return self._sweep_app(jobs)
         self._start_warm_up(len(jobs), self.task)
         try:
-            with stop_signals():  # Ctrl-C or SIGTERM while the jobs are checked: a line
+            # Ctrl-C or SIGTERM while the jobs are checked: a line, even if a library
+            # swallowed the KeyboardInterrupt on the way (the next job checked raises it)
+            with watching_stops():
                 try:
                     return self._sweep_experiment(jobs, self.task)
                 except KeyboardInterrupt as stop:
@@ -385,6 +392,7 @@ class CheckedSweeper(ExperimentSweeper):
         flying = self._in_flight(plans, statuses)
         for index in flying:
             statuses[index] = "in flight"
+        raise_if_stop_requested()
         if self.dry_run:
             self._print_dry_run(plans, statuses, flying)
             return []
@@ -437,15 +445,20 @@ class CheckedSweeper(ExperimentSweeper):
     def _plan(self, jobs: list[tuple[str, ...]], store: ResultStore) -> list[JobPlan]:
         """Compose and check every job (``HydraConfig`` is the job's meanwhile, so
         ``${hydra:...}`` in an output path resolves as it will in the job)."""
-        if self.fast:  # the Hydra node filled in only if a check may read it
-            composed = (self.composer.compose(job, i, describe=False) for i, job in enumerate(jobs))
-        else:
-            composed = (self.composer.compose_stock(job, i) for i, job in enumerate(jobs))
         try:
-            return check_sweep(composed, store)
+            return check_sweep(self._composed(jobs), store)
         finally:
             assert self.config is not None
             HydraConfig.instance().set_config(self.config)
+
+    def _composed(self, jobs: list[tuple[str, ...]]) -> Iterator[JobConfig]:
+        """Each job's config, in order; a stop requested meanwhile is raised between two."""
+        for index, job in enumerate(jobs):
+            raise_if_stop_requested()
+            if self.fast:  # the Hydra node filled in only if a check may read it
+                yield self.composer.compose(job, index, describe=False)
+            else:
+                yield self.composer.compose_stock(job, index)
 
     @staticmethod
     def _status(plan: JobPlan, store: ResultStore) -> str:
@@ -661,6 +674,7 @@ class CheckedSweeper(ExperimentSweeper):
         sweep_dirs += sorted({flight.submission.sweep_dir for flight in followed.values()})
         returns: list[Sequence[JobReturn]] = []
         failed: list[tuple[JobReturn, Path | None]] = []
+        raise_if_stop_requested()
         self.launched = True
         with ProgressReport(sweep_dirs, running) as progress:
             try:

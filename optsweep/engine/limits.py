@@ -65,9 +65,12 @@ def watching_stops() -> Iterator[None]:
     if not _main_thread():
         yield
         return
+    # A signal the process was told to ignore (a shell's background job ignores SIGINT) stays
+    # ignored.
     previous = {
-        signal.SIGINT: signal.signal(signal.SIGINT, _interrupt),
-        signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate),
+        number: signal.signal(number, handler)
+        for number, handler in ((signal.SIGINT, _interrupt), (signal.SIGTERM, _terminate))
+        if signal.getsignal(number) is not signal.SIG_IGN
     }
     try:
         yield
@@ -115,7 +118,7 @@ def _main_thread() -> bool:
 @contextmanager
 def stop_signals() -> Iterator[None]:
     """SIGTERM raises ``Terminated`` in this (main) thread while the block runs."""
-    if not _main_thread():
+    if not _main_thread() or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
         yield
         return
 

@@ -14,6 +14,17 @@ from conftest import QUADRATIC, task_command
 TASK = QUADRATIC / "task.py"
 
 
+def sweeper_started(sweep: subprocess.Popen) -> str:
+    """Wait for the sweeper's first line (from there on a stop is the sweep's to report);
+    return the output so far."""
+    assert sweep.stdout is not None
+    started = [sweep.stdout.readline()]
+    while "Sweep output dir" not in started[-1]:
+        started.append(sweep.stdout.readline())
+        assert started[-1], "".join(started)  # the sweep ended before it started checking
+    return "".join(started)
+
+
 @pytest.mark.parametrize(
     ("sending", "code", "name"),
     [(signal.SIGINT, 130, "SIGINT"), (signal.SIGTERM, 143, "SIGTERM")],
@@ -31,15 +42,11 @@ def test_a_stop_during_the_checks_says_so_in_a_line(tmp_path, sending, code, nam
         text=True,
         env={**os.environ, "PYTHONPATH": str(QUADRATIC)},
     )
-    assert sweep.stdout is not None
-    started = []  # the sweeper's first line: from here on a stop is the sweep's to report
-    while not any("Sweep output dir" in line for line in started):
-        started.append(sweep.stdout.readline())
-        assert started[-1], "".join(started)  # the sweep ended before it started checking
+    started = sweeper_started(sweep)
     time.sleep(1)  # into the checks: 120,000 jobs take far longer to check
-    assert sweep.poll() is None, "".join(started) + sweep.communicate()[0]
+    assert sweep.poll() is None, started + sweep.communicate()[0]
     sweep.send_signal(sending)
-    output = "".join(started) + sweep.communicate(timeout=60)[0]
+    output = started + sweep.communicate(timeout=60)[0]
     assert sweep.returncode == code, output
     assert f"sweep stopped by {name} while its 120000 jobs were checked: no job ran" in output
     assert "Traceback" not in output
@@ -110,3 +117,29 @@ def test_a_stop_swallowed_while_checking_still_stops_the_sweep(tmp_path, sending
     assert f"sweep stopped by {name} while its 5000 jobs were checked: no job ran" in output
     assert "Traceback" not in output
     assert not (project / "results").exists()
+
+
+def test_a_sweep_started_with_ctrl_c_ignored_keeps_ignoring_it(tmp_path):
+    """A shell's background job ignores SIGINT (the terminal's Ctrl-C is for the foreground):
+    the sweep leaves it ignored, and SIGTERM still stops it in a line."""
+    command = task_command(
+        "-cp", "experiment", "budget=range(1,60001)", "-m", workdir=tmp_path, script=TASK
+    )
+    sweep = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(QUADRATIC)},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    started = sweeper_started(sweep)
+    time.sleep(1)
+    sweep.send_signal(signal.SIGINT)
+    time.sleep(1)
+    assert sweep.poll() is None, started + sweep.communicate()[0]
+    sweep.send_signal(signal.SIGTERM)
+    output = started + sweep.communicate(timeout=60)[0]
+    assert sweep.returncode == 143, output
+    assert "sweep stopped by SIGTERM while its 120000 jobs were checked: no job ran" in output

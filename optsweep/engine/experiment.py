@@ -25,6 +25,7 @@ Decorating also makes the task function's project this process's project
 relative ``code`` entries and the git provenance belong to it.
 """
 
+import decimal
 import functools
 import inspect
 import logging
@@ -50,14 +51,19 @@ Direction = Literal["minimize", "maximize"]
 
 
 def plain_scalar(value: Any) -> Any:
-    """``value`` as one table cell (a bool, number or string; numpy's as Python's), or None
-    if it is no scalar (an array, a mapping, a complex number)."""
+    """``value`` as one table cell, a Python bool, int, float or str (numpy's scalars, a
+    ``Decimal`` or a ``Fraction`` become one), so that every reader reads it; None if it is no
+    scalar (an array, a mapping, a complex number)."""
     if isinstance(value, np.generic) and value.ndim == 0:
         value = value.item()
-    if isinstance(value, (bool, str)) or (
-        isinstance(value, numbers.Number) and not isinstance(value, complex)
-    ):
-        return value
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, (numbers.Real, decimal.Decimal)):  # a Decimal is no numbers.Real
+        return float(value)
     return None
 
 
@@ -166,7 +172,18 @@ class Experiment:
         return recorded
 
     def scalars_of(self, result: Any) -> dict:
-        return default_scalars(result) if self.scalars is None else dict(self.scalars(result))
+        if self.scalars is None:
+            return default_scalars(result)
+        cells = {}
+        for key, value in self.scalars(result).items():
+            cell = plain_scalar(value)
+            if cell is None and value is not None:
+                raise TypeError(
+                    f"experiment {self.name!r}: its scalars gave {key!r} = {_what(value)}, "
+                    "which is no table cell (a bool, number or string)"
+                )
+            cells[str(key)] = cell
+        return {key: cell for key, cell in cells.items() if cell is not None}
 
     def value_of(self, result: Any) -> float:
         """The float a job returns: ``value(result)``, else the ``objective`` entry of a

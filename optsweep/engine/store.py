@@ -9,11 +9,14 @@ One file per job, a plain pickle of a dict with three parts:
 of this project (numpy must be installed). After the pickle's STOP opcode, which ends what
 ``pickle.load`` reads, comes a trailer line:
 ``OPTSWEEP-RESULT 3 <sha256 of pickle and fingerprint> <pickle length> <fingerprint>\n``. The
-fingerprint digests the recorded config and the code version, so whether a result is current
-is decided from the trailer, after the checksum, without unpickling. Reading checks the trailer
-and the checksum before unpickling, so an empty, truncated, corrupt or foreign file is named
-and refused; then it unpickles with an allow-list of classes (numpy arrays and scalars, and the
-experiment's ``result_types``), so even a crafted file cannot make the loader run code. A
+fingerprint digests the recorded config and the code version: a result is current if its
+trailer's fingerprint is the job's and the experiment's reader reads it (so a result whose
+class is gone is stale, not skipped forever). Reading checks the trailer and the checksum
+before unpickling, so an empty, truncated, corrupt or foreign file is named and refused; then
+it unpickles with an allow-list of classes (numpy arrays and scalars, a few builtins and
+standard types, and the experiment's ``result_types``), so even a crafted file cannot make the
+loader run code. A job's record is read back by that same reader before it is saved: a value
+no reader would read (a class not declared) fails the job instead (``UnreadableResult``). A
 reader of any experiment's results (``ResultReader()``: reports, exports) does not know their
 types: it builds numpy's and a few builtins, and an inert ``StandIn`` for any other class,
 never importing its module. Never load results from untrusted sources all the same: share the
@@ -81,6 +84,11 @@ FOREIGN = "not a result file written by this project"
 class ForeignFile(ResultFileError):
     """A file among the results that is no result at all (a table or notes a user saved there):
     reading commands name it and skip it, and nothing writes over it."""
+
+
+class UnreadableResult(TypeError):
+    """A job's result that its experiment's readers would refuse (a class that is neither
+    numpy's nor one of the experiment's ``result_types``): it is not saved."""
 
 
 class NoResults(Exception):
@@ -368,6 +376,11 @@ SAFE_TYPES = frozenset(
         ("datetime", "time"),
         ("datetime", "timedelta"),
         ("datetime", "timezone"),
+        ("decimal", "Decimal"),
+        ("fractions", "Fraction"),
+        ("pathlib", "PosixPath"),
+        ("pathlib", "PurePosixPath"),
+        ("pathlib", "PureWindowsPath"),
     }
 )
 
@@ -435,6 +448,14 @@ def _rebuild_stand_in(original: str, items: dict, args: tuple, state: Any) -> St
     return stand_in
 
 
+class RefusedClass(pickle.UnpicklingError):
+    """A pickle refers to a class its reader does not build."""
+
+    def __init__(self, module: str, name: str):
+        super().__init__(f"refers to {module}.{name}, which result files never contain")
+        self.module, self.name = module, name
+
+
 class _AllowListUnpickler(pickle.Unpickler):
     """Builds only the ``allowed`` classes; any other class is refused, or, with
     ``stand_ins``, replaced by an inert ``StandIn`` (its module is never imported)."""
@@ -450,7 +471,7 @@ class _AllowListUnpickler(pickle.Unpickler):
             return super().find_class(module, name)
         if self.stand_ins:
             return stand_in_class(f"{module}.{name}")
-        raise pickle.UnpicklingError(f"refers to {module}.{name}, which result files never contain")
+        raise RefusedClass(module, name)
 
 
 class ResultReader:
@@ -519,7 +540,9 @@ class ResultStore(ResultReader):
     are built as they are, any other class is refused."""
 
     def __init__(self, experiment: "Experiment"):
-        super().__init__(NUMPY_TYPES | frozenset(experiment.result_types), stand_ins=False)
+        super().__init__(
+            NUMPY_TYPES | SAFE_TYPES | frozenset(experiment.result_types), stand_ins=False
+        )
         self.experiment = experiment
 
     @cached_property
@@ -540,7 +563,33 @@ class ResultStore(ResultReader):
         """Write ``record`` to ``path`` atomically; ``locked``: the caller holds
         ``files.job_lock(path)``."""
         label = fingerprint(record["config"], record["meta"].get("code"))
-        write_atomically(path, encode(record, label), exclusive=locked)
+        data = encode(record, label)
+        self._refuse_unreadable(data, path)
+        write_atomically(path, data, exclusive=locked)
+
+    def _refuse_unreadable(self, data: bytes, path: Path) -> None:
+        """Raise ``UnreadableResult`` unless this store reads ``data`` back (every value a job
+        saves is one its readers read: the same allow-list decides both)."""
+        try:
+            _AllowListUnpickler(io.BytesIO(data), self.allowed).load()
+        except RefusedClass as refused:
+            module = refused.module
+            move = ""
+            if module == "__main__":  # no other process can import it from there
+                move = "move the class from the script run (__main__) to a module and "
+                module = "your_module"
+            raise UnreadableResult(
+                f"the result holds a {refused.module}.{refused.name}, which this experiment's "
+                "result files do not hold, so it was not saved: return plain values "
+                f"(numbers, strings, lists, dicts, numpy arrays), or {move}declare the class: "
+                f"Experiment(name={self.experiment.name!r}, "
+                f"result_types={{({module!r}, {refused.name!r})}})"
+            ) from None
+        except Exception as error:  # a class whose instances do not unpickle as pickled
+            raise UnreadableResult(
+                f"the result does not unpickle as it was pickled ({type(error).__name__}: "
+                f"{error}), so it was not saved"
+            ) from error
 
     def _check(self, record: dict, path: str | Path) -> None:
         written_by = record["meta"].get("experiment", self.experiment.name)
@@ -568,16 +617,11 @@ class ResultStore(ResultReader):
 
     def status(self, path: Path, config: dict) -> Status:
         """Whether the result at ``path`` is missing, stale (another config or code version,
-        or damaged) or current; unpickles nothing (except format 1 files)."""
+        damaged, or one this store cannot read: a class that is gone) or current: the rule
+        of ``current``, so that the sweep skips exactly the results its readers read."""
         if not path.exists():
             return "missing"
-        try:
-            _, label = verified_payload(_read(path), path)
-        except ResultFileError:
-            return "stale"
-        if label is None:
-            return "current" if self.current(path, config) is not None else "stale"
-        return "current" if label == fingerprint(config, self.code) else "stale"
+        return "current" if self.current(path, config) is not None else "stale"
 
 
 def is_result_name(name: str) -> bool:

@@ -13,7 +13,7 @@ import pytest
 from matplotlib.collections import PolyCollection
 
 from conftest import QUADRATIC, ROOT, run_task
-from optsweep.engine.store import ResultStore, StandIn
+from optsweep.engine.store import ResultStore, StandIn, UnreadableResult, encode
 from optsweep.report import render, specs
 from optsweep.report.precision import shown
 from optsweep.report.table import load_result, result_files, results_frame
@@ -126,9 +126,12 @@ def test_an_unknown_class_is_read_as_an_inert_stand_in(tmp_path):
             return (os.system, (f"touch {marker}",))
 
     path = tmp_path / "results" / "x.pkl"
-    STORE.save(
-        path, {"config": {}, "result": {"f": 1.0, "bad": Exploit()}, "meta": {"overrides": []}}
-    )
+    crafted = {"config": {}, "result": {"f": 1.0, "bad": Exploit()}, "meta": {"overrides": []}}
+    with pytest.raises(UnreadableResult, match="the result holds a posix.system"):
+        STORE.save(path, crafted)  # the store never writes what its readers refuse
+    assert not path.exists() and not marker.exists()
+    path.parent.mkdir()
+    path.write_bytes(encode(crafted))  # crafted by hand
     record = load_result(path)
     assert isinstance(record["result"]["bad"], StandIn) and not marker.exists()
     assert record["result"]["bad"]._args == ((f"touch {marker}",), {})

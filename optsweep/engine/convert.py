@@ -13,24 +13,30 @@ import sys
 from pathlib import Path
 
 from optsweep.engine.files import write_atomically
-from optsweep.engine.store import ResultFileError, plain_pickle, result_files
+from optsweep.engine.store import ResultFileError, plain_pickle, read_regular, result_files
 
 
 def convert(directory: str | Path) -> tuple[int, int, list[ResultFileError]]:
-    """(files converted, files already plain pickles, files refused) under ``directory``."""
+    """(files converted, files already plain pickles, files refused or not rewritten) under
+    ``directory``; read by the readers' rule (``store.read_regular``: what is no regular file
+    is named, never opened in a way that blocks)."""
     converted, plain, refused = 0, 0, []
     for path in result_files(directory):
-        data = path.read_bytes()
         try:
+            data = read_regular(path)
             rewritten = plain_pickle(data, path)
         except ResultFileError as error:
             refused.append(error)
             continue
         if rewritten is data:
             plain += 1
-        else:
+            continue
+        try:
             write_atomically(path, rewritten)
-            converted += 1
+        except OSError as error:  # a read-only directory or file system, a full disk
+            refused.append(ResultFileError(path, f"cannot be rewritten: {error.strerror}"))
+            continue
+        converted += 1
     return converted, plain, refused
 
 

@@ -286,7 +286,9 @@ def _open_regular(path: str | Path):
     return os.fdopen(descriptor, "rb")
 
 
-def _read(path: str | Path) -> bytes:
+def read_regular(path: str | Path) -> bytes:
+    """The bytes of the regular file ``path``; ``ResultFileError`` (``ForeignFile`` for what is
+    no regular file) names it otherwise."""
     with _open_regular(path) as file:
         try:
             return file.read()
@@ -508,7 +510,7 @@ class ResultReader:
 
     def load(self, path: str | Path) -> dict:
         """Read one result file; ``ResultFileError`` names the file and what is wrong."""
-        payload, _ = verified_payload(_read(path), path)
+        payload, _ = verified_payload(read_regular(path), path)
         return self._unpickle(payload, path)
 
     def load_all(self, directory: str | Path, on_error: str = "raise") -> list[tuple[Path, dict]]:
@@ -603,7 +605,7 @@ class ResultStore(ResultReader):
         The saved fingerprint decides before anything is unpickled (format 1 files, which
         have none, are compared after unpickling)."""
         try:
-            payload, label = verified_payload(_read(path), path)
+            payload, label = verified_payload(read_regular(path), path)
             if label is not None and label != fingerprint(config, self.code):
                 return None
             record = self._unpickle(payload, path)

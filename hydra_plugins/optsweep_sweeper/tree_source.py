@@ -7,6 +7,9 @@ the scheme ``optsweep-tree://``, served by ``TreeSource``: Hydra's file source, 
 
 - a group config's ``- /G: X`` is read as ``- override /G: X`` when the tree already chooses
   ``G`` (see ``optsweep.engine.group_choices``); a file Hydra accepts is served unchanged;
+- a group config choosing an option of a group the tree chooses, without the
+  ``# @package _global_`` header its group's files have, is refused saying to add it (Hydra
+  would say "No earlier Group Default");
 - a group config choosing an option that does not exist (``- /method: newton`` in a settings
   file) is refused naming that file and the options there are (Hydra would blame the config
   that first chose the group);
@@ -39,6 +42,7 @@ from optsweep.engine.group_choices import (
     FILE_SCHEME,
     TREE_SCHEME,
     check_choices,
+    check_package,
     declared_groups,
     tree_roots,
     with_overrides,
@@ -89,11 +93,13 @@ class TreeSource(YamlFileSource):
             tree = Path(self.path)
             if not self._roots_known:
                 self._roots, self._roots_known = tree_roots(tree), True
+            file = tree / self._normalize_file_name(name)
+            group = name.rsplit("/", 1)[0]
             if self._roots is not None:
-                file = tree / self._normalize_file_name(name)
-                check_choices(file, defaults, name.rsplit("/", 1)[0], self._roots)
+                check_choices(file, defaults, group, self._roots)
             if self._declared is None:
                 self._declared = declared_groups(tree)
+            check_package(file, defaults, result.header.get("package"), group, self._declared)
             rewritten = with_overrides(defaults, self._declared)
             if rewritten is not None:
                 with open_dict(result.config):

@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from hydra.errors import MissingConfigException
+from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from optsweep.engine.keys import GLOBAL_PACKAGE
 from optsweep.engine.paths import shown
 
 # The scheme under which Hydra reads the primary config directory through ``TreeSource``.
@@ -97,6 +98,46 @@ def check_choices(file: Path, defaults: Any, group: str, roots: list[Path]) -> N
                 missing_cfg_file=f"{chosen}/{option}",
                 options=options,
             )
+
+
+def check_package(
+    file: Path, defaults: Any, package: str | None, group: str, groups: frozenset[str]
+) -> None:
+    """Raise ``ConfigCompositionException`` naming ``file`` if it chooses an option of a group
+    the tree already chooses (``- /method: tnc``) but has no ``# @package`` header, in a group
+    whose files are ``# @package _global_`` (``settings``, or a sibling file has the header):
+    its defaults then land under its own package (``settings.method``), and Hydra would say
+    only "No earlier Group Default for 'method@settings.method'"."""
+    if package is not None or not isinstance(defaults, (list, ListConfig)):
+        return
+    chosen = [
+        f"{key}: {entry[key]}"
+        for entry in defaults
+        if (key := _single_key(entry)) is not None
+        and key.split()[-1].startswith("/")
+        and _group(key.split()[-1]) in groups
+    ]
+    if not chosen or not (group == "settings" or _sibling_is_global(file)):
+        return
+    raise ConfigCompositionException(
+        f"{shown(file)}: '- {chosen[0]}' chooses an option of a group the tree already "
+        f"chooses, but the file has no package header, so its defaults and keys land under "
+        f"{group.replace('/', '.')!r}: start it with '# @package _global_' (as a file of "
+        f"{group} maps the sweep variables onto the task's own keys)"
+    )
+
+
+def _sibling_is_global(file: Path) -> bool:
+    """Whether another option of ``file``'s group starts with ``# @package _global_``."""
+    for sibling in file.parent.glob("*.yaml"):
+        if sibling != file:
+            try:
+                head = sibling.read_text()[:200]
+            except OSError:
+                continue
+            if GLOBAL_PACKAGE.search(head):
+                return True
+    return False
 
 
 def with_overrides(defaults: Any, groups: frozenset[str]) -> list | None:

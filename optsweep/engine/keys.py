@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 # Keys the engine owns, not the task: Hydra's node, where results go, the tracker's.
 ENGINE_KEYS = ("hydra", "output", "tracker")
 _REFERENCE = re.compile(r"\$\{\s*([A-Za-z_][\w-]*)")
-_GLOBAL_PACKAGE = re.compile(r"^#\s*@package\s+_global_\s*$", re.MULTILINE)
+GLOBAL_PACKAGE = re.compile(r"^#\s*@package\s+_global_\s*$", re.MULTILINE)
 
 # A schema: {key: its schema if it is a mapping with known keys, else ANY}.
 Schema = dict[str, Any]
@@ -59,7 +59,7 @@ def _load(file: Path) -> tuple[Any, bool]:
     """A YAML file's content and whether it is ``# @package _global_``."""
     text = file.read_text()
     try:
-        return yaml.safe_load(text), bool(_GLOBAL_PACKAGE.search(text))
+        return yaml.safe_load(text), bool(GLOBAL_PACKAGE.search(text))
     except yaml.YAMLError:
         return None, False  # Hydra reports the syntax error when it loads the file
 

@@ -33,3 +33,26 @@ def test_a_settings_file_without_global_package_is_named_with_the_header_to_add(
     assert "top-level key 'settings' is not a task key" in refused.output
     assert "start it with '# @package _global_'" in refused.output
     assert "settings/draft.yaml" in refused.output
+
+
+@pytest.mark.parametrize("entry", ["/scale: steep", "override /scale: steep"])
+def test_a_settings_file_choosing_an_option_without_global_package_says_to_add_it(tmp_path, entry):
+    """Hydra alone says "No earlier Group Default for 'scale@settings.scale'"."""
+    tree = tmp_path / "experiment"
+    shutil.copytree(QUADRATIC / "experiment", tree)
+    (tree / "settings" / "draft.yaml").write_text(f"defaults:\n  - {entry}\nsteps: ${{budget}}\n")
+    refused = run_task(
+        "-cp",
+        str(tree),
+        "settings=draft",
+        "budget=1",
+        "-m",
+        workdir=tmp_path,
+        script=TASK,
+        check=False,
+    )
+    assert refused.returncode == 1, refused.output
+    assert f"settings/draft.yaml: '- {entry}' chooses an option of a group" in refused.output
+    assert "start it with '# @package _global_'" in refused.output
+    assert "No earlier Group Default" not in refused.output
+    assert not (tmp_path / "results").exists()

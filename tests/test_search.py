@@ -3,6 +3,7 @@ reproducibility, resume, and the NGOpt regression under the pinned numpy."""
 
 import csv
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -225,3 +226,17 @@ def test_lbfgsb_search_tunes_an_integer_option(tmp_path):
     assert all(isinstance(value, int) and 2 <= value <= 30 for value in maxcor)
     tuned = yaml.safe_load((directory / "lbfgsb-tuned.yaml").read_text())
     assert tuned["defaults"] == ["lbfgsb"] and set(tuned["method"]["options"]) == {"eps", "maxcor"}
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="the docs show Python 3.11's search")
+def test_the_docs_ad_hoc_search_prints_what_they_show(tmp_path):
+    """docs/searches.md's ad-hoc search: the command it shows prints the lines it shows."""
+    text = (ROOT / "docs" / "searches.md").read_text()
+    block = text.split("## Ad-hoc searches on the plain tree", 1)[1].split("```", 2)[1]
+    command, *_, evaluated, best = block.strip().splitlines()
+    arguments = shlex.split(command.removeprefix("$ python task.py "))
+    completed = run_task(*arguments, workdir=tmp_path)
+    printed = [line.split("][HYDRA] ", 1)[-1] for line in completed.stdout.splitlines()]
+    for shown in (evaluated, best):  # (the test's output.dir is said after the parameters)
+        said = shown.removeprefix("[HYDRA] ")
+        assert any(line.startswith(said) for line in printed), completed.stdout[-2000:]

@@ -118,24 +118,61 @@ def source_files(entry: str) -> list[Path]:
     return [origin]
 
 
+def result_type_sources(experiment: "Experiment") -> tuple[list[Path], list[str]]:
+    """What the classes of ``result_types`` come from, found without importing them: the
+    project's files of each one's top-level package or module, or the installed distribution
+    (``name=version``) it belongs to, or ``name=missing``. A result whose class is renamed or
+    gone is then stale, and is computed again, instead of current and unreadable."""
+    files: list[Path] = []
+    versions: list[str] = []
+    root = project_root()
+    for module, _ in sorted(experiment.result_types):
+        top = module.split(".")[0]
+        spec = importlib.util.find_spec(top) if top != "__main__" else None
+        origin = None if spec is None or spec.origin is None else Path(spec.origin)
+        if origin is None:
+            versions.append(f"{top}=missing")
+        elif origin.is_relative_to(root) and "site-packages" not in origin.parts:
+            files += source_files(top)
+        else:
+            versions.append(f"{top}={_distribution_version(top)}")
+    return files, versions
+
+
+def _distribution_version(top: str) -> str | None:
+    """The version of the installed distribution that provides the import name ``top``."""
+    try:
+        return metadata.version(top)
+    except metadata.PackageNotFoundError:
+        names = metadata.packages_distributions().get(top, [])
+        return metadata.version(names[0]) if names else None
+
+
 @cache
 def code_version(experiment: "Experiment") -> str:
     """A hash of the code that computes the experiment's results and of the versions of the
     packages they depend on (``Experiment.code`` and ``packages``).
 
     A result is current only if this matches: editing one of those files or upgrading one of
-    those packages makes every result stale; editing reporting or the engine does not. Unlike
-    a git commit it also sees uncommitted edits, and works outside git.
+    those packages makes every result stale; editing reporting or the engine does not. The
+    sources of the result's own classes count too (``result_type_sources``). Unlike a git
+    commit it also sees uncommitted edits, and works outside git.
     """
     digest = hashlib.sha256()
     root = project_root()
-    files = sorted({path for entry in experiment.code_entries() for path in source_files(entry)})
+    type_files, type_versions = result_type_sources(experiment)
+    files = sorted(
+        {path for entry in experiment.code_entries() for path in source_files(entry)}
+        | set(type_files)
+    )
     for path in files:
         shown = path.relative_to(root) if path.is_relative_to(root) else path
         digest.update(shown.as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     versions = package_versions(tuple(experiment.packages))
     digest.update(" ".join(f"{name}={versions[name]}" for name in experiment.packages).encode())
+    if type_versions:
+        digest.update(b"\0" + " ".join(type_versions).encode())
     return digest.hexdigest()[:16]
 
 

@@ -9,9 +9,10 @@ One file per job, a plain pickle of a dict with three parts:
 of this project (numpy must be installed). After the pickle's STOP opcode, which ends what
 ``pickle.load`` reads, comes a trailer line:
 ``OPTSWEEP-RESULT 3 <sha256 of pickle and fingerprint> <pickle length> <fingerprint>\n``. The
-fingerprint digests the recorded config and the code version: a result is current if its
-trailer's fingerprint is the job's and the experiment's reader reads it (so a result whose
-class is gone is stale, not skipped forever). Reading checks the trailer and the checksum
+fingerprint digests the recorded config and the code version (which covers the sources of the
+result's own classes too), so whether a result is current is decided from the trailer, after
+the checksum, without unpickling; a result whose class is gone is stale, not skipped forever.
+Reading checks the trailer and the checksum
 before unpickling, so an empty, truncated, corrupt or foreign file is named and refused; then
 it unpickles with an allow-list of classes (numpy arrays and scalars, a few builtins and
 standard types, and the experiment's ``result_types``), so even a crafted file cannot make the
@@ -619,11 +620,18 @@ class ResultStore(ResultReader):
 
     def status(self, path: Path, config: dict) -> Status:
         """Whether the result at ``path`` is missing, stale (another config or code version,
-        damaged, or one this store cannot read: a class that is gone) or current: the rule
-        of ``current``, so that the sweep skips exactly the results its readers read."""
+        or damaged) or current; unpickles nothing (except format 1 files). What a saved result
+        holds its readers read (``save``), and the code version covers its classes' sources,
+        so a result whose class is gone is stale here as it is unreadable to them."""
         if not path.exists():
             return "missing"
-        return "current" if self.current(path, config) is not None else "stale"
+        try:
+            _, label = verified_payload(read_regular(path), path)
+        except ResultFileError:
+            return "stale"
+        if label is None:
+            return "current" if self.current(path, config) is not None else "stale"
+        return "current" if label == fingerprint(config, self.code) else "stale"
 
 
 def is_result_name(name: str) -> bool:

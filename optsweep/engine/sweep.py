@@ -28,10 +28,10 @@ from typing import Any, NoReturn
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import Override
+from hydra.core.override_parser.types import Glob, Override
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus
-from hydra.errors import CompactHydraException
+from hydra.errors import CompactHydraException, OverrideParseException
 from hydra.types import HydraContext, TaskFunction
 from hydra_plugins.experiment_sweeper_plugin.experiment_sweeper import ExperimentSweeper
 from omegaconf import DictConfig, OmegaConf
@@ -104,6 +104,27 @@ def _refuse_others_results(plans: Sequence[JobPlan], statuses: list[str], name: 
             f"{name!r} would write over another experiment's results:\n  {listed}{more}\n"
             "  choose another output.dir (or move those results away)"
         )
+
+
+def _refuse_unparsable_options(key: str, options: list[str], parser: OverridesParser) -> None:
+    """Refuse, before anything runs, a ``glob`` that lists an option whose file name is no
+    override value (``tnc,v2.yaml`` reads as two options, ``tnc=v2.yaml`` as a grammar error):
+    name the file and what to rename it to."""
+    for option in options:
+        try:
+            (parsed,) = parser.parse_overrides([f"{key}={option}"])
+            unchanged = (
+                not parsed.is_sweep_override() and parsed.get_value_element_as_str() == option
+            )
+        except OverrideParseException:
+            unchanged = False
+        if not unchanged:
+            raise SweepRefused(
+                f"sweep refused before running any job: the option {option!r} of {key} "
+                f"({key}/{option}.yaml) is no value Hydra reads back from "
+                f"'{key}={option}': rename the file without , = : spaces, quotes or "
+                "brackets (letters, digits, - _ . are safe)"
+            )
 
 
 def _signal_of(stop: KeyboardInterrupt) -> tuple[str, int]:
@@ -290,6 +311,8 @@ class CheckedSweeper(ExperimentSweeper):
         for key, override in latest.items():
             if override.is_sweep_override():
                 values = list(override.sweep_string_iterator())
+                if isinstance(override.value(), Glob):
+                    _refuse_unparsable_options(key, values, parser)
             else:
                 values = [override.get_value_element_as_str()]
             choices.append([f"{key}={value}" for value in values])

@@ -56,3 +56,17 @@ def test_a_settings_file_choosing_an_option_without_global_package_says_to_add_i
     assert "start it with '# @package _global_'" in refused.output
     assert "No earlier Group Default" not in refused.output
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("name", ["draft,v2", "draft=v2", "draft v2"])
+def test_a_settings_file_named_as_no_override_value_is_named_with_how_to_rename_it(tmp_path, name):
+    """glob(*) lists it, and Hydra would read 'settings=draft,v2' as two options (or refuse
+    the grammar of 'settings=draft=v2'), deep in the checks."""
+    tree = tmp_path / "experiment"
+    shutil.copytree(QUADRATIC / "experiment", tree)
+    shutil.copy(tree / "settings" / "unit.yaml", tree / "settings" / f"{name}.yaml")
+    refused = run_task("-cp", str(tree), "-m", workdir=tmp_path, script=TASK, check=False)
+    assert refused.returncode == 1, refused.output
+    assert f"the option {name!r} of settings (settings/{name}.yaml)" in refused.output
+    assert "rename the file" in refused.output
+    assert not (tmp_path / "results").exists()

@@ -24,7 +24,7 @@ from typing import Any
 from hydra.core.config_loader import ConfigLoader
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, OverrideType
-from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from omegaconf import DictConfig, ListConfig, OmegaConf, ValueNode, open_dict, read_write
 
 from optsweep.engine import internals
 
@@ -33,7 +33,7 @@ from optsweep.engine import internals
 class JobConfig:
     """A composed job: its task config (what the task function gets) and its Hydra node."""
 
-    task: DictConfig
+    task: DictConfig | None  # None: composed for its Hydra node alone (``compose``)
     hydra: DictConfig
     overrides: tuple[str, ...] = ()
     index: int = 0
@@ -54,23 +54,67 @@ class JobConfig:
         which the node resolves its interpolations against (``subdir: ${hydra.job.num}``),
         and its output directory (``<sweep dir>/<subdir>``, as Hydra's ``run_job`` sets it)
         into its node. ``compose`` does this unless told not to."""
-        for node in (self.template_hydra, self.hydra):
-            if node is not None:
-                with read_write(node), open_dict(node):
-                    node.overrides.task = list(self.overrides)
-                    node.job.id = str(self.index)
-                    node.job.num = self.index
         subdir = str(self.index) if self.subdir_is_number else None
-        with read_write(self.hydra):
-            self.hydra.runtime.output_dir = job_output_dir(self.hydra, self.sweep_dir, subdir)
+        for node in (self.template_hydra, self.hydra):
+            if node is None:
+                continue
+            with read_write(node):
+                _assign_strings(_child(node, "overrides"), "task", self.overrides)
+                job = _child(node, "job")
+                _assign(job, "id", str(self.index))
+                _assign(job, "num", self.index)
+                if node is self.hydra:
+                    output_dir = job_output_dir(node, self.sweep_dir, subdir)
+                    _assign(_child(node, "runtime"), "output_dir", output_dir)
 
     def full_config(self) -> DictConfig:
         """The job's whole config, ``hydra`` node included, as Hydra hands it to callbacks
         (a copy: built only when a callback needs it)."""
+        assert self.task is not None, "composed for its Hydra node alone"
         full = copy.deepcopy(self.task)
         with read_write(full), open_dict(full):
             full.hydra = copy.deepcopy(self.hydra)
         return full
+
+
+def _child(container: DictConfig, key: str) -> DictConfig:
+    """``container.key``, a node of Hydra's schema (OmegaConf's attribute access costs more)."""
+    child = container._get_node(key)
+    assert isinstance(child, DictConfig), key
+    return child
+
+
+def _assign(container: DictConfig, key: str, value: Any) -> None:
+    """``container[key] = value``; where ``key`` holds a plain value already, by that value
+    node's own conversion (OmegaConf's validated assignment costs ten times more: it ran for
+    every job). The caller makes ``container`` writable."""
+    child = container._get_node(key)
+    if isinstance(child, ValueNode):
+        child._set_value(value)
+    else:
+        with open_dict(container):
+            container[key] = value
+
+
+def _assign_strings(container: DictConfig, key: str, values: tuple[str, ...]) -> None:
+    """``container[key] = list(values)``, changing only the items that differ when the list
+    there has as many (the jobs of one template differ in a few values)."""
+    current = container._get_node(key)
+    if (
+        not isinstance(current, ListConfig)
+        or current._is_missing()
+        or current._is_none()
+        or len(current) != len(values)
+    ):
+        with open_dict(container):
+            container[key] = list(values)
+        return
+    for position, value in enumerate(values):
+        item = current._get_node(position)
+        if not isinstance(item, ValueNode):
+            current[position] = value
+        elif item._value() != value:
+            item._set_value(value)
 
 
 def job_output_dir(
@@ -164,15 +208,19 @@ class FastComposer:
         task, _ = split_task_config(cfg)
         return JobConfig(task, node.hydra, tuple(overrides), index)
 
-    def compose(self, overrides: Any, index: int, describe: bool = True) -> JobConfig:
+    def compose(
+        self, overrides: Any, index: int, describe: bool = True, values: bool = True
+    ) -> JobConfig:
         """The job's config; also makes its Hydra node current for ``HydraConfig.get()``
         and ``${hydra:...}``, as it is during the job. ``describe=False``: the node is the
-        template's until ``JobConfig.describe()`` (for checks that may not need it)."""
+        template's until ``JobConfig.describe()`` (for checks that may not need it).
+        ``values=False``: the Hydra node alone, for a job whose checked plan already holds
+        its config (``task`` is then None: its values are not applied again)."""
         split = self._split(overrides)
         if split is None:
             self.fallbacks += 1
             return self.compose_stock(overrides, index)
-        groups, values = split
+        groups, parsed = split
         if groups not in self.templates:
             full = self.stock(groups, index)
             sweep = OmegaConf.to_container(full.hydra.sweep, resolve=False)
@@ -181,22 +229,24 @@ class FastComposer:
             sweep_dir = os.path.abspath(str(full.hydra.sweep.dir))
             self.templates[groups] = (full, split_task_config(full)[0], sweep_dir, numbered)
         full, template, sweep_dir, numbered = self.templates[groups]
-        keys = tuple(v.key_or_group for v in values)
+        keys = tuple(v.key_or_group for v in parsed)
         plain = all(
-            v.type is OverrideType.CHANGE and not isinstance(v.value(), dict) for v in values
+            v.type is OverrideType.CHANGE and not isinstance(v.value(), dict) for v in parsed
         ) and not _nested(keys)
-        last_keys, task = self.working.get(groups, (None, None))
-        if not plain or keys != last_keys or task is None:
-            task = copy.deepcopy(template)
-        internals.apply_overrides(values, task)
-        self.working[groups] = (keys if plain else None, task)
+        task: DictConfig | None = None
+        if values:
+            last_keys, task = self.working.get(groups, (None, None))
+            if not plain or keys != last_keys or task is None:
+                task = copy.deepcopy(template)
+            internals.apply_overrides(parsed, task)
+            self.working[groups] = (keys if plain else None, task)
         if (
             self.current is None
             or self.current[0] is not full
             or self.current[1] is not internals.current_hydra_root()
         ):
             self.current = (full, internals.set_job_hydra_node(full))  # copies: once a template
-        inert = all("${" not in repr(v.value()) for v in values)
+        inert = all("${" not in repr(v.value()) for v in parsed)
         job = JobConfig(
             task,
             self.current[1].hydra,

@@ -33,11 +33,13 @@ class FoundCurrent(float):
     any job's value; the sweep counts these apart from the jobs it ran."""
 
 
-def run_job(task: "ExperimentTask", cfg: DictConfig, plan: JobPlan | None = None) -> float:
+def run_job(
+    task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None = None
+) -> float:
     """Run the job ``cfg`` describes, save its result, return the experiment's value of it.
 
     ``plan``: the job's plan if the sweep made it from this same config, else None (the job is
-    checked here). A job whose stored result is current (same recorded config, same code
+    checked here, from ``cfg``, which may be None when a plan is given). A job whose stored result is current (same recorded config, same code
     version) is not run again unless ``output.overwrite=true``. A job that fails moves any
     older result aside (``<name>.pkl.stale``), so no reader takes it for this job's current
     result.
@@ -49,6 +51,7 @@ def run_job(task: "ExperimentTask", cfg: DictConfig, plan: JobPlan | None = None
     # A search needs each job's value (NoObjective says what to declare); a grid does not.
     value = experiment.value_of if _in_search(hydra_cfg) else experiment.job_value
     if plan is None:
+        assert cfg is not None, "a job without its checked plan needs its config"
         try:
             plan = plan_job(cfg, overrides, store)
         except INVALID as error:

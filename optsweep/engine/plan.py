@@ -93,6 +93,7 @@ def _where() -> str:
 def _resolved(job: JobConfig, families: FamilyResolver, store: ResultStore) -> dict:
     """The job's resolved config, by family where one is known (``optsweep.engine.resolve``),
     with the same outcome as ``check_composition``."""
+    assert job.task is not None, "checks need the job's values"
     family = families.known(job.family)
     if family is None:
         job.describe()

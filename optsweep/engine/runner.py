@@ -63,7 +63,12 @@ class InProcessRun:
                 if stop is not None:
                     returns.append(self._not_run(index, overrides, *stop))
                     continue
-                ret = self._run_one(self.composer.compose(overrides, index), plans)
+                plan = plans.get(overrides)
+                # A checked plan holds the job's config: only its Hydra node is needed, unless
+                # a callback gets the whole config.
+                values = plan is None or self.needs_full_config
+                job = self.composer.compose(overrides, index, values=values)
+                ret = self._run_one(job, plan)
                 returns.append(ret)
                 error = internals.job_error(ret)
                 if error is not None and stops_every_job(error):
@@ -75,7 +80,7 @@ class InProcessRun:
                 configure_log(hydra.hydra_logging, hydra.verbose, execution_whitelist=whitelist)
         return returns
 
-    def _run_one(self, job: JobConfig, plans: dict[tuple, JobPlan]) -> JobReturn:
+    def _run_one(self, job: JobConfig, plan: JobPlan | None) -> JobReturn:
         if self.log_file is None:
             self.log_file = _configure_logging_once(
                 job.hydra, self.log_dir, self.hydra_context.execution_whitelist
@@ -92,7 +97,7 @@ class InProcessRun:
             Path(full.hydra.runtime.output_dir).mkdir(parents=True, exist_ok=True)
             self.callbacks.on_job_start(config=full, task_function=self.task)
         try:
-            ret.return_value = run_job(self.task, job.task, plans.get(job.overrides))
+            ret.return_value = run_job(self.task, job.task, plan)
             ret.status = JobStatus.COMPLETED
         except Exception as error:
             internals.job_failed(ret, error)  # its traceback travels with it

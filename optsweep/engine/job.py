@@ -39,10 +39,10 @@ def run_job(
     """Run the job ``cfg`` describes, save its result, return the experiment's value of it.
 
     ``plan``: the job's plan if the sweep made it from this same config, else None (the job is
-    checked here, from ``cfg``, which may be None when a plan is given). A job whose stored result is current (same recorded config, same code
-    version) is not run again unless ``output.overwrite=true``. A job that fails moves any
-    older result aside (``<name>.pkl.stale``), so no reader takes it for this job's current
-    result.
+    checked here, from ``cfg``, which may be None when a plan is given). A job whose stored
+    result is current (same recorded config, same code version) is not run again unless
+    ``output.overwrite=true``. A job that fails moves any older result aside
+    (``<name>.pkl.stale``), so no reader takes it for this job's current result.
     """
     experiment = task.experiment
     store = ResultStore(experiment)

@@ -33,9 +33,7 @@ class FoundCurrent(float):
     any job's value; the sweep counts these apart from the jobs it ran."""
 
 
-def run_job(
-    task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None = None
-) -> float:
+def run_job(task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None = None) -> float:
     """Run the job ``cfg`` describes, save its result, return the experiment's value of it.
 
     ``plan``: the job's plan if the sweep made it from this same config, else None (the job is

@@ -58,14 +58,19 @@ class JobConfig:
         for node in (self.template_hydra, self.hydra):
             if node is None:
                 continue
-            with read_write(node):
-                _assign_strings(_child(node, "overrides"), "task", self.overrides)
-                job = _child(node, "job")
+            # Each small node made writable, not the whole Hydra node: a flag change walks
+            # the subtree it is set on.
+            overrides, job = _child(node, "overrides"), _child(node, "job")
+            with read_write(overrides):
+                _assign_strings(overrides, "task", self.overrides)
+            with read_write(job):
                 _assign(job, "id", str(self.index))
                 _assign(job, "num", self.index)
-                if node is self.hydra:
-                    output_dir = job_output_dir(node, self.sweep_dir, subdir)
-                    _assign(_child(node, "runtime"), "output_dir", output_dir)
+            if node is self.hydra:
+                output_dir = job_output_dir(node, self.sweep_dir, subdir)
+                runtime = _child(node, "runtime")
+                with read_write(runtime):
+                    _assign(runtime, "output_dir", output_dir)
 
     def full_config(self) -> DictConfig:
         """The job's whole config, ``hydra`` node included, as Hydra hands it to callbacks

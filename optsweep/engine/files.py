@@ -34,17 +34,21 @@ def write_atomically(path: Path, data: bytes, exclusive: bool = False) -> None:
     process loses nothing.)
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    if exclusive:
+    if exclusive:  # created anew, so the kernel applies the umask as ``open`` would
         temporary = str(path.parent / f".{path.name}.tmp")
-        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        Path(temporary).unlink(missing_ok=True)  # a killed writer's leftover
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        mode = _existing_mode(path)
     else:
         handle, temporary = tempfile.mkstemp(
             dir=path.parent,
             prefix=f".{path.name}.{os.getpid()}@{socket.gethostname()}~",
             suffix=".tmp",
         )
+        mode = _mode_for(path)  # mkstemp creates 0600
     try:
-        os.fchmod(handle, _mode_for(path))
+        if mode is not None:
+            os.fchmod(handle, mode)
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
@@ -57,12 +61,18 @@ def write_atomically(path: Path, data: bytes, exclusive: bool = False) -> None:
         _remove_dead_writers_leftovers(path)
 
 
-def _mode_for(path: Path) -> int:
-    """The mode of the file at ``path``, else ``0o666`` less the process's umask."""
+def _existing_mode(path: Path) -> int | None:
+    """The mode of the file at ``path``, None if there is none."""
     try:
         return stat.S_IMODE(os.stat(path).st_mode)
     except OSError:
-        return 0o666 & ~_umask()
+        return None
+
+
+def _mode_for(path: Path) -> int:
+    """The mode of the file at ``path``, else ``0o666`` less the process's umask."""
+    mode = _existing_mode(path)
+    return 0o666 & ~_umask() if mode is None else mode
 
 
 def _umask() -> int:

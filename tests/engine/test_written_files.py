@@ -78,3 +78,36 @@ def test_a_dead_writers_temporary_file_is_removed_by_the_next_write(results):
         living_writer.wait()
         for leftover in (alive, elsewhere):
             leftover.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize(("umask", "expected"), [(0o022, 0o644), (0o077, 0o600)])
+def test_a_sweeps_results_are_written_as_the_umask_says_and_keep_a_replaced_mode(
+    tmp_path, umask, expected
+):
+    command = [
+        sys.executable,
+        str(TASK),
+        "-cp",
+        "experiment",
+        "-m",
+        f"output.dir={tmp_path / 'results'}",
+        f"hydra.sweep.dir={tmp_path / 'multirun'}",
+    ]
+    environment = {**os.environ, "PYTHONPATH": str(QUADRATIC)}
+
+    def sweep(*extra: str) -> None:
+        subprocess.run(
+            [*command, *extra],
+            check=True,
+            capture_output=True,
+            env=environment,
+            preexec_fn=lambda: os.umask(umask),  # noqa: PLW1509  (a child's own umask)
+        )
+
+    sweep()
+    written = sorted((tmp_path / "results").rglob("*.pkl"))
+    assert len(written) == 6 and {mode(path) for path in written} == {expected}
+    written[0].chmod(0o640)
+    sweep("output.overwrite=true")
+    assert mode(written[0]) == 0o640 and {mode(path) for path in written[1:]} == {expected}
+    assert not list((tmp_path / "results").rglob("*.tmp"))

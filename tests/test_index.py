@@ -111,3 +111,28 @@ def test_the_index_after_a_killed_sweep_and_two_sweeps_at_once(tmp_path):
         results_frame(results)
     assert [sweep.returncode for sweep in sweeps] == [0, 0]
     assert len(assert_index_is_the_files(results)) == 32
+
+
+def test_the_index_reads_list_columns_back_as_arrow_writes_them():
+    """The fast path for flat lists gives what ``to_pylist`` gives, value types included;
+    lists with nulls inside, nested lists and other columns take ``to_pylist`` itself."""
+    import pyarrow as pa
+
+    from optsweep.engine.index import _python_values
+
+    columns = [
+        [[1.0, 2.5], None, []],
+        [["tnc", "maxfun=10"], ["x"]],
+        [[1, 2], [3]],
+        [[True, False]],
+        [[1, None], [2]],
+        [[[1], [2]], None],
+        [1, 2, None],
+    ]
+    for values in columns:
+        whole = pa.array(values)
+        column = pa.chunked_array([whole.slice(0, 1), whole.slice(1)])  # two chunks
+        read = _python_values(column)
+        assert read == column.to_pylist() == values
+        types = [type(x) for row in read if isinstance(row, list) for x in row]
+        assert types == [type(x) for row in values if isinstance(row, list) for x in row]

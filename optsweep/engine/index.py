@@ -25,6 +25,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -34,8 +35,12 @@ from optsweep.engine.store import (
     NoResults,
     ResultFileError,
     ResultReader,
-    walk_results,
+    read_regular,
+    walk_result_paths,
 )
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +84,11 @@ def _stack(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _listing(root: Path) -> dict[str, tuple[int, int, int]]:
     """{path: (size, modification time, inode)} of the result files under ``root``: the paths
-    ``store.walk_results`` gives, the rule the sweep and every reader share. A dangling
+    ``store.walk_result_paths`` gives, the rule the sweep and every reader share. A dangling
     symlink gets (-1, -1, -1): it is read (and named) every time."""
     return {
-        str(path): (status.st_size, status.st_mtime_ns, status.st_ino) if status else (-1, -1, -1)
-        for path, status in walk_results(root)
+        path: (status.st_size, status.st_mtime_ns, status.st_ino) if status else (-1, -1, -1)
+        for path, status in walk_result_paths(root)
     }
 
 
@@ -140,15 +145,35 @@ def _encode(frame: pd.DataFrame, meta: dict) -> bytes:
     return buffer.getvalue()
 
 
+def _python_values(column: "pa.ChunkedArray") -> list:
+    """``column.to_pylist()``, faster for a column of flat lists without nulls inside them
+    (``x0``, ``overrides``): through numpy, one ``tolist`` a row (``to_pylist`` builds every
+    value through Arrow's scalars, most of the cost of reading the index)."""
+    import pyarrow as pa
+
+    kind = column.type
+    if not pa.types.is_list(kind) and not pa.types.is_large_list(kind):
+        return column.to_pylist()
+    inner = kind.value_type
+    flat = pa.types.is_integer(inner) or pa.types.is_floating(inner)
+    flat = flat or pa.types.is_boolean(inner) or pa.types.is_string(inner)
+    if not flat or any(chunk.flatten().null_count for chunk in column.chunks):
+        return column.to_pylist()
+    return [None if row is None else row.tolist() for row in column.to_pandas()]
+
+
 def _decode(path: Path) -> tuple[pd.DataFrame, dict]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path)
+    # Read as the readers read a result (no FIFO opened to block), and through ParquetFile:
+    # read_table's dataset layer costs as much again for one small file.
+    table = pq.ParquetFile(pa.BufferReader(read_regular(path))).read()
     meta = json.loads(table.schema.metadata[b"optsweep"])
     special = set(meta["list_columns"]) | set(meta["json_columns"])
     frame = table.drop_columns(list(special)).to_pandas()
     for name in special:
-        values = table.column(name).to_pylist()
+        values = _python_values(table.column(name))
         if name in meta["json_columns"]:
             values = [json.loads(text) for text in values]
         if name in meta["tuple_columns"]:

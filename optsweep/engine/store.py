@@ -646,12 +646,19 @@ def walk_results(directory: str | Path) -> Iterator[tuple[Path, os.stat_result |
     symlinked directories (each real directory once, so a link loop ends), with its status
     (through symlinks; None for a dangling symlink). Entries that are no regular file are
     listed too: reading one names and skips it (``ForeignFile``) without opening it."""
+    for path, status in walk_result_paths(directory):
+        yield Path(path), status
+
+
+def walk_result_paths(directory: str | Path) -> Iterator[tuple[str, os.stat_result | None]]:
+    """``walk_results`` with each path as a string (what the results index keys its rows
+    by: building thousands of ``Path`` objects cost more than listing the files)."""
     seen: set[tuple[int, int]] = set()
-    pending = [Path(directory)]
+    pending = [str(Path(directory))]
     while pending:
         current = pending.pop()
         try:
-            status = current.stat()
+            status = os.stat(current)
         except OSError:
             continue
         if (status.st_dev, status.st_ino) in seen:
@@ -667,12 +674,12 @@ def walk_results(directory: str | Path) -> Iterator[tuple[Path, os.stat_result |
             except OSError:
                 is_directory = False
             if is_directory:
-                pending.append(Path(entry.path))
+                pending.append(entry.path)
             elif is_result_name(entry.name):
                 try:
-                    yield Path(entry.path), entry.stat()
+                    yield entry.path, entry.stat()
                 except OSError:  # a dangling symlink
-                    yield Path(entry.path), None
+                    yield entry.path, None
 
 
 def result_files(directory: str | Path) -> list[Path]:

@@ -8,7 +8,8 @@ then, in this process, medians over --repeats of:
 - results_frame, no index: the first call (the index deleted before each);
 - results_frame: a later call (the index up to date, files older than its 2 s window);
 and, in subprocesses, what `make figures` runs (`optsweep plot` of the convergence and summary
-specs in one process, then plots/landscape.py) into a temporary directory. Written to
+specs in one process, then plots/landscape.py) into a temporary directory, against one Python
+process that imports matplotlib and pandas and writes one PDF (the figures' baseline). Written to
 bench/results-reading.md. Timings only: no assertions.
 """
 
@@ -64,6 +65,25 @@ def figures(results: Path) -> None:
         measure([*landscape, f"--results={results}", f"--out={out}"])
 
 
+# The figures' baseline: one Python process that imports matplotlib and pandas and writes
+# one PDF, the least any figure script costs.
+ONE_PDF = """
+import sys
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas
+figure, axes = plt.subplots()
+axes.plot(pandas.Series([1.0, 2.0, 3.0]))
+figure.savefig(sys.argv[1])
+"""
+
+
+def one_pdf() -> None:
+    with tempfile.TemporaryDirectory() as out:
+        measure([sys.executable, "-c", ONE_PDF, str(Path(out) / "one.pdf")])
+
+
 def bench(jobs: int, repeats: int, workdir: Path) -> dict[str, float]:
     measure(sweep_command(jobs, workdir))
     results = workdir / "results"
@@ -73,6 +93,7 @@ def bench(jobs: int, repeats: int, workdir: Path) -> dict[str, float]:
         "results_frame, no index": median_time(lambda: results_frame(results), repeats, drop_index),
         "results_frame": settled_then(lambda: median_time(lambda: results_frame(results), repeats)),
         "make figures": median_time(lambda: figures(results), max(1, repeats // 2)),
+        "one process writing one PDF": median_time(one_pdf, max(1, repeats // 2)),
     }
 
 
@@ -93,14 +114,21 @@ def main() -> None:
         f"Medians of {arguments.repeats} runs in one process (`make figures`: of "
         f"{max(1, arguments.repeats // 2)}, each a new process per script); Python "
         f"{platform.python_version()} on {os.cpu_count()} cores. 'vs pickle loop' is the time "
-        "over the pickle loop's for the same results, measured in the same run.",
+        "over the pickle loop's for the same results, measured in the same run; `make "
+        "figures` is compared with one Python process that imports matplotlib and pandas and "
+        "writes one PDF, measured in the same run.",
         "",
         "| results | what | time | vs pickle loop |",
         "|---:|---|---:|---:|",
     ]
     for jobs, times in rows.items():
         for what, seconds in times.items():
-            ratio = "" if what == "make figures" else f"{seconds / times['pickle loop']:.2f}x"
+            if what == "make figures":  # against the baseline measured in the same run
+                ratio = f"{seconds / times['one process writing one PDF']:.2f}x one PDF"
+            elif what == "one process writing one PDF":
+                ratio = ""
+            else:
+                ratio = f"{seconds / times['pickle loop']:.2f}x"
             lines.append(f"| {jobs} | {what} | {seconds * 1000:.0f} ms | {ratio} |")
     smallest, largest = min(rows), max(rows)
     lines += [

@@ -72,10 +72,23 @@ def default_scalars(result: Any) -> dict:
     ``{"value": v}`` for a number or bool; nothing for anything else. Readers derive the
     columns of files that do not record them with this same rule."""
     if isinstance(result, Mapping):
-        cells = {str(key): plain_scalar(value) for key, value in result.items()}
-        return {key: cell for key, cell in cells.items() if cell is not None}
+        return _cells(result)
     cell = plain_scalar(result)
     return {"value": cell} if cell is not None and not isinstance(cell, str) else {}
+
+
+def _cells(values: Mapping, refuse: Callable[[str, Any], None] | None = None) -> dict:
+    """``values``' entries as table cells (``plain_scalar``), without those that are none;
+    ``refuse(key, value)`` is called first for each such entry that is not None."""
+    cells = {}
+    for key, value in values.items():
+        cell = plain_scalar(value)
+        if cell is None:
+            if refuse is not None and value is not None:
+                refuse(str(key), value)
+            continue
+        cells[str(key)] = cell
+    return cells
 
 
 def _describe_scalars(config: dict, result: Any) -> str:
@@ -174,16 +187,14 @@ class Experiment:
     def scalars_of(self, result: Any) -> dict:
         if self.scalars is None:
             return default_scalars(result)
-        cells = {}
-        for key, value in self.scalars(result).items():
-            cell = plain_scalar(value)
-            if cell is None and value is not None:
-                raise TypeError(
-                    f"experiment {self.name!r}: its scalars gave {key!r} = {_what(value)}, "
-                    "which is no table cell (a bool, number or string)"
-                )
-            cells[str(key)] = cell
-        return {key: cell for key, cell in cells.items() if cell is not None}
+
+        def refuse(key: str, value: Any) -> None:
+            raise TypeError(
+                f"experiment {self.name!r}: its scalars gave {key!r} = {_what(value)}, "
+                "which is no table cell (a bool, number or string)"
+            )
+
+        return _cells(self.scalars(result), refuse)
 
     def value_of(self, result: Any) -> float:
         """The float a job returns: ``value(result)``, else the ``objective`` entry of a

@@ -79,13 +79,19 @@ def watching_stops() -> Iterator[None]:
             signal.signal(number, handler)
 
 
+def _take_request() -> BaseException | None:
+    """The oldest stop requested while ``watching_stops`` watches (forgetting them all)."""
+    stop = _requested[0] if _requested else None
+    _requested.clear()
+    return stop
+
+
 def raise_if_stopped(what: str) -> None:
     """After a job's task returned: if a stop was requested while it computed, raise it again
     (the task swallowed it, and its result is not to be saved)."""
-    if not _requested:
+    stop = _take_request()
+    if stop is None:
         return
-    stop = _requested[0]
-    _requested.clear()
     note = f"{what} returned a result after {_named(stop)} was requested: not saved"
     log.warning("%s", note)
     again = type(stop)(*stop.args)
@@ -96,11 +102,9 @@ def raise_if_stopped(what: str) -> None:
 def raise_if_stop_requested() -> None:
     """Raise the stop requested while ``watching_stops`` watches, if any: where the code
     that received it swallowed it, this stops the work at a point of our choosing."""
-    if not _requested:
-        return
-    stop = _requested[0]
-    _requested.clear()
-    raise type(stop)(*stop.args) from stop
+    stop = _take_request()
+    if stop is not None:
+        raise type(stop)(*stop.args) from stop
 
 
 def _named(stop: BaseException) -> str:

@@ -587,11 +587,11 @@ class CheckedSweeper(ExperimentSweeper):
                 results = Parallel(**options)(delayed(run_chunk)(context, c) for c in chunks)
             except TerminatedWorkerError as error:  # a worker was killed (OOM, kill -9)
                 reason = str(error).strip().splitlines()[0]
+                sweep_dir = str(self.config.hydra.sweep.dir)
                 for chunk in chunks:
                     died = ChunkDied(
                         f"a joblib worker died while chunk {chunk.number} ran: {reason}"
                     )
-                    sweep_dir = str(self.config.hydra.sweep.dir)
                     yield returns_of_a_dead_chunk(chunk.jobs, sweep_dir, died, plans=plans), None
                 return
             for result in results:

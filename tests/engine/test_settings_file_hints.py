@@ -10,16 +10,13 @@ from conftest import QUADRATIC, run_task
 TASK = QUADRATIC / "task.py"
 
 
-@pytest.mark.parametrize(
-    "text",
-    ["", "# to be written\n", "steps: ${budget}\n"],
-    ids=["empty", "comment-only", "no-package-header"],
-)
-def test_a_settings_file_without_global_package_is_named_with_the_header_to_add(tmp_path, text):
+def sweep_draft(tmp_path, text: str):
+    """The quadratic experiment's tree with ``settings/draft.yaml`` holding ``text``, swept
+    with ``settings=draft``."""
     tree = tmp_path / "experiment"
     shutil.copytree(QUADRATIC / "experiment", tree)
     (tree / "settings" / "draft.yaml").write_text(text)
-    refused = run_task(
+    return run_task(
         "-cp",
         str(tree),
         "settings=draft",
@@ -29,6 +26,15 @@ def test_a_settings_file_without_global_package_is_named_with_the_header_to_add(
         script=TASK,
         check=False,
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "# to be written\n", "steps: ${budget}\n"],
+    ids=["empty", "comment-only", "no-package-header"],
+)
+def test_a_settings_file_without_global_package_is_named_with_the_header_to_add(tmp_path, text):
+    refused = sweep_draft(tmp_path, text)
     assert refused.returncode != 0
     assert "top-level key 'settings' is not a task key" in refused.output
     assert "start it with '# @package _global_'" in refused.output
@@ -38,19 +44,7 @@ def test_a_settings_file_without_global_package_is_named_with_the_header_to_add(
 @pytest.mark.parametrize("entry", ["/scale: steep", "override /scale: steep"])
 def test_a_settings_file_choosing_an_option_without_global_package_says_to_add_it(tmp_path, entry):
     """Hydra alone says "No earlier Group Default for 'scale@settings.scale'"."""
-    tree = tmp_path / "experiment"
-    shutil.copytree(QUADRATIC / "experiment", tree)
-    (tree / "settings" / "draft.yaml").write_text(f"defaults:\n  - {entry}\nsteps: ${{budget}}\n")
-    refused = run_task(
-        "-cp",
-        str(tree),
-        "settings=draft",
-        "budget=1",
-        "-m",
-        workdir=tmp_path,
-        script=TASK,
-        check=False,
-    )
+    refused = sweep_draft(tmp_path, f"defaults:\n  - {entry}\nsteps: ${{budget}}\n")
     assert refused.returncode == 1, refused.output
     assert f"settings/draft.yaml: '- {entry}' chooses an option of a group" in refused.output
     assert "start it with '# @package _global_'" in refused.output

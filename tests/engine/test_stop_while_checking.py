@@ -14,6 +14,23 @@ from conftest import QUADRATIC, task_command
 TASK = QUADRATIC / "task.py"
 
 
+def start_large_sweep(tmp_path, **popen) -> subprocess.Popen:
+    """The quadratic experiment over 120,000 jobs (checking them takes far longer than the
+    test), its stdout and stderr piped together."""
+    command = task_command(
+        "-cp", "experiment", "budget=range(1,60001)", "-m", workdir=tmp_path, script=TASK
+    )
+    return subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(QUADRATIC)},
+        **popen,
+    )
+
+
 def sweeper_started(sweep: subprocess.Popen) -> str:
     """Wait for the sweeper's first line (from there on a stop is the sweep's to report);
     return the output so far."""
@@ -31,17 +48,7 @@ def sweeper_started(sweep: subprocess.Popen) -> str:
     ids=["ctrl-c", "sigterm"],
 )
 def test_a_stop_during_the_checks_says_so_in_a_line(tmp_path, sending, code, name):
-    command = task_command(
-        "-cp", "experiment", "budget=range(1,60001)", "-m", workdir=tmp_path, script=TASK
-    )
-    sweep = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(QUADRATIC)},
-    )
+    sweep = start_large_sweep(tmp_path)
     started = sweeper_started(sweep)
     time.sleep(1)  # into the checks: 120,000 jobs take far longer to check
     assert sweep.poll() is None, started + sweep.communicate()[0]
@@ -122,18 +129,8 @@ def test_a_stop_swallowed_while_checking_still_stops_the_sweep(tmp_path, sending
 def test_a_sweep_started_with_ctrl_c_ignored_keeps_ignoring_it(tmp_path):
     """A shell's background job ignores SIGINT (the terminal's Ctrl-C is for the foreground):
     the sweep leaves it ignored, and SIGTERM still stops it in a line."""
-    command = task_command(
-        "-cp", "experiment", "budget=range(1,60001)", "-m", workdir=tmp_path, script=TASK
-    )
-    sweep = subprocess.Popen(
-        command,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(QUADRATIC)},
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
+    ignoring = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # noqa: E731
+    sweep = start_large_sweep(tmp_path, preexec_fn=ignoring)
     started = sweeper_started(sweep)
     time.sleep(1)
     sweep.send_signal(signal.SIGINT)

@@ -7,10 +7,11 @@ import os
 import socket
 import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, NoReturn
 
 STALE_SUFFIX = ".stale"
 
@@ -34,6 +35,15 @@ def write_atomically(path: Path, data: bytes, exclusive: bool = False) -> None:
     process loses nothing.)
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    with _exit_guard:  # ``exit_now`` waits until the temporary file is renamed or removed
+        _write_through_temporary(path, data, exclusive)
+    if not exclusive:
+        _remove_dead_writers_leftovers(path)
+
+
+def _write_through_temporary(path: Path, data: bytes, exclusive: bool) -> None:
+    """``write_atomically``'s temporary file: created, written, synced, renamed to ``path``,
+    and removed if anything fails on the way."""
     if exclusive:  # created anew, so the kernel applies the umask as ``open`` would
         temporary = str(path.parent / f".{path.name}.tmp")
         Path(temporary).unlink(missing_ok=True)  # a killed writer's leftover
@@ -57,8 +67,6 @@ def write_atomically(path: Path, data: bytes, exclusive: bool = False) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    if not exclusive:
-        _remove_dead_writers_leftovers(path)
 
 
 def _existing_mode(path: Path) -> int | None:
@@ -156,35 +164,48 @@ def job_lock(path: Path) -> Iterator[None]:
     lock_path = path.parent / f".{path.name}.lock"
     said = False
     while True:
-        lock = open(lock_path, "a+")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        with _exit_guard:  # the file is created, locked and registered with no exit between
+            lock = open(lock_path, "a+")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                waited = False
+            except BlockingIOError:
+                waited = True
+            if not waited and _is_the_file_at(lock, lock_path):
+                _held.add(lock_path)
+                break
+        if waited:
             if not said:
                 lock.seek(0)
                 holder = lock.read().strip() or "another process"
                 log.warning("waiting for %s: %s is running this job", path, holder)
                 said = True
             fcntl.flock(lock, fcntl.LOCK_EX)
-        if _is_the_file_at(lock, lock_path):
-            break
+            with _exit_guard:
+                if _is_the_file_at(lock, lock_path):
+                    _held.add(lock_path)
+                    break
         lock.close()  # the holder removed it while this process waited: lock the new one
     try:
         lock.seek(0)
         lock.truncate()
         lock.write(f"process {os.getpid()} on {socket.gethostname()}\n")
         lock.flush()
-        _held.add(lock_path)
         yield
     finally:
-        _held.discard(lock_path)
-        lock_path.unlink(missing_ok=True)
+        with _exit_guard:
+            lock_path.unlink(missing_ok=True)
+            _held.discard(lock_path)
         fcntl.flock(lock, fcntl.LOCK_UN)
         lock.close()
 
 
 # The lock files this process holds (``job_lock``), for ``remove_held_locks``.
 _held: set[Path] = set()
+# Held while this process has a file on disk that it has not registered or not finished
+# (a lock file being taken or given back, a temporary file being written and renamed), so
+# that ``exit_now`` never leaves one behind.
+_exit_guard = threading.Lock()
 
 
 def remove_abandoned_lock(path: Path) -> None:
@@ -205,11 +226,14 @@ def remove_abandoned_lock(path: Path) -> None:
         fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def remove_held_locks() -> None:
-    """Remove the lock files this process holds: for a process about to exit at once (a pool
-    worker whose sweep died), which leaves none behind; the kernel releases the locks."""
+def exit_now(status: int) -> NoReturn:
+    """Exit this process at once (``os._exit``: a pool worker whose sweep died), leaving no
+    file of its own behind: it waits for a temporary file being written to be renamed or
+    removed, then removes the lock files it holds (the kernel releases the locks)."""
+    _exit_guard.acquire()  # never released: this process ends here
     for lock_path in list(_held):
         lock_path.unlink(missing_ok=True)
+    os._exit(status)
 
 
 def _is_the_file_at(handle: IO, path: Path) -> bool:

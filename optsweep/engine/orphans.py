@@ -4,16 +4,16 @@
 are reparented to init and would compute the rest of their chunk, then idle. Each worker
 watches its parent instead (``exit_with_parent``, started by the first chunk or warm-up it
 runs) and exits within a second of the parent's death. A job it was computing saves nothing
-(results are written atomically; its lock file is removed and the lock goes with the
-process), so the next run computes
-it again.
+(results are written atomically), so the next run computes it again; a result it was
+already writing is finished first. Its lock file is removed (the lock goes with the
+process), so no temporary or lock file of the worker's is left beside the results.
 """
 
 import os
 import threading
 import time
 
-from optsweep.engine.files import remove_held_locks
+from optsweep.engine.files import exit_now
 
 # How often a worker looks whether its parent is still there, in seconds.
 POLL = 0.5
@@ -36,7 +36,6 @@ def exit_with_parent() -> None:
         while True:
             time.sleep(POLL)
             if os.getppid() != parent:
-                remove_held_locks()
-                os._exit(ORPHANED)
+                exit_now(ORPHANED)
 
     threading.Thread(target=watch, name="optsweep-exit-with-parent", daemon=True).start()

@@ -139,3 +139,58 @@ def test_workers_exit_soon_after_their_sweep_is_killed(tmp_path):
     assert not alive(workers), f"still running after their sweep was killed: {alive(workers)}"
     assert not list((project / "results").rglob("*.pkl"))  # 30 s jobs: none had finished
     assert not list(project.rglob("*.lock"))
+
+
+WRITER = """
+import time
+from pathlib import Path
+
+import hydra
+
+from optsweep import Experiment
+
+LARGE = Experiment(name="large", objective="steps")
+
+
+@hydra.main(config_path="config", config_name="task")
+@LARGE.task
+def main(config: dict) -> dict:
+    Path(config["started"]).mkdir(exist_ok=True)
+    (Path(config["started"]) / str(config["steps"])).touch()
+    return {"steps": config["steps"], "payload": bytes(40_000_000)}
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_workers_of_a_killed_sweep_leave_no_temporary_or_lock_file(tmp_path):
+    """Each job writes a 40 MB result, so the workers are mostly inside a write (or holding
+    its lock) when the sweep is killed: each finishes the file it is writing, removes its
+    lock file and exits, and only whole results are left."""
+    project = slow_project(tmp_path)
+    (project / "task.py").write_text(WRITER)
+    sweep = start_sweep(
+        project,
+        "steps=range(0,2000)",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    results = project / "results"
+    deadline = time.monotonic() + 60
+    while not list(results.rglob("*.pkl")):
+        assert time.monotonic() < deadline and sweep.poll() is None, "no result was written"
+        time.sleep(0.05)
+    time.sleep(1)
+    workers = alive(children(sweep.pid))
+    os.kill(sweep.pid, signal.SIGKILL)
+    sweep.wait()
+    deadline = time.monotonic() + 30
+    while alive(workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive(workers), f"still running after their sweep was killed: {alive(workers)}"
+    saved = list(results.rglob("*.pkl"))
+    assert 2 <= len(saved) < 2000
+    leftovers = [path.name for path in results.rglob(".*") if path.is_file()]
+    assert not leftovers, leftovers

@@ -51,13 +51,12 @@ sweep: $(INSTALLED)  ## Run the full experiment sweep into results/, then the fi
 	$(PY) task.py -cp experiment -m
 	$(MAKE) figures
 
-# The generic figures and tables of plots/specs/ in one process; the landscape is the example's
-# own script.
-FIGURE_SPECS := plots/specs/convergence.yaml plots/specs/summary.yaml
+# Every figure and table of the paper in one process: the generic specs of plots/specs/ and the
+# landscape, the example's own script (its spec is of kind script).
+FIGURE_SPECS := plots/specs/convergence.yaml plots/specs/summary.yaml plots/specs/landscape.yaml
 
 figures: $(INSTALLED)  ## Draw the figures and the summary table in plots/ from results/
 	$(VENV)/bin/optsweep plot $(addprefix --spec ,$(FIGURE_SPECS))
-	$(PY) plots/landscape.py
 
 search: $(INSTALLED)  ## Run the nevergrad searches of experiment/search/ and draw their traces
 	$(PY) task.py -cp experiment search=tnc -m

@@ -7,9 +7,9 @@ then, in this process, medians over --repeats of:
 - pickle loop: `pickle.load` of every result file (what a notebook without this project does);
 - results_frame, no index: the first call (the index deleted before each);
 - results_frame: a later call (the index up to date, files older than its 2 s window);
-and, in subprocesses, what `make figures` runs (`optsweep plot` of the convergence and summary
-specs in one process, then plots/landscape.py) into a temporary directory, against one Python
-process that imports matplotlib and pandas and writes one PDF (the figures' baseline). Written to
+and, in a subprocess, what `make figures` runs (one `optsweep plot` of the convergence, summary
+and landscape specs) into a temporary directory, against one Python process that imports
+matplotlib and pandas and writes one PDF (the figures' baseline). Written to
 bench/results-reading.md. Timings only: no assertions.
 """
 
@@ -58,11 +58,9 @@ def figures(results: Path) -> None:
     with tempfile.TemporaryDirectory() as out:
         specs = ROOT / "plots" / "specs"
         plot = [sys.executable, "-m", "optsweep.cli", "plot", str(results), f"--out={out}"]
-        for name in ("convergence", "summary"):
+        for name in ("convergence", "summary", "landscape"):  # make figures: one process
             plot += ["--spec", str(specs / f"{name}.yaml")]
         measure(plot)
-        landscape = [sys.executable, str(ROOT / "plots" / "landscape.py")]
-        measure([*landscape, f"--results={results}", f"--out={out}"])
 
 
 # The figures' baseline: one Python process that imports matplotlib and pandas and writes
@@ -112,7 +110,7 @@ def main() -> None:
         "# Reading results (`make bench`)",
         "",
         f"Medians of {arguments.repeats} runs in one process (`make figures`: of "
-        f"{max(1, arguments.repeats // 2)}, each a new process per script); Python "
+        f"{max(1, arguments.repeats // 2)}, each a new process); Python "
         f"{platform.python_version()} on {os.cpu_count()} cores. 'vs pickle loop' is the time "
         "over the pickle loop's for the same results, measured in the same run; `make "
         "figures` is compared with one Python process that imports matplotlib and pandas and "

@@ -9,7 +9,7 @@ Spec: plots/specs/landscape.yaml. The paths are the iterates recorded in the res
 import numpy as np
 from matplotlib.colors import LogNorm
 
-from optsweep.report.figures import FIGURE_SUFFIXES, label, new_figure, run_script, save_figure
+from optsweep.report.figures import FIGURE_SUFFIXES, figure_files, label, new_figure, run_script
 from optsweep.report.precision import shown
 from optsweep.report.sweepdata import sweep_results
 from optsweep.report.table import load_result
@@ -79,7 +79,7 @@ def make(results, spec, out):
         values=[spec.budget],
         extra_overrides=spec.extra_overrides,
     ).frame
-    return save_figure(draw(frame, spec), out / spec.output)
+    return figure_files(draw(frame, spec), out / spec.output)
 
 
 def outputs(spec, out):

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from optsweep.engine.search.state import TRACE
-from optsweep.report.figures import FIGURE_SUFFIXES, new_figure, run_script, save_figure
+from optsweep.report.figures import FIGURE_SUFFIXES, figure_files, new_figure, run_script
 from optsweep.report.sweepdata import UnusableResults
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -74,7 +74,7 @@ def draw(numbers, values, spec):
 
 def make(results, spec, out):
     numbers, values = read_trace(results, spec.search)
-    return save_figure(draw(numbers, values, spec), out / spec.output)
+    return figure_files(draw(numbers, values, spec), out / spec.output)
 
 
 def outputs(spec, out):

@@ -1,7 +1,8 @@
 """The example's figures and tables from small real sweeps: the plotted data equals the results.
 
 The convergence figure and the summary table are generic specs (plots/specs/), drawn by
-``optsweep plot``; the landscape is the example's own script, on the generic helpers.
+``optsweep plot``; the landscape is the example's own script, on the generic helpers, drawn
+alone or by ``optsweep plot`` through its spec of kind script.
 """
 
 import shutil
@@ -198,19 +199,68 @@ def test_the_committed_summary_format_is_kept(one_seed, tmp_path):
     )
 
 
+def landscape_at(budget: int, directory) -> list[str]:
+    """``--spec`` of a spec file in ``directory`` that is the landscape's at ``budget`` (a
+    variant spec, as a user writes one: it extends the project's)."""
+    variant = directory / f"landscape-{budget}.yaml"
+    variant.write_text(f"extends: {SPECS / 'landscape.yaml'}\nbudget: {budget}\n")
+    return ["--spec", str(variant)]
+
+
 def test_figures_and_tables_write_identical_bytes_in_one_process(one_seed, tmp_path):
+    """``make figures``'s one process (generic specs and the landscape script's) writes the
+    bytes that the landscape script run alone writes, and the same bytes every time."""
+    every = [*convergence(), *summary("x_values=null"), *landscape_at(30, tmp_path)]
     for out in ("a", "b"):
-        completed = optsweep(one_seed, tmp_path / out, *convergence(), *summary("x_values=null"))
+        completed = optsweep(one_seed, tmp_path / out, *every)
         assert completed.returncode == 0, completed.stderr
-        assert completed.stdout.count("wrote") == 5
-        assert landscape_script(one_seed, tmp_path / out, "budget=30").returncode == 0
+        assert completed.stdout.count("wrote") == 7
+    assert landscape_script(one_seed, tmp_path / "alone", "budget=30").returncode == 0
     for name in ("convergence.png", "convergence.pdf", "landscape.png", "landscape.pdf"):
         a, b = (tmp_path / d / name for d in ("a", "b"))
         assert a.read_bytes() == b.read_bytes(), f"{name} differs between runs"
+    for name in ("landscape.png", "landscape.pdf"):
+        alone = (tmp_path / "alone" / name).read_bytes()
+        assert (tmp_path / "a" / name).read_bytes() == alone, f"{name}: not the script's bytes"
     assert (tmp_path / "a" / "convergence.pdf").read_bytes().startswith(b"%PDF")
     assert (tmp_path / "a" / "summary.csv").read_bytes() == (
         tmp_path / "b" / "summary.csv"
     ).read_bytes()
+
+
+def test_a_refused_script_spec_or_generic_spec_writes_none_of_the_set(one_seed, tmp_path):
+    """One process, one rule: the landscape refused (no results at its default budget 150)
+    writes neither it nor the convergence figure; a refused generic spec, no landscape."""
+    completed = optsweep(
+        one_seed, tmp_path, *convergence(), "--spec", str(SPECS / "landscape.yaml")
+    )
+    assert completed.returncode == 1, completed.stderr
+    assert "no results at maxfun=150 (the results have 10, 20, 30)" in completed.stderr
+    completed = optsweep(
+        one_seed, tmp_path, *landscape_at(30, tmp_path), *convergence("x_values=[10,40]")
+    )
+    assert completed.returncode == 1 and "missing lbfgsb maxfun=40" in completed.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["landscape-30.yaml"]
+
+
+def test_a_script_spec_without_its_script_or_functions_or_with_a_misspelt_key(one_seed, tmp_path):
+    (tmp_path / "gone.yaml").write_text("kind: script\nscript: gone.py\n")
+    (tmp_path / "half.py").write_text("def outputs(spec, out):\n    return []\n")
+    (tmp_path / "half.yaml").write_text("kind: script\nscript: half.py\n")
+    (tmp_path / "bare.yaml").write_text("kind: script\n")
+    out = tmp_path / "out"
+    for spec, expected in (
+        ("gone.yaml", f"script: no file {tmp_path / 'gone.py'}"),
+        ("half.yaml", f"{tmp_path / 'half.py'}: a figure script defines make(...)"),
+        ("bare.yaml", "a spec of kind script needs a file with script: <its .py>"),
+    ):
+        completed = optsweep(one_seed, out, *convergence(), "--spec", str(tmp_path / spec))
+        assert completed.returncode == 2, completed.stderr
+        assert f"optsweep: bad spec: {tmp_path / spec}" in completed.stderr or spec == "half.yaml"
+        assert expected in completed.stderr and "Traceback" not in completed.stderr
+    completed = optsweep(one_seed, out, *landscape_at(30, tmp_path), "budgett=3")
+    assert completed.returncode == 2 and "budgett" in completed.stderr
+    assert not out.exists()
 
 
 def test_incomplete_grid_is_refused_and_old_outputs_kept(one_seed, tmp_path):
@@ -300,9 +350,8 @@ def perturbed_copy(results, destination, relative: float):
 
 
 def outputs_of(results, out):
-    completed = optsweep(results, out, *convergence(), *summary("x_values=null"))
-    assert completed.returncode == 0, completed.stderr
-    completed = landscape_script(results, out, "budget=30")
+    every = [*convergence(), *summary("x_values=null"), *landscape_at(30, out.parent)]
+    completed = optsweep(results, out, *every)
     assert completed.returncode == 0, completed.stderr
     return {path.name: path.read_bytes() for path in sorted(out.iterdir())}
 
@@ -318,3 +367,18 @@ def test_results_agreeing_to_the_stated_precision_give_identical_figures_and_tab
     different = outputs_of(far, tmp_path / "far-out")
     assert different["summary.csv"] != reference["summary.csv"]
     assert different["convergence.pdf"] != reference["convergence.pdf"]
+
+
+def test_overrides_go_to_the_specs_that_have_their_key(one_seed, tmp_path):
+    """Drawn together, ``budget=`` is the landscape's and ``x_values=`` the convergence
+    figure's; a key that no spec has is named."""
+    landscape_spec = ("--spec", str(SPECS / "landscape.yaml"))
+    completed = optsweep(one_seed, tmp_path, *convergence(), *landscape_spec, "budget=30")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.count("wrote") == 4
+    completed = optsweep(
+        one_seed, tmp_path, *convergence(), *landscape_spec, "budget=20", "x_values=[10,20]"
+    )
+    assert completed.returncode == 0, completed.stderr
+    completed = optsweep(one_seed, tmp_path, *convergence(), *landscape_spec, "logyy=true")
+    assert completed.returncode == 2 and "logyy" in completed.stderr

@@ -56,7 +56,9 @@ def run_specs(arguments: argparse.Namespace, kind: str) -> int:
         return 2
     out = arguments.out if arguments.out is not None else project_root() / "plots"
     try:
-        loaded = [specs.load(path, arguments.overrides, kind) for path in arguments.spec or [None]]
+        loaded = specs.load_all(arguments.spec or [None], arguments.overrides, kind)
+        for spec in loaded:
+            render.outputs(spec, out)  # a figure script is imported now, and checked
     except SpecError as error:
         print(f"optsweep: bad spec: {error}", file=sys.stderr)
         return 2

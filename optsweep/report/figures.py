@@ -65,16 +65,15 @@ def write_all(files: dict[Path, bytes]) -> None:
         write_atomically(path, data)
 
 
-def save_figure(figure: plt.Figure, stem: Path) -> list[Path]:
-    """Write ``stem``.pdf and ``stem``.png, each atomically and byte-reproducibly."""
-    files = {stem.parent / f"{stem.name}{s}": data for s, data in figure_bytes(figure).items()}
-    write_all(files)
-    return list(files)
+def figure_files(figure: plt.Figure, stem: Path) -> dict[Path, bytes]:
+    """{``stem``.pdf: ..., ``stem``.png: ...}: the figure's files, byte-reproducible, not yet
+    written (``write_all``); closes it."""
+    return {stem.parent / f"{stem.name}{s}": data for s, data in figure_bytes(figure).items()}
 
 
 def run_script(
     name: str,
-    make: Callable[[Path, DictConfig, Path], list[Path]],
+    make: Callable[[Path, DictConfig, Path], dict[Path, bytes]],
     outputs: Callable[[DictConfig, Path], list[Path]],
     argv=None,
     project: Path | None = None,
@@ -82,7 +81,9 @@ def run_script(
     """Command-line wrapper of a figure or table script.
 
     ``python plots/<name>.py [--results DIR] [--out DIR] [key=value ...]``: loads the spec,
-    calls ``make(results, spec, out)`` which writes and returns its files. If the results are
+    calls ``make(results, spec, out)``, which returns its files ({path: bytes}), and writes
+    them, each atomically. (The same script drawn by ``optsweep plot --spec`` with a spec of
+    ``kind: script``: ``optsweep.report.specs``.) If the results are
     missing, unreadable or unfit, the script writes nothing, says why, names its existing
     ``outputs`` (left as they are: committed paper figures are never deleted) and exits
     non-zero. A file among the results that is no result at all is named and skipped.
@@ -103,6 +104,7 @@ def run_script(
         sys.exit(f"plots/{name}.py: bad spec override: {error}")
     try:
         written = make(arguments.results, spec, arguments.out)
+        write_all(written)
     except (NoResults, ResultFileError, UnusableResults) as error:
         kept = [path for path in outputs(spec, arguments.out) if path.exists()]
         note = (

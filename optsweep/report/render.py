@@ -4,11 +4,16 @@
 atomically: if the results cannot make one of them honestly (``UnusableResults``: see
 ``optsweep.report.sweepdata``), nothing is written and existing outputs are left as they are.
 Values are drawn and tabulated at the stated precision (``optsweep.report.precision``), and the
-files carry no dates or versions: the same results give the same bytes.
+files carry no dates or versions: the same results give the same bytes. The results are read
+once for all the generic specs; a ``kind: script`` spec's own script (imported once) reads
+what it needs.
 """
 
+import importlib.util
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -16,7 +21,9 @@ from omegaconf import DictConfig
 
 from optsweep.report.figures import FIGURE_SUFFIXES, figure_bytes, new_figure, write_all
 from optsweep.report.precision import DECIMAL_DIGITS, shown
+from optsweep.report.specs import SpecError
 from optsweep.report.sweepdata import NO_SETTING, Sweep, UnusableResults, sweep_results
+from optsweep.report.table import results_frame
 
 TABLE_SUFFIXES = (".csv", ".md", ".tex")
 
@@ -56,11 +63,12 @@ def _center_band(spec: DictConfig) -> tuple[str, str, str]:
     return ("median", "q25", "q75") if spec.agg == "median" else ("mean", "ci_low", "ci_high")
 
 
-def select(results: Path, spec: DictConfig) -> Sweep:
-    """The checked sweep a spec shows."""
+def select(results: Path, spec: DictConfig, frame: pd.DataFrame | None = None) -> Sweep:
+    """The checked sweep a spec shows (of ``frame``, the results' table, if already read)."""
     along = spec.along or spec.x
     return sweep_results(
         results,
+        frame=frame,
         along=along,
         hue=spec.hue,
         order=None if spec.order is None else list(spec.order),
@@ -242,13 +250,19 @@ def _named(out: Path, spec: DictConfig, suffix: str) -> Path:
 
 def outputs(spec: DictConfig, out: Path) -> list[Path]:
     """The files a spec writes into ``out``."""
+    if spec.kind == "script":
+        return list(script(spec).outputs(spec, out))
     suffixes = FIGURE_SUFFIXES if spec.kind == "figure" else TABLE_SUFFIXES
     return [_named(out, spec, suffix) for suffix in suffixes]
 
 
-def make(spec: DictConfig, results: Path, out: Path) -> dict[Path, bytes]:
-    """A spec's files, in memory: {path: bytes}."""
-    sweep = select(results, spec)
+def make(
+    spec: DictConfig, results: Path, out: Path, frame: pd.DataFrame | None = None
+) -> dict[Path, bytes]:
+    """A spec's files, in memory: {path: bytes} (``frame``: the results' table, if read)."""
+    if spec.kind == "script":
+        return dict(script(spec).make(results, spec, out))
+    sweep = select(results, spec, frame)
     if spec.kind == "figure":
         made = figure_bytes(draw(sweep, spec))
         return {_named(out, spec, suffix): data for suffix, data in made.items()}
@@ -261,11 +275,44 @@ def make(spec: DictConfig, results: Path, out: Path) -> dict[Path, bytes]:
     return {_named(out, spec, suffix): text.encode() for suffix, text in texts.items()}
 
 
+def script(spec: DictConfig) -> ModuleType:
+    """The module of a ``kind: script`` spec's file, imported once per process, with its
+    directory first on ``sys.path`` while it is imported (as ``python plots/<name>.py`` runs
+    it); ``SpecError`` if it lacks ``make`` or ``outputs``."""
+    path = Path(spec.script).resolve()
+    if path not in _scripts:
+        name = f"optsweep_script_{len(_scripts)}_{path.stem}"
+        found = importlib.util.spec_from_file_location(name, path)
+        assert found is not None and found.loader is not None
+        module = importlib.util.module_from_spec(found)
+        sys.modules[name] = module  # as for any import: dataclasses and pickle look it up
+        sys.path.insert(0, str(path.parent))
+        try:
+            found.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+        finally:
+            sys.path.remove(str(path.parent))
+        _scripts[path] = module
+    module = _scripts[path]
+    missing = [f for f in ("make", "outputs") if not callable(getattr(module, f, None))]
+    if missing:
+        raise SpecError(f"{path}: a figure script defines {' and '.join(missing)}(...)")
+    return module
+
+
+# The scripts of ``kind: script`` specs imported so far, by path.
+_scripts: dict[Path, ModuleType] = {}
+
+
 def render(specs: Sequence[DictConfig], results: Path, out: Path) -> list[Path]:
     """Make every spec's files, then write them all (atomically, each); if any spec cannot be
     made, raise (``UnusableResults``, ``NoResults``, ``ResultFileError``) before writing any."""
+    generic = [spec for spec in specs if spec.kind != "script"]
+    frame = results_frame(results) if generic else None
     made: dict[Path, bytes] = {}
     for spec in specs:
-        made.update(make(spec, results, out))
+        made.update(make(spec, results, out, frame))
     write_all(made)
     return list(made)

@@ -4,10 +4,17 @@ A spec file holds the keys of ``FigureSpec`` (``kind: figure``) or ``TableSpec``
 (``kind: table``); ``extends: common.yaml`` merges another file (relative to the spec's
 directory) under it first. ``key=value`` overrides from the command line are merged last. A key
 that the schema does not have is an error naming it, and so is a value of the wrong type.
+
+A spec of ``kind: script`` is a project's own figure or table: ``script:`` names its Python
+file (relative to the spec file that names it), which defines ``make(results, spec, out)``,
+returning its files as ``{path: bytes}`` without writing them, and ``outputs(spec, out)``,
+the paths it makes. ``optsweep.report.render`` draws it in the same process as the others,
+under the same rule. Its other keys are the script's own: no schema, but an override must name
+a key the file has.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from optsweep.engine.paths import project_root
 
-KINDS = ("figure", "table")
+KINDS = ("figure", "table", "script")
 AGGREGATIONS = ("median", "mean")
 # What a table column can show of each point's values across the aggregated keys.
 STATS = ("median", "q25", "q75", "mean", "ci_low", "ci_high", "min", "max", "rate")
@@ -109,12 +116,49 @@ def _read(path: Path, seen: tuple[Path, ...] = ()) -> DictConfig:
         raise SpecError(f"no spec file {path}") from None
     if not isinstance(loaded, DictConfig):
         raise SpecError(f"{path}: a spec is a mapping of keys")
+    if isinstance(loaded.get("script"), str):  # relative to the file that names it
+        loaded.script = str(path.parent / loaded.script)
     base = loaded.get("extends")
     if base is None:
         return loaded
     merged = OmegaConf.merge(_read(path.parent / str(base), (*seen, path)), loaded)
     assert isinstance(merged, DictConfig)
     return merged
+
+
+def load_all(
+    paths: Sequence[Path | None], overrides: Sequence[str] = (), kind: str = "figure"
+) -> list[DictConfig]:
+    """``load`` each spec file, with the overrides whose key it has: drawn together,
+    ``budget=50`` goes to the spec that has a budget (a script's) and ``x_values=...`` to the
+    figures' and tables'. An override that no spec has goes to all, so that the error names
+    it (with the key it may mean)."""
+    if len(paths) < 2:
+        return [load(path, overrides, kind) for path in paths]
+    keys = [_keys(path, kind) for path in paths]
+    unclaimed = [o for o in overrides if not any(_key_of(o) in known for known in keys)]
+    return [
+        load(path, [o for o in overrides if _key_of(o) in known or o in unclaimed], kind)
+        for path, known in zip(paths, keys, strict=True)
+    ]
+
+
+def _key_of(override: str) -> str:
+    """The top-level key an override sets (``labels.tnc=TNC``: labels)."""
+    return override.split("=", 1)[0].split(".", 1)[0].split("[", 1)[0]
+
+
+def _keys(path: Path | None, kind: str) -> set[str]:
+    """The keys a spec can take: its file's, and its kind's schema's."""
+    try:
+        given = _read(path) if path is not None else OmegaConf.create({})
+    except SpecError:
+        return set()  # load says what is wrong with it
+    kind = str(given.get("kind", kind))
+    schema = SCHEMAS.get(kind)
+    return {str(key) for key in given.keys()} | (
+        {f.name for f in fields(schema)} if schema is not None else set()
+    )
 
 
 def load(path: Path | None, overrides: Sequence[str] = (), kind: str = "figure") -> DictConfig:
@@ -128,6 +172,8 @@ def load(path: Path | None, overrides: Sequence[str] = (), kind: str = "figure")
         kind = str(command_line.get("kind", given.get("kind", kind)))
         if kind not in KINDS:
             raise SpecError(f"{where}: kind={kind!r} is not one of {', '.join(KINDS)}")
+        if kind == "script":
+            return _script_spec(given, command_line, path, where)
         if kind == "table":  # y=accuracy: one column, as y=[accuracy]
             for part in (given, command_line):
                 if isinstance(part.get("y"), str):
@@ -144,6 +190,23 @@ def load(path: Path | None, overrides: Sequence[str] = (), kind: str = "figure")
     _check(spec, where)
     if spec.kind == "figure":
         spec.style = _style(spec.style, path)
+    return spec
+
+
+def _script_spec(
+    given: DictConfig, command_line: DictConfig, path: Path | None, where: str
+) -> DictConfig:
+    """A ``kind: script`` spec: the file's keys (a misspelt override is an error naming it),
+    with ``script`` as the path of an existing file."""
+    if path is None or "script" not in given:
+        raise SpecError(f"{where}: a spec of kind script needs a file with script: <its .py>")
+    OmegaConf.set_struct(given, True)
+    spec = OmegaConf.merge(given, command_line)
+    assert isinstance(spec, DictConfig)
+    script = path.parent / str(spec.script)  # a path given as an override: from the spec's
+    if not script.is_file():
+        raise SpecError(f"{where}: script: no file {script}")
+    spec.script = str(script)
     return spec
 
 

@@ -84,13 +84,15 @@ def sweep_results(
     extra_overrides=(),
     where=None,
     swept=None,
+    frame: pd.DataFrame | None = None,
 ) -> Sweep:
     """The checked rows of one sweep of ``results_dir`` (see the module docstring): lines
     ``hue`` (None for ``order``: every one found, sorted), points at the values of the swept
     key ``along`` (None for ``values``: every one found), jobs carrying exactly
     ``extra_overrides`` and rows whose columns take the ``where`` values ({column: value or
-    [values]})."""
-    frame = results_frame(results_dir)
+    [values]}). ``frame``: ``results_frame(results_dir)`` if the caller has read it already
+    (several figures of the same results); it is not changed."""
+    frame = results_frame(results_dir) if frame is None else frame
     config_columns = frame.attrs["config_columns"]
     extra = identifying_overrides(list(extra_overrides))
     with_extra = "".join(f" {o}" for o in extra)

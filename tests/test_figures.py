@@ -382,3 +382,22 @@ def test_overrides_go_to_the_specs_that_have_their_key(one_seed, tmp_path):
     assert completed.returncode == 0, completed.stderr
     completed = optsweep(one_seed, tmp_path, *convergence(), *landscape_spec, "logyy=true")
     assert completed.returncode == 2 and "logyy" in completed.stderr
+
+
+def test_make_figures_spec_paths_relative_to_the_project(one_seed, tmp_path):
+    """As the Makefile names them: relative to the working directory."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "optsweep.cli", "plot", str(one_seed), "--out", str(tmp_path)]
+        + ["--spec", "plots/specs/convergence.yaml", "--spec", "plots/specs/landscape.yaml"]
+        + ["budget=30"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "convergence.pdf",
+        "convergence.png",
+        "landscape.pdf",
+        "landscape.png",
+    ]

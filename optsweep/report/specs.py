@@ -117,7 +117,7 @@ def _read(path: Path, seen: tuple[Path, ...] = ()) -> DictConfig:
     if not isinstance(loaded, DictConfig):
         raise SpecError(f"{path}: a spec is a mapping of keys")
     if isinstance(loaded.get("script"), str):  # relative to the file that names it
-        loaded.script = str(path.parent / loaded.script)
+        loaded.script = str((path.parent / loaded.script).absolute())
     base = loaded.get("extends")
     if base is None:
         return loaded

@@ -315,6 +315,26 @@ def test_mixed_configs_in_one_setting_are_refused(project_copy, tmp_path):
     assert completed.returncode == 1 and "mix configs" in completed.stderr
 
 
+def test_with_seeds_a_start_may_vary_between_seeds_but_an_option_not_within_one(
+    project_copy, tmp_path
+):
+    """x0 drawn from each seed differs between seeds: one sweep. An eta changed for one seed's
+    second budget mixes two experiments within that seed: refused, naming the option."""
+    script = project_copy / "task.py"
+    sweep = ("-cp", "experiment", "settings=tnc", "maxfun=10,20", "seed=0,1", "x0=null", "-m")
+    run_task(*sweep, workdir=tmp_path, script=script)
+    swept = sweep_results(tmp_path / "results", "maxfun", extra_overrides=["x0=null"])
+    assert len(swept.frame) == 4 and swept.over == ["seed"]
+    settings = project_copy / "experiment" / "settings" / "tnc.yaml"
+    settings.write_text(settings.read_text().replace("eta: 0.5", "eta: 0.3"))
+    rerun = ("-cp", "experiment", "settings=tnc", "maxfun=20", "seed=1", "x0=null", "-m")
+    run_task(*rerun, workdir=tmp_path, script=script)
+    with pytest.raises(
+        UnusableResults, match="'tnc' mix configs: method.options.eta takes 0.5, 0.3"
+    ):
+        sweep_results(tmp_path / "results", "maxfun", extra_overrides=["x0=null"])
+
+
 def test_one_off_runs_do_not_enter_the_figure(one_seed, tmp_path):
     results = tmp_path / "results"
     shutil.copytree(one_seed, results)

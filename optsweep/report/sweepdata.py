@@ -243,17 +243,26 @@ def check_consistent(sweep: Sweep, config_columns: list[str]) -> None:
     """Within a line, only the swept keys vary: a config value may differ between points only
     if it is a swept key's value (the option a settings file maps the budget onto), and
     between the aggregated keys' values (a start point drawn from the seed); two different
-    ``eta`` or ``x0`` in one line would mix two experiments."""
+    ``eta`` or ``x0`` in one line would mix two experiments.
+
+    One grouping counts, for every column at once, the values within each line and
+    combination of the aggregated keys; only a column found to vary is looked at further."""
     frame = sweep.frame
     swept_columns = [key for key in sweep.swept if key in frame.columns]
+    checked = [column for column in config_columns if column not in sweep.swept]
+    if not checked or frame.empty:
+        return
+    wanted = dict.fromkeys([*checked, *swept_columns, *sweep.over])
+    hashed = pd.DataFrame({c: frame[c].map(_hashable) for c in wanted}, index=frame.index)
+    keys = [frame[sweep.hue], *(hashed[key] for key in sweep.over)]
+    distinct = hashed[checked].groupby(keys, sort=False).nunique(dropna=False)
+    most = distinct.groupby(level=0, sort=False).max()  # per line, per column
     for line, rows in frame.groupby(sweep.hue, sort=False):
-        for column in config_columns:
-            if column in sweep.swept:
-                continue
-            cells = rows[column].map(_hashable)
-            if any((cells == rows[key].map(_hashable)).all() for key in swept_columns):
+        for column in (c for c in checked if most.loc[line, c] > 1):
+            cells = hashed.loc[rows.index, column]
+            if any((cells == hashed.loc[rows.index, key]).all() for key in swept_columns):
                 continue  # a swept key's value under another name
-            groups = rows.groupby(sweep.over) if sweep.over else [(None, rows)]
+            groups = hashed.loc[rows.index].groupby(sweep.over) if sweep.over else [(None, rows)]
             for _, group in groups:
                 found = group[column].map(_hashable).unique()
                 if len(found) > 1:

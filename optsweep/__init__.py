@@ -12,10 +12,24 @@ Importing the package registers the ``project_path`` and ``run_id`` resolvers th
 use, so that every path in them is tied to the project, not to the shell's working directory.
 """
 
+from typing import TYPE_CHECKING
+
 from optsweep.engine.errors import InvalidJobConfig
-from optsweep.engine.experiment import Experiment
 from optsweep.engine.paths import register_resolvers
+
+if TYPE_CHECKING:
+    from optsweep.engine.experiment import Experiment
 
 __all__ = ["Experiment", "InvalidJobConfig"]
 
 register_resolvers()
+
+
+def __getattr__(name: str):
+    """``optsweep.Experiment``, imported when first used: the reporting commands, which read
+    results of any experiment, do not pay for Hydra's import."""
+    if name == "Experiment":
+        from optsweep.engine.experiment import Experiment
+
+        return Experiment
+    raise AttributeError(f"module 'optsweep' has no attribute {name!r}")

@@ -20,12 +20,14 @@ import sys
 COMMANDS = ("new", "plot", "table", "export", "compare", "convert")
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand, or of ``command`` alone (whose module alone is then
+    imported: ``optsweep plot`` does not import what ``compare`` or ``new`` need)."""
     top = argparse.ArgumentParser(
         prog="optsweep", description="Reproducible Hydra experiment sweeps: the command line."
     )
     subparsers = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
+    for name in COMMANDS if command is None else (command,):
         try:
             module = importlib.import_module(f"optsweep.cli.{name}")
         except ModuleNotFoundError as error:
@@ -37,7 +39,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    top = parser()
+    words = sys.argv[1:] if argv is None else argv
+    top = parser(words[0] if words and words[0] in COMMANDS else None)
     arguments, rest = top.parse_known_args(argv)
     # key=value overrides may also follow options (optsweep plot --spec a.yaml logy=true).
     if rest and isinstance(getattr(arguments, "overrides", None), list):

@@ -86,9 +86,10 @@ def _is_the_engines(file: Path) -> bool:
 
 def _primary_config_dir() -> Path | None:
     """The primary config directory of an initialized Hydra, if it is a directory."""
-    from hydra.core.global_hydra import GlobalHydra
-
-    hydra = GlobalHydra.instance()
+    global_hydra = sys.modules.get("hydra.core.global_hydra")
+    if global_hydra is None:  # Hydra not even imported (the reporting commands)
+        return None
+    hydra = global_hydra.GlobalHydra.instance()
     if not hydra.is_initialized():
         return None
     for element in hydra.config_loader().get_search_path().get_path():

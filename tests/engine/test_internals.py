@@ -26,6 +26,70 @@ def test_apply_overrides_changes_adds_and_deletes_in_place():
     assert OmegaConf.to_container(cfg) == {"a": 10, "b": {"c": [1, 2]}, "e": "x"}
 
 
+# Each override on each config: the in-place path where it applies, Hydra's elsewhere.
+OVERRIDES = [
+    "a=10", "a=x", "a=1.5e3", "a=true", "a=null", "b.c=3", "b.d=4", "b.e=5", "m=7",
+    "b.c='${a}'", "b.c=???", "l.0=5", "a=[1,2]", "a={k:1}", "+z=1", "b.zz=1", "~a",
+    "typed.n=2", "typed.n=x", "ro.v=2", "none.v=1", "link.c=1",
+]  # fmt: skip
+
+
+def configs():
+    cfg = OmegaConf.create(
+        {
+            "a": 1,
+            "b": {"c": "x", "d": None, "e": "${a}"},
+            "m": "???",
+            "l": [1, 2],
+            "typed": OmegaConf.structured(Typed),
+            "ro": {"v": 1},
+            "none": None,
+            "link": "${b}",
+        }
+    )
+    OmegaConf.set_readonly(cfg.ro, True)
+    struct = OmegaConf.create(OmegaConf.to_container(cfg))
+    OmegaConf.set_struct(struct, True)
+    return cfg, struct
+
+
+@pytest.mark.parametrize("override", OVERRIDES)
+def test_apply_overrides_in_place_gives_what_hydras_code_gives(override):
+    """The in-place setting of a plain value must be indistinguishable from Hydra's: the same
+    config (values and their types) or the same error."""
+    for fast, slow in zip(configs(), configs(), strict=True):
+        outcomes = []
+        for apply, cfg in ((internals.apply_overrides, fast), (_hydras, slow)):
+            try:
+                apply(parsed(override), cfg)
+                outcomes.append(("ok", _typed(OmegaConf.to_container(cfg))))
+            except Exception as error:
+                outcomes.append((type(error).__name__, str(error).split("\n")[0]))
+        assert outcomes[0] == outcomes[1], override
+
+
+def _hydras(overrides, cfg):
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    ConfigLoaderImpl._apply_overrides_to_config(overrides, cfg)
+
+
+def _typed(value):
+    if isinstance(value, dict):
+        return {key: _typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_typed(item) for item in value]
+    return (type(value).__name__, value)
+
+
+def test_apply_overrides_sets_plain_values_in_place_and_leaves_the_rest_to_hydra():
+    cfg, _ = configs()
+    simple = [o for o in parsed(*OVERRIDES) if internals._plain_value_node(o, cfg) is not None]
+    assert [str(o.input_line) for o in simple] == [
+        "a=10", "a=x", "a=1.5e3", "a=true", "b.c=3", "b.d=4", "b.e=5", "m=7",
+    ]  # fmt: skip
+
+
 def test_is_basic_launcher_tells_hydras_in_process_launcher_from_others():
     from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 

@@ -164,7 +164,8 @@ class FastComposer:
         self.templates: dict[tuple, tuple[DictConfig, DictConfig, str, bool]] = {}
         # group overrides -> (keys the last job set, that job's config, reusable in place)
         self.working: dict[tuple, tuple[tuple | None, DictConfig]] = {}
-        self.current: tuple | None = None  # (template, Hydra's copy of its node)
+        # (template, Hydra's copy of its node, the Hydra node of each)
+        self.current: tuple | None = None
         self.fallbacks = 0
         # Whether some composed job changes its working directory or environment (hydra.job.
         # chdir, env_set, e.g. from a settings file): then only Hydra's launcher may run it.
@@ -250,16 +251,19 @@ class FastComposer:
             or self.current[0] is not full
             or self.current[1] is not internals.current_hydra_root()
         ):
-            self.current = (full, internals.set_job_hydra_node(full))  # copies: once a template
+            root = internals.set_job_hydra_node(full)  # copies: once a template
+            # Their Hydra nodes too (OmegaConf's attribute access costs more than the rest of
+            # a job's composition).
+            self.current = (full, root, _child(full, "hydra"), _child(root, "hydra"))
         inert = all("${" not in repr(v.value()) for v in parsed)
         job = JobConfig(
             task,
-            self.current[1].hydra,
+            self.current[3],
             tuple(overrides),
             index,
             family=(groups, keys) if plain and inert else None,
             changed=keys,
-            template_hydra=full.hydra,
+            template_hydra=self.current[2],
             sweep_dir=sweep_dir,
             subdir_is_number=numbered,
         )

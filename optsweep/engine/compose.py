@@ -58,19 +58,13 @@ class JobConfig:
         for node in (self.template_hydra, self.hydra):
             if node is None:
                 continue
-            # Each small node made writable, not the whole Hydra node: a flag change walks
-            # the subtree it is set on.
-            overrides, job = _child(node, "overrides"), _child(node, "job")
-            with read_write(overrides):
-                _assign_strings(overrides, "task", self.overrides)
-            with read_write(job):
-                _assign(job, "id", str(self.index))
-                _assign(job, "num", self.index)
+            _assign_strings(_child(node, "overrides"), "task", self.overrides)
+            job = _child(node, "job")
+            _assign(job, "id", str(self.index))
+            _assign(job, "num", self.index)
             if node is self.hydra:
                 output_dir = job_output_dir(node, self.sweep_dir, subdir)
-                runtime = _child(node, "runtime")
-                with read_write(runtime):
-                    _assign(runtime, "output_dir", output_dir)
+                _assign(_child(node, "runtime"), "output_dir", output_dir)
 
     def full_config(self) -> DictConfig:
         """The job's whole config, ``hydra`` node included, as Hydra hands it to callbacks
@@ -90,20 +84,33 @@ def _child(container: DictConfig, key: str) -> DictConfig:
 
 
 def _assign(container: DictConfig, key: str, value: Any) -> None:
-    """``container[key] = value``; where ``key`` holds a plain value already, by that value
-    node's own conversion (OmegaConf's validated assignment costs ten times more: it ran for
-    every job). The caller makes ``container`` writable."""
+    """``container[key] = value`` in a read-only Hydra node; where ``key`` holds a plain value
+    already, by that value node's own conversion, with only that node made writable
+    (OmegaConf's validated assignment costs ten times more, and a flag changed on a container
+    walks its subtree: both ran for every job)."""
     child = container._get_node(key)
     if isinstance(child, ValueNode):
-        child._set_value(value)
+        _set_writable(child, value)
     else:
-        with open_dict(container):
+        with read_write(container), open_dict(container):
             container[key] = value
 
 
+def _set_writable(node: ValueNode, value: Any) -> None:
+    """Set ``node``'s value, the node alone made writable meanwhile (its own flag wins over
+    its parents')."""
+    own = node._get_node_flag("readonly")
+    node._set_flag("readonly", False)
+    try:
+        node._set_value(value)
+    finally:
+        node._set_flag("readonly", own)
+
+
 def _assign_strings(container: DictConfig, key: str, values: tuple[str, ...]) -> None:
-    """``container[key] = list(values)``, changing only the items that differ when the list
-    there has as many (the jobs of one template differ in a few values)."""
+    """``container[key] = list(values)`` in a read-only Hydra node, changing only the items
+    that differ when the list there has as many (the jobs of one template differ in a few
+    values)."""
     current = container._get_node(key)
     if (
         not isinstance(current, ListConfig)
@@ -111,15 +118,16 @@ def _assign_strings(container: DictConfig, key: str, values: tuple[str, ...]) ->
         or current._is_none()
         or len(current) != len(values)
     ):
-        with open_dict(container):
+        with read_write(container), open_dict(container):
             container[key] = list(values)
         return
     for position, value in enumerate(values):
         item = current._get_node(position)
         if not isinstance(item, ValueNode):
-            current[position] = value
+            with read_write(current):
+                current[position] = value
         elif item._value() != value:
-            item._set_value(value)
+            _set_writable(item, value)
 
 
 def job_output_dir(

@@ -7,7 +7,8 @@ the in-process runner passes the plan the sweep's checks made for the same confi
 import copy
 import logging
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -45,9 +46,10 @@ def run_job(task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None
     experiment = task.experiment
     store = ResultStore(experiment)
     hydra_cfg = HydraConfig.get()
-    overrides = list(hydra_cfg.overrides.task)
+    overrides = list(plan.overrides if plan is not None else hydra_cfg.overrides.task)
+    facts = _facts_of(hydra_cfg)
     # A search needs each job's value (NoObjective says what to declare); a grid does not.
-    value = experiment.value_of if _in_search(hydra_cfg) else experiment.job_value
+    value = experiment.value_of if facts.in_search else experiment.job_value
     if plan is None:
         assert cfg is not None, "a job without its checked plan needs its config"
         try:
@@ -63,10 +65,9 @@ def run_job(task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None
                 log.info("up to date, not rerun: %s", plan.path)
                 return FoundCurrent(value(stored["result"]))
         started, clock = now(), time.perf_counter()
-        timeout = OmegaConf.select(hydra_cfg.sweeper, "job_timeout", default=None)
         what = f"job [{' '.join(overrides)}]"
         try:
-            with watching_stops(), time_limit(timeout, what):
+            with watching_stops(), time_limit(facts.timeout, what):
                 result = task.compute(copy.deepcopy(plan.config))  # the record keeps the original
                 raise_if_stopped(what)  # a stop the task swallowed: its result is not saved
         except Exception:
@@ -78,11 +79,7 @@ def run_job(task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None
         meta["path"] = str(plan.path)
         # Which config-group options made this job (settings=tnc, method=tnc): figures group
         # by them.
-        meta["choices"] = {
-            group: choice
-            for group, choice in hydra_cfg.runtime.choices.items()
-            if not group.startswith("hydra/")
-        }
+        meta["choices"] = dict(facts.choices)
         meta["setting"] = setting_of(overrides, result_groups(experiment))
         record = {
             "config": plan.config,
@@ -96,13 +93,37 @@ def run_job(task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None
     return value(result)
 
 
-def _in_search(hydra_cfg) -> bool:
-    """Whether the job is an evaluation of a search (nevergrad's sweeper, or a search file)."""
-    sweeper = hydra_cfg.sweeper
-    return (
-        OmegaConf.select(sweeper, "optim", default=None) is not None
-        or OmegaConf.select(sweeper, "search", default=None) is not None
-    )
+@dataclass(frozen=True)
+class _HydraFacts:
+    """What a job reads of its Hydra node that its overrides do not change."""
+
+    in_search: bool  # an evaluation of a search (nevergrad's sweeper, or a search file)
+    timeout: float | None  # hydra.sweeper.job_timeout
+    choices: dict[str, str]  # the config-group options that made it, Hydra's own left out
+
+
+def _facts_of(hydra_cfg: Any) -> _HydraFacts:
+    """The facts of ``hydra_cfg``, read once for the jobs that share the node (the jobs of one
+    template, in this process): the last node's are kept with the node itself, so that an
+    identity match is the same node."""
+    global _last_facts
+    if _last_facts is None or _last_facts[0] is not hydra_cfg:
+        sweeper = hydra_cfg.sweeper
+        in_search = (
+            OmegaConf.select(sweeper, "optim", default=None) is not None
+            or OmegaConf.select(sweeper, "search", default=None) is not None
+        )
+        choices = {
+            str(group): choice
+            for group, choice in hydra_cfg.runtime.choices.items()
+            if not str(group).startswith("hydra/")
+        }
+        timeout = OmegaConf.select(sweeper, "job_timeout", default=None)
+        _last_facts = (hydra_cfg, _HydraFacts(in_search, timeout, choices))
+    return _last_facts[1]
+
+
+_last_facts: tuple[Any, _HydraFacts] | None = None
 
 
 def setting_of(overrides: list[str], groups: tuple[str, ...]) -> str | None:

@@ -15,11 +15,11 @@ benchopt), with one worker on both sides (ours in process; `benchopt run --n-job
 - sweep: `python task.py -cp experiment [seed=...] -m` against `benchopt run --no-plot`;
 - cached rerun: the same command again after a full sweep (ours skips every job, benchopt
   reads its cache);
-- sweep + figures: the sweep, then `make figures`'s work (`optsweep plot` of the convergence
-  and summary specs, plots/landscape.py: PDF figures and a table), against `benchopt run` with
-  its default report (an HTML page) and, in the same rounds, with `--no-html` (matplotlib
-  PDFs).
-Times are wall times of whole processes (ours for sweep + figures: the sum of its three); the
+- sweep + figures: the sweep, then `make figures`'s work (one `optsweep plot` of the
+  convergence, summary and landscape specs: PDF and PNG figures and a table), against
+  `benchopt run` with its default report (an HTML page) and, in the same rounds, with
+  `--no-html` (matplotlib PDFs).
+Times are wall times of whole processes (ours for sweep + figures: the sum of its two); the
 table gives the medians and the ratio of the medians, measured in the same run, against the
 issue's goal (ours at most 0.5x benchopt's), and is written to bench/benchopt.md.
 

@@ -47,7 +47,7 @@ def variants(jobs: int, slurm: bool) -> dict[str, tuple[str, ...]]:
 
 def run_once(jobs: int, extra: tuple[str, ...]) -> float:
     with tempfile.TemporaryDirectory() as directory:
-        wall, _ = measure(sweep_command(jobs, Path(directory), *extra))
+        wall, *_ = measure(sweep_command(jobs, Path(directory), *extra))
     return wall
 
 

@@ -14,7 +14,7 @@ def evaluation_of(
     with the job's result file if it is an experiment's job (``store``)."""
     path = None
     if store is not None and ret.cfg is not None:
-        path = str(store.path(ret.cfg.output, list(ret.overrides), ret.cfg))
+        path = str(store.path(ret.cfg.output, list(ret.overrides or ()), ret.cfg))
     if ret.status is JobStatus.COMPLETED:
         return Evaluation(number, params, float(ret.return_value), path=path)
     error = internals.job_error(ret)

@@ -28,6 +28,7 @@ from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
+from hydra.errors import OverrideParseException
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
@@ -55,6 +56,10 @@ log = logging.getLogger(__name__)
 # The user attributes a trial gets here (Optuna's dashboard shows them).
 ERROR, PATH, RESUMED = "error", "path", "resumed"
 RESUMED_NOTE = "left RUNNING by a search that stopped; evaluated by a later run"
+SEARCHABLE = (
+    "a search dimension is interval(...), tag(log, interval(...)), int(interval(...)), "
+    "choice(...) or range(...); anything else a plain value"
+)
 
 
 class OptunaSearch(Sweeper):
@@ -119,8 +124,7 @@ class OptunaSearch(Sweeper):
         space, fixed, lines = self._space(arguments, refusals)
         if not space and not refusals:
             refusals.append(
-                f"{self.params_key}: no search space: give it parameters to search "
-                "(key: interval(...), tag(log, interval(...)), int(...), choice(...), range(...))"
+                f"{self.params_key}: no search space: give it parameters to search ({SEARCHABLE})"
             )
         if refusals:
             raise SearchRefused("search refused before any evaluation:\n  " + "\n  ".join(refusals))
@@ -158,10 +162,16 @@ class OptunaSearch(Sweeper):
         for origin, line in given:
             try:
                 (override,) = parser.parse_overrides([line])
+            except OverrideParseException as error:
+                said = str(error).strip().splitlines()
+                refusals.append(f"{origin}: {line!r} is not Hydra's override grammar: {said[0]}")
+                continue
+            try:
                 made = None if override.is_delete() else internals.optuna_distribution(override)
             except Exception as error:
-                message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-                refusals.append(f"{origin}: {type(error).__name__}: {message}".rstrip(": "))
+                said = str(error).strip().splitlines()
+                why = f"{type(error).__name__}: {said[0]}" if said else type(error).__name__
+                refusals.append(f"{origin}: {line!r} cannot be searched ({why}); {SEARCHABLE}")
                 continue
             key = override.get_key_element()
             space.pop(key, None)

@@ -58,11 +58,13 @@ FIGURE_SPECS := plots/specs/convergence.yaml plots/specs/summary.yaml plots/spec
 figures: $(INSTALLED)  ## Draw the figures and the summary table in plots/ from results/
 	$(VENV)/bin/optsweep plot $(addprefix --spec ,$(FIGURE_SPECS))
 
-search: $(INSTALLED)  ## Run the nevergrad searches of experiment/search/ and draw their traces
+search: $(INSTALLED)  ## Run the searches of experiment/search/ (nevergrad, Optuna) and draw their traces
 	$(PY) task.py -cp experiment search=tnc -m
 	$(PY) task.py -cp experiment search=lbfgsb -m
+	$(PY) task.py -cp experiment search=tnc-optuna -m
 	$(PY) plots/search_trace.py search=tnc
 	$(PY) plots/search_trace.py search=lbfgsb
+	$(PY) plots/search_trace.py search=tnc-optuna
 
 test: $(TRACKERS) $(DOCS)  ## Run all tests (the SLURM ones start a test cluster: root)
 	$(PY) -m pytest

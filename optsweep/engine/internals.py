@@ -4,7 +4,7 @@ Each buys something the public API does not offer (mostly speed: composing and r
 thousands of jobs). tests/test_internals.py pins the behaviour each one relies on, so a Hydra
 or OmegaConf upgrade that changes it fails there, naming the function, not in four modules at
 once. Versions these were written against: hydra-core 1.4.0rc3, omegaconf 2.4.1rc1,
-hydra-nevergrad-sweeper 1.4.0rc3.
+hydra-nevergrad-sweeper 1.4.0rc3, hydra-optuna-sweeper 1.4.0rc3, optuna 5.0.0.
 """
 
 import contextlib
@@ -233,6 +233,31 @@ def nevergrad_parameter(override: Override) -> Any:
     )
 
     return create_nevergrad_parameter_from_override(override)
+
+
+def optuna_distribution(override: Override) -> Any:
+    """The Optuna distribution hydra-optuna-sweeper makes of one parsed override (interval,
+    ``tag(log, ...)``, ``int(...)``, choice, range: a search dimension; a plain value: its
+    string, a constant). Imports optuna."""
+    from hydra_plugins.hydra_optuna_sweeper._impl import create_optuna_distribution_from_override
+
+    return create_optuna_distribution_from_override(override)
+
+
+def reopened_trial(study: Any, frozen: Any) -> Any:
+    """An Optuna ``Trial`` of ``study`` for the stored trial ``frozen`` (its ``FrozenTrial``),
+    as ``Study.ask`` makes one: a trial left RUNNING by a stopped process can then be drawn to
+    the end, have attributes set and be told. The sampler's ``before_trial`` runs, as in ask."""
+    import optuna
+
+    return optuna.Trial(study, frozen._trial_id)
+
+
+def suggest(trial: Any, name: str, distribution: Any) -> Any:
+    """Draw parameter ``name`` of the Optuna ``Trial`` from ``distribution``, or return the value
+    the trial already holds (as ``Study.ask(fixed_distributions=...)`` and hydra-optuna-sweeper
+    do): completes a trial whose drawing was interrupted."""
+    return trial._suggest(name, distribution)
 
 
 def __getattr__(name: str) -> Any:

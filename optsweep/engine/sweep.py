@@ -753,22 +753,17 @@ class CheckedSweeper(ExperimentSweeper):
     # -- searches and the dry run -----------------------------------------------------------
 
     def _run_search(self, arguments: list[str]) -> Any:
-        """The search of ``search=<name>``, its state and tuned settings under
-        ``<output.dir>/search=<name>/``."""
-        from omegaconf import OmegaConf
-
-        from optsweep.engine.search.config import CheckedOptimConf
-        from optsweep.engine.search.nevergrad import NevergradSearch
+        """The search of ``search=<name>`` (nevergrad's for ``optim:``, Optuna's for
+        ``optuna:``), its state and tuned settings under ``<output.dir>/search=<name>/``."""
+        from optsweep.engine.search.chosen import chosen_search
 
         assert self.config is not None and self.hydra_context is not None
         choices = self.config.hydra.runtime.choices
         name = choices.get("search")
-        optim = OmegaConf.merge(OmegaConf.structured(CheckedOptimConf), self.search.optim)
-        search = NevergradSearch(
-            optim,
-            params=self.search.get("params"),
+        search = chosen_search(
+            self.search,
+            name,
             state_dir=str(Path(self.config.output.dir) / f"search={name}"),
-            search_name=name,
             tunes_settings=choices.get("settings"),
         )
         search.setup(

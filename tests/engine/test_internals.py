@@ -226,3 +226,30 @@ def test_joblib_launcher_options_are_what_its_launcher_would_pass_to_joblib():
 
     assert internals.joblib_workers(options) == os.cpu_count()
     assert internals.joblib_workers({"n_jobs": 3}) == 3
+
+
+def test_optuna_internals_read_the_search_space_and_reopen_a_trial():
+    """optsweep.engine.search.optuna: hydra-optuna-sweeper's distributions of the override
+    grammar, and a trial left RUNNING drawn to the end (kept values kept) and told."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    (log_interval,) = parsed("x=tag(log, interval(0.001, 1))")
+    assert internals.optuna_distribution(log_interval) == FloatDistribution(0.001, 1, log=True)
+    (integers,) = parsed("n=int(interval(2, 30))")
+    assert internals.optuna_distribution(integers) == IntDistribution(2, 30)
+    (choices,) = parsed("c=choice(a,b)")
+    assert internals.optuna_distribution(choices) == CategoricalDistribution(["a", "b"])
+    (constant,) = parsed("y=3")
+    assert internals.optuna_distribution(constant) == "3"
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    space = {"x": FloatDistribution(0, 1), "n": IntDistribution(2, 30)}
+    asked = study.ask()
+    kept = internals.suggest(asked, "x", space["x"])  # stopped before n was drawn
+    (frozen,) = study.get_trials(deepcopy=False)
+    reopened = internals.reopened_trial(study, frozen)
+    assert [internals.suggest(reopened, k, d) for k, d in space.items()][0] == kept
+    assert set(reopened.params) == {"x", "n"}
+    study.tell(reopened, 1.0)
+    assert study.trials[0].state is optuna.trial.TrialState.COMPLETE

@@ -102,6 +102,22 @@ FILES = {
               params:
                 model.params.c: interval(0.0, 4.0)
         """,
+    "experiment/search/c-optuna.yaml": """
+        # @package _global_
+        defaults:
+          - override /settings: wide
+        rounds: 1
+        hydra:
+          sweeper:
+            search:
+              optuna:
+                sampler: TPESampler
+                sampler_options: {n_startup_trials: 3}
+                n_trials: 8
+                num_workers: 2
+              params:
+                model.params.c: interval(0.0, 4.0)
+        """,
 }
 
 
@@ -181,6 +197,41 @@ def test_a_search_maximizes_the_declared_objective_and_says_so(project, tmp_path
     assert len(values) == 6 and min(values) < max(values)
     assert progress["definition"]["maximize"] is True
     assert progress["best_evaluated"]["value"] == max(values)
+
+
+def test_an_optuna_search_maximizes_the_declared_objective(project, tmp_path):
+    import optuna
+
+    completed = run(project, "-cp", "experiment", "search=c-optuna", "-m", cwd=tmp_path)
+    assert "maximizing score" in completed.output
+    directory = project / "results/search=c-optuna"
+    with (directory / "trace.csv").open() as file:
+        values = [float(row["value"]) for row in csv.DictReader(file)]
+    progress = yaml.safe_load((directory / "progress.yaml").read_text())
+    assert len(values) == 8 and min(values) < max(values)
+    assert progress["definition"]["maximize"] is True
+    assert progress["best_evaluated"]["value"] == max(values)
+    study = optuna.load_study(
+        study_name=progress["study"]["name"], storage=progress["study"]["storage"]
+    )
+    assert study.direction is optuna.study.StudyDirection.MAXIMIZE
+    assert study.best_value == max(values)
+    tuned = yaml.safe_load((directory / "c-optuna-tuned.yaml").read_text())
+    assert tuned["model"]["params"]["c"] == progress["best_evaluated"]["params"]["model.params.c"]
+
+
+def test_an_optuna_search_saying_minimize_for_a_maximizing_experiment_is_refused(project, tmp_path):
+    search = project / "experiment/search/c-optuna.yaml"
+    search.write_text(
+        search.read_text().replace("n_trials: 8", "n_trials: 8\n        direction: minimize")
+    )
+    refused = run(project, "-cp", "experiment", "search=c-optuna", "-m", cwd=tmp_path, check=False)
+    assert refused.returncode != 0
+    assert (
+        "hydra.sweeper.search.optuna.direction=minimize, but experiment 'toy' declares "
+        "direction='maximize'" in refused.output
+    )
+    assert not (project / "results").exists()
 
 
 def test_a_search_file_contradicting_the_direction_is_refused(project, tmp_path):

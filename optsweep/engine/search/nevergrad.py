@@ -18,16 +18,16 @@ from pathlib import Path
 
 import nevergrad as ng
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.utils import JobStatus
-from hydra.errors import CompactHydraException
 from omegaconf import OmegaConf
 
 from optsweep.engine import internals
 from optsweep.engine.experiment import experiment_of
-from optsweep.engine.files import write_atomically
-from optsweep.engine.keys import task_keys
 from optsweep.engine.progress import ProgressReport
-from optsweep.engine.search.state import Evaluation, SearchState, search_id, tuned_settings
+from optsweep.engine.search.context import runs_on
+from optsweep.engine.search.errors import SearchFailed, SearchRefused
+from optsweep.engine.search.evaluations import evaluation_of
+from optsweep.engine.search.outcome import best_or_fail, raise_if_too_many_failed, report_best
+from optsweep.engine.search.state import Evaluation, SearchState
 from optsweep.engine.store import ResultStore, identifying_overrides
 
 log = logging.getLogger(__name__)
@@ -35,14 +35,6 @@ log = logging.getLogger(__name__)
 # The loss told to nevergrad for a failed evaluation: worse than any real objective value in
 # a search box, and below nevergrad's clipping threshold (5e20), which would warn on inf.
 FAILED_LOSS = 1e20
-
-
-class SearchFailed(CompactHydraException):
-    """Too many evaluations of a search failed, or all of them did."""
-
-
-class SearchRefused(CompactHydraException):
-    """The search cannot run as defined; nothing was evaluated."""
 
 
 def check_definition(optim) -> None:
@@ -116,8 +108,6 @@ class NevergradSearch(internals.NevergradSweeperImpl):
 
     def _definition(self, params_conf) -> dict:
         optim = self.opt_config
-        plain = OmegaConf.to_container(self.config, resolve=False)
-        assert isinstance(plain, dict)
         return {
             "optimizer": optim.optimizer,
             "budget": optim.budget,
@@ -126,23 +116,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
             "noisy": optim.noisy,
             "maximize": self.maximize,
             "space": identifying_overrides([str(p) for p in params_conf]),
-            # What else the search runs on: the sweep's config (where results go left out),
-            # digested, and the experiment's own variables (maxfun: 100), shown.
-            "config": search_id({k: v for k, v in plain.items() if k not in ("hydra", "output")}),
-            "variables": self._variables(plain),
-            "code": None if self.store is None else self.store.code,
-        }
-
-    def _variables(self, plain: dict) -> dict:
-        """The top-level scalars of the config ``plain`` that are not task keys: the
-        experiment's variables, which a search file fixes (``maxfun: 100``)."""
-        if self.store is None:
-            return {}
-        known = task_keys(self.store.experiment)
-        return {
-            str(key): value
-            for key, value in plain.items()
-            if key not in known and key != "hydra" and isinstance(value, (int, float, str, bool))
+            **runs_on(self.config, self.store),
         }
 
     def sweep(self, arguments: list[str]) -> None:
@@ -175,31 +149,23 @@ class NevergradSearch(internals.NevergradSweeperImpl):
                 optim.budget,
             )
         self.job_idx = len(state.evaluations)
-        tolerated = optim.max_failure_rate * optim.budget
         with ProgressReport(self.config.hydra.sweep.dir, optim.budget - self.job_idx):
-            self._loop(optimizer, state, space, direction, tolerated)
-        best = state.best(self.maximize)
-        if best is None:
-            raise SearchFailed(
-                self._failures(
-                    state.evaluations,
-                    f"all {len(state.evaluations)} evaluations failed; no best point",
-                )
-            )
-        failed = [e for e in state.evaluations if not e.ok]
-        if failed:  # tolerated, but never silent
-            log.warning(
-                "%s",
-                self._failures(
-                    failed,
-                    f"{len(failed)} of {len(state.evaluations)} evaluations failed (tolerated: "
-                    f"max_failure_rate={optim.max_failure_rate} of the budget); they count as "
-                    "the worst value:",
-                ),
-            )
-        self._report(state, best, optimizer.provide_recommendation().value, directory)
+            self._loop(optimizer, state, space, direction)
+        best = best_or_fail(state, self.maximize, optim.max_failure_rate)
+        report_best(
+            state,
+            best,
+            optimizer="nevergrad",
+            sweep_dir=self.config.hydra.sweep.dir,
+            maximize=self.maximize,
+            objective=self.objective,
+            search_name=self.search_name,
+            tunes_settings=self.tunes_settings,
+        )
+        recommendation = optimizer.provide_recommendation().value
+        log.info("Best parameters: %s", " ".join(f"{k}={v}" for k, v in recommendation.items()))
 
-    def _loop(self, optimizer, state, space, direction, tolerated) -> None:
+    def _loop(self, optimizer, state, space, direction) -> None:
         """Ask, launch, tell and save batch after batch until the budget is used."""
         optim = self.opt_config
         while len(state.evaluations) < optim.budget:
@@ -217,61 +183,13 @@ class NevergradSearch(internals.NevergradSweeperImpl):
                 ok = state.evaluations[-1].ok and math.isfinite(value)
                 optimizer.tell(candidate, direction * value if ok else FAILED_LOSS)
             recommendation = optimizer.provide_recommendation().value
-            state.save(optimizer, {k: recommendation[k] for k in space}, self.maximize)
-            failed = [e for e in state.evaluations if not e.ok]
-            if len(failed) > tolerated:
-                raise SearchFailed(
-                    self._failures(
-                        failed,
-                        f"{len(failed)} of {len(state.evaluations)} evaluations failed: "
-                        f"more than max_failure_rate={optim.max_failure_rate} of the budget "
-                        f"{optim.budget}",
-                    )
-                )
+            state.save(
+                self.maximize,
+                optimizer=optimizer,
+                recommendation={k: recommendation[k] for k in space},
+            )
+            raise_if_too_many_failed(state, optim.budget, optim.max_failure_rate)
 
     def _evaluation(self, number, space, candidate, ret) -> Evaluation:
         params = {key: candidate.value[key] for key in space}
-        path = None
-        if self.store is not None and ret.cfg is not None:
-            path = str(self.store.path(ret.cfg.output, list(ret.overrides), ret.cfg))
-        if ret.status is JobStatus.COMPLETED:
-            return Evaluation(number, params, float(ret.return_value), path=path)
-        error = internals.job_error(ret)
-        return Evaluation(number, params, None, f"{type(error).__name__}: {error}", path)
-
-    @staticmethod
-    def _failures(failed, headline: str) -> str:
-        lines = [f"  #{e.number} {e.params}: {e.error}" for e in failed if not e.ok][:10]
-        return "\n".join([headline] + lines)
-
-    def _report(self, state, best, recommendation, directory) -> None:
-        write_atomically(
-            Path(self.config.hydra.sweep.dir) / "optimization_results.yaml",
-            OmegaConf.to_yaml(
-                OmegaConf.create(
-                    {
-                        "name": "nevergrad",
-                        "best_evaluated_params": best.params,
-                        "best_evaluated_result": best.value,
-                    }
-                )
-            ).encode(),
-        )
-        if self.search_name and self.tunes_settings:
-            tuned = directory / f"{self.search_name}-tuned.yaml"
-            write_atomically(
-                tuned,
-                tuned_settings(
-                    self.search_name, self.tunes_settings, best, state.definition, self.objective
-                ).encode(),
-            )
-            log.info("Tuned settings: %s (copy to experiment/settings/ to compare)", tuned)
-        log.info(
-            "Best evaluated (%s %s): %r at evaluation %d: %s",
-            "maximizing" if self.maximize else "minimizing",
-            self.objective,
-            best.value,
-            best.number,
-            " ".join(f"{k}={v}" for k, v in best.params.items()),
-        )
-        log.info("Best parameters: %s", " ".join(f"{k}={v}" for k, v in recommendation.items()))
+        return evaluation_of(number, params, ret, self.store)

@@ -1,12 +1,14 @@
 """What a hyperparameter search has done, kept on disk as it goes, so it can be audited,
-plotted and resumed.
+plotted and resumed, whatever its optimizer (nevergrad or Optuna).
 
 A search directory holds:
 - ``trace.csv``: one row per evaluation in order: value (or the failure), parameters, result file;
-- ``progress.yaml``: evaluations done of the budget, failures, the best *evaluated* point and
-  nevergrad's current *recommendation* (a model's guess, possibly never evaluated);
-- ``optimizer.state``: the pickled nevergrad optimizer, to resume without repeating finished
-  evaluations (a file this project wrote: it is only read back from the same directory);
+- ``progress.yaml``: evaluations done of the budget, failures, the best *evaluated* point and,
+  for nevergrad, its current *recommendation* (a model's guess, possibly never evaluated), for
+  Optuna where its study is (``study``);
+- nevergrad's ``optimizer.state``: the pickled optimizer, to resume without repeating finished
+  evaluations (a file this project wrote: it is only read back from the same directory). An
+  Optuna search keeps its state in its study's storage instead (``study.db`` by default);
 - ``<search>-tuned.yaml`` once the search succeeded: the best evaluated point as a settings file.
 Each file is rewritten atomically after every batch of evaluations.
 """
@@ -56,10 +58,13 @@ class SearchState:
     directory: Path
     definition: dict
     evaluations: list[Evaluation] = field(default_factory=list)
+    # What identifies the search, if not the whole definition (an Optuna study goes on under
+    # a larger budget: its identity leaves the budget out).
+    identity: str | None = None
 
     @property
     def id(self) -> str:
-        return search_id(self.definition)
+        return self.identity or search_id(self.definition)
 
     def resume(self):
         """The saved optimizer if this directory holds the same search, else None (the old
@@ -92,8 +97,17 @@ class SearchState:
             return None
         return (max if maximize else min)(done, key=lambda pair: pair[0])[1]
 
-    def save(self, optimizer, recommendation: dict, maximize: bool) -> None:
-        """Write trace, progress and optimizer state (each atomically)."""
+    def save(
+        self,
+        maximize: bool,
+        *,
+        optimizer=None,
+        recommendation: dict | None = None,
+        study: dict | None = None,
+    ) -> None:
+        """Write trace, progress and, given a nevergrad ``optimizer``, its state (each
+        atomically). ``recommendation``: nevergrad's; ``study``: an Optuna search's name and
+        storage, said in the progress file."""
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(["evaluation", "value", "error", "params", "path"])
@@ -108,9 +122,10 @@ class SearchState:
                 ]
             )
         write_atomically(self.directory / TRACE, buffer.getvalue().encode())
-        write_atomically(self.directory / STATE, pickle.dumps(optimizer))
+        if optimizer is not None:
+            write_atomically(self.directory / STATE, pickle.dumps(optimizer))
         best = self.best(maximize)
-        progress = {
+        progress: dict = {
             "search_id": self.id,
             "definition": self.definition,
             "evaluations": len(self.evaluations),
@@ -124,11 +139,14 @@ class SearchState:
                 "params": best.params,
                 "path": best.path,
             },
-            "recommendation": {
+        }
+        if recommendation is not None:
+            progress["recommendation"] = {
                 "params": recommendation,
                 "note": "nevergrad's guess of the optimum; may be unevaluated",
-            },
-        }
+            }
+        if study is not None:
+            progress["study"] = study
         write_atomically(
             self.directory / PROGRESS, yaml.safe_dump(progress, sort_keys=False).encode()
         )

@@ -1,0 +1,21 @@
+"""One evaluation of a search made from the job that ran it, whatever the optimizer."""
+
+from hydra.core.utils import JobReturn, JobStatus
+
+from optsweep.engine import internals
+from optsweep.engine.search.state import Evaluation
+from optsweep.engine.store import ResultStore
+
+
+def evaluation_of(
+    number: int, params: dict, ret: JobReturn, store: ResultStore | None
+) -> Evaluation:
+    """Evaluation ``number`` at ``params``: the job's value, or its error as ``Type: message``;
+    with the job's result file if it is an experiment's job (``store``)."""
+    path = None
+    if store is not None and ret.cfg is not None:
+        path = str(store.path(ret.cfg.output, list(ret.overrides or ()), ret.cfg))
+    if ret.status is JobStatus.COMPLETED:
+        return Evaluation(number, params, float(ret.return_value), path=path)
+    error = internals.job_error(ret)
+    return Evaluation(number, params, None, f"{type(error).__name__}: {error}", path)

@@ -1,0 +1,365 @@
+"""The search loop behind ``hydra/sweeper=optuna`` and a search file's ``optuna:`` block.
+
+An Optuna study driven by ask and tell, batch after batch, each batch's trials launched
+together through Hydra's launcher (each a normal checked job writing its result file), as the
+nevergrad search does. Compared with hydra-optuna-sweeper 1.4.0rc3, whose translation of the
+override grammar into Optuna distributions it reuses:
+- the study lives in a real storage (``optsweep.engine.search.optuna_storage``: SQLite in the
+  search's directory by default), under a name derived from the search's definition;
+- rerunning the same search resumes its study: finished trials (COMPLETE or FAIL) are never
+  run again, and a trial a stopped run left RUNNING is evaluated (again) with the parameters
+  it holds, under its own number (its user attribute ``resumed`` says so);
+- each trial is drawn by a sampler made for it, seeded from the seed and the trial's number
+  (``OptunaDefinition.sampler_for``): the same definition gives the same trials, resumed or
+  not, whatever the batch size;
+- failed and non-finite evaluations are told FAIL (their error in the trial's user attribute
+  ``error``) and tolerated up to ``max_failure_rate`` of the whole search (upstream: of each
+  batch); past that, or if nothing succeeded, the search exits non-zero with no best point;
+- the direction is the experiment's, declared once; the definition is checked before any
+  evaluation, naming each key that means nothing;
+- the trace, progress and tuned settings files are the nevergrad search's
+  (``optsweep.engine.search.state``), rewritten from the study after every batch.
+"""
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.plugins import Plugins
+from hydra.errors import OverrideParseException
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig
+
+from optsweep.engine import internals
+from optsweep.engine.experiment import experiment_of
+from optsweep.engine.files import job_lock
+from optsweep.engine.progress import ProgressReport
+from optsweep.engine.search.context import runs_on
+from optsweep.engine.search.errors import SearchRefused
+from optsweep.engine.search.evaluations import evaluation_of
+from optsweep.engine.search.optuna_definition import OptunaDefinition
+from optsweep.engine.search.optuna_storage import (
+    StudyPlace,
+    place_of,
+    storage_forms,
+    study_name,
+)
+from optsweep.engine.search.outcome import best_or_fail, raise_if_too_many_failed, report_best
+from optsweep.engine.search.state import Evaluation, SearchState, search_id
+from optsweep.engine.store import ResultStore, identifying_overrides
+
+log = logging.getLogger(__name__)
+
+# The user attributes a trial gets here (Optuna's dashboard shows them).
+ERROR, PATH, RESUMED = "error", "path", "resumed"
+RESUMED_NOTE = "left RUNNING by a search that stopped; evaluated by a later run"
+SEARCHABLE = (
+    "a search dimension is interval(...), tag(log, interval(...)), int(interval(...)), "
+    "choice(...) or range(...); anything else a plain value"
+)
+
+
+class OptunaSearch(Sweeper):
+    """An Optuna search (see the module docstring); ``hydra_plugins.optsweep_sweeper`` holds
+    the thin plugin class of ``hydra/sweeper=optuna``, ``optsweep.engine.sweep`` runs a search
+    file's."""
+
+    def __init__(
+        self,
+        definition: OptunaDefinition,
+        params: Any = None,
+        params_key: str = "hydra.sweeper.params",
+        state_dir: str | None = None,
+        search_name: str | None = None,
+        tunes_settings: str | None = None,
+    ):
+        """``params``: the search space, {key: override value}; ``params_key``: where it is
+        configured (for messages); ``state_dir``: trace, progress and the default storage
+        (None: ``<sweep dir>/search``); ``search_name``, ``tunes_settings``: the experiment
+        tree's search and the settings file it tunes."""
+        self.definition = definition
+        self.params = dict(params or {})
+        self.params_key = params_key
+        self.state_dir, self.search_name = state_dir, search_name
+        self.tunes_settings = tunes_settings
+        self.config: DictConfig | None = None
+        self.hydra_context: HydraContext | None = None
+        self.launcher: Any = None
+        self.store: ResultStore | None = None
+        self.experiment: Any = None
+        self.objective = "the task's value"
+        self.maximize = definition.direction == "maximize"
+        self.job_idx = 0
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        self.config, self.hydra_context = config, hydra_context
+        self.launcher = Plugins.instance().instantiate_launcher(
+            config=config, hydra_context=hydra_context, task_function=task_function
+        )
+        task = experiment_of(task_function)
+        if task is not None:
+            self.experiment = task.experiment
+            self.store = ResultStore(task.experiment)
+            self.objective = task.experiment.objective or "the task's value"
+
+    # -- the definition, checked ------------------------------------------------------------
+
+    def _checked(self, arguments: list[str], directory: Path):
+        """The search space ({key: distribution}), the overrides every job gets, every
+        configured line, and the study's place; ``SearchRefused`` naming every key that
+        means nothing, before anything is evaluated."""
+        refusals = self.definition.refusals()
+        refusals += self._direction_refusals()
+        place = place_of(self.definition.storage, directory)
+        if place is None:
+            refusals.append(
+                f"{self.definition.key('storage')}={self.definition.storage}: "
+                f"{storage_forms(directory)}"
+            )
+        space, fixed, lines = self._space(arguments, refusals)
+        if not space and not refusals:
+            refusals.append(
+                f"{self.params_key}: no search space: give it parameters to search ({SEARCHABLE})"
+            )
+        if refusals:
+            raise SearchRefused("search refused before any evaluation:\n  " + "\n  ".join(refusals))
+        assert place is not None
+        return space, fixed, lines, place
+
+    def _direction_refusals(self) -> list[str]:
+        """The experiment declares the direction once; a definition saying otherwise is
+        refused (a plain Hydra app's direction is the definition's, minimize if unsaid)."""
+        stated = self.definition.direction
+        if self.experiment is None:
+            self.maximize = stated == "maximize"
+            return []
+        self.maximize = self.experiment.maximize
+        if stated in ("minimize", "maximize") and stated != self.experiment.direction:
+            key = self.definition.key("direction")
+            return [
+                f"{key}={stated}, but experiment {self.experiment.name!r} declares "
+                f"direction={self.experiment.direction!r}; declare the direction once, in "
+                f"Experiment(direction=...), and drop {key}"
+            ]
+        return []
+
+    def _space(self, arguments: list[str], refusals: list[str]):
+        """As hydra-optuna-sweeper: the configured params, then the command line's overrides
+        (a sweep: a search dimension; a plain value or a deletion: the same for every job).
+        A line that cannot be read is added to ``refusals``, naming its key."""
+        from optuna.distributions import BaseDistribution
+
+        parser = OverridesParser.create()
+        configured = [(f"{self.params_key}.{k}", f"{k}={v}") for k, v in self.params.items()]
+        given = configured + [(line, line) for line in arguments]
+        space: dict[str, BaseDistribution] = {}
+        fixed: dict[str, str] = {}
+        for origin, line in given:
+            try:
+                (override,) = parser.parse_overrides([line])
+            except OverrideParseException as error:
+                said = str(error).strip().splitlines()
+                refusals.append(f"{origin}: {line!r} is not Hydra's override grammar: {said[0]}")
+                continue
+            try:
+                made = None if override.is_delete() else internals.optuna_distribution(override)
+            except Exception as error:
+                said = str(error).strip().splitlines()
+                why = f"{type(error).__name__}: {said[0]}" if said else type(error).__name__
+                refusals.append(f"{origin}: {line!r} cannot be searched ({why}); {SEARCHABLE}")
+                continue
+            key = override.get_key_element()
+            space.pop(key, None)
+            fixed.pop(key, None)
+            if isinstance(made, BaseDistribution):
+                space[key] = made
+            else:
+                fixed[key] = line if made is None else f"{key}={made}"
+        return space, list(fixed.values()), [line for _, line in given]
+
+    def _definition(self, lines: list[str]) -> dict:
+        d = self.definition
+        assert self.config is not None
+        return {
+            "optimizer": f"optuna {d.sampler_name}",
+            "sampler": d.sampler,
+            "sampler_options": d.sampler_options,
+            "seed": d.seed,
+            "budget": d.n_trials,
+            "num_workers": d.batch,
+            "maximize": self.maximize,
+            "space": identifying_overrides(lines),
+            **runs_on(self.config, self.store),
+        }
+
+    # -- the search -------------------------------------------------------------------------
+
+    def sweep(self, arguments: list[str]) -> None:
+        assert self.config is not None
+        d = self.definition
+        directory = Path(self.state_dir or Path(self.config.hydra.sweep.dir) / "search")
+        space, fixed, lines, place = self._checked(arguments, directory)
+        definition = self._definition(lines)
+        # The budget is left out: a larger n_trials continues the same study.
+        identity = search_id({k: v for k, v in definition.items() if k != "budget"})
+        name = study_name(self.search_name or d.study_prefix, identity)
+        state = SearchState(directory, definition, identity=identity)
+        directory.mkdir(parents=True, exist_ok=True)
+        with job_lock(directory / "study"):  # one process runs a search's study at a time
+            study = self._study(place, name, definition)
+            study_info = {"name": name, **place.for_people()}
+            trials = study.get_trials(deepcopy=False)
+            state.evaluations = evaluations_of(trials, space)
+            left_running = [t for t in trials if t.state.name == "RUNNING"]
+            self._say_start(state, directory, name, place, len(left_running))
+            state.save(self.maximize, study=study_info)
+            self.job_idx = len(state.evaluations)
+            with ProgressReport(self.config.hydra.sweep.dir, max(0, d.n_trials - self.job_idx)):
+                while len(state.evaluations) < d.n_trials:
+                    size = min(d.batch, d.n_trials - len(state.evaluations))
+                    batch = [self._reopened(study, t, space) for t in left_running[:size]]
+                    left_running = left_running[size:]
+                    batch += [self._asked(study, space) for _ in range(size - len(batch))]
+                    self._evaluate(study, batch, space, fixed)
+                    state.evaluations = evaluations_of(study.get_trials(deepcopy=False), space)
+                    state.save(self.maximize, study=study_info)
+                    raise_if_too_many_failed(state, d.n_trials, d.max_failure_rate)
+        best = best_or_fail(state, self.maximize, d.max_failure_rate)
+        report_best(
+            state,
+            best,
+            optimizer="optuna",
+            sweep_dir=self.config.hydra.sweep.dir,
+            maximize=self.maximize,
+            objective=self.objective,
+            search_name=self.search_name,
+            tunes_settings=self.tunes_settings,
+        )
+        best_point = [f"{k}={v}" for k, v in best.params.items()] + fixed
+        log.info("Best parameters: %s", " ".join(best_point))
+
+    def _study(self, place: StudyPlace, name: str, definition: dict) -> Any:
+        """The study ``name`` in its storage, created if new; its definition recorded in its
+        user attribute ``optsweep``."""
+        import optuna
+
+        # Optuna's own log lines ("A new study created ...") go through Hydra's logging.
+        optuna.logging.disable_default_handler()
+        optuna.logging.enable_propagation()
+        try:
+            storage = place.open()
+        except Exception as error:
+            raise SearchRefused(
+                f"search refused before any evaluation:\n  {self.definition.key('storage')}: "
+                f"{place.url} cannot be opened: {type(error).__name__}: {error}"
+            ) from error
+        study = optuna.create_study(
+            storage=storage,
+            study_name=name,
+            sampler=self.definition.sampler_for(0),
+            direction="maximize" if self.maximize else "minimize",
+            load_if_exists=True,
+        )
+        study.set_user_attr("optsweep", definition)
+        return study
+
+    def _say_start(
+        self, state: SearchState, directory: Path, name: str, place: StudyPlace, running: int
+    ) -> None:
+        d = self.definition
+        where = f"study {name} in {place.url}"
+        if not state.evaluations and not running:
+            log.info(
+                "Search optuna %s %s %s, %d trials, %d a batch, seed %s: %s (%s)",
+                d.sampler_name,
+                "maximizing" if self.maximize else "minimizing",
+                self.objective,
+                d.n_trials,
+                d.batch,
+                d.seed,
+                directory,
+                where,
+            )
+            return
+        again = (
+            f"; {running} trials left running by a stopped search are evaluated again"
+            if running
+            else ""
+        )
+        log.info(
+            "Resuming the search in %s: %d of %d evaluations done (%s)%s",
+            directory,
+            len(state.evaluations),
+            d.n_trials,
+            where,
+            again,
+        )
+
+    def _asked(self, study: Any, space: dict) -> Any:
+        """A new trial, drawn by the sampler made for its number."""
+        number = len(study.get_trials(deepcopy=False))  # the next trial's, with no other writer
+        study.sampler = self.definition.sampler_for(number)
+        return study.ask(fixed_distributions=space)
+
+    def _reopened(self, study: Any, frozen: Any, space: dict) -> Any:
+        """A trial a stopped run left RUNNING, to be evaluated now with the parameters it
+        holds (any it had not drawn yet drawn now, by the sampler made for its number)."""
+        study.sampler = self.definition.sampler_for(frozen.number)
+        trial = internals.reopened_trial(study, frozen)
+        for key, distribution in space.items():
+            internals.suggest(trial, key, distribution)
+        trial.set_user_attr(RESUMED, RESUMED_NOTE)
+        return trial
+
+    def _evaluate(self, study: Any, batch: list, space: dict, fixed: list[str]) -> None:
+        """Launch the batch's trials together, then tell each its value or its failure."""
+        from optuna.trial import TrialState
+
+        overrides = [
+            tuple(f"{k}={_as_override(trial.params[k])}" for k in space) + tuple(fixed)
+            for trial in batch
+        ]
+        self.validate_batch_is_legal(overrides)
+        returns = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
+        self.job_idx += len(returns)
+        for trial, ret in zip(batch, returns, strict=True):
+            params = {k: trial.params[k] for k in space}
+            evaluation = evaluation_of(trial.number, params, ret, self.store)
+            if evaluation.path is not None:
+                trial.set_user_attr(PATH, evaluation.path)
+            study.sampler = self.definition.sampler_for(trial.number)
+            value = evaluation.value
+            if evaluation.ok and value is not None and math.isfinite(value):
+                study.tell(trial, value)
+                continue
+            trial.set_user_attr(
+                ERROR, evaluation.error or f"the task returned {value!r}: not a finite value"
+            )
+            study.tell(trial, state=TrialState.FAIL)
+
+
+def _as_override(value: Any) -> str:
+    """A parameter's value as an override's value (None: Hydra's null)."""
+    return "null" if value is None else str(value)
+
+
+def evaluations_of(trials: list, space: dict) -> list[Evaluation]:
+    """The study's finished trials in order, as the search's evaluations: a COMPLETE trial's
+    value, a FAIL (or PRUNED) trial's error, each with its result file."""
+    evaluations = []
+    for trial in sorted(trials, key=lambda t: t.number):
+        if not trial.state.is_finished():
+            continue
+        params = {k: trial.params[k] for k in space if k in trial.params}
+        path = trial.user_attrs.get(PATH)
+        if trial.state.name == "COMPLETE":
+            evaluations.append(Evaluation(trial.number, params, trial.value, path=path))
+        else:
+            error = trial.user_attrs.get(ERROR) or f"trial {trial.state.name} (no error recorded)"
+            evaluations.append(Evaluation(trial.number, params, None, error, path))
+    return evaluations

@@ -1,0 +1,102 @@
+"""How a search says how it ended, whatever its optimizer: the failures, the best evaluated
+point on the console and in ``optimization_results.yaml``, the tuned settings file."""
+
+import logging
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from optsweep.engine.files import write_atomically
+from optsweep.engine.search.errors import SearchFailed
+from optsweep.engine.search.state import Evaluation, SearchState, tuned_settings
+
+log = logging.getLogger(__name__)
+
+# Failed evaluations listed in a message; the others are counted.
+LISTED_FAILURES = 10
+
+
+def failures_text(failed: list[Evaluation], headline: str) -> str:
+    """``headline`` and a line for each failed evaluation (its number, parameters, error)."""
+    lines = [f"  #{e.number} {e.params}: {e.error}" for e in failed if not e.ok]
+    return "\n".join([headline] + lines[:LISTED_FAILURES])
+
+
+def raise_if_too_many_failed(state: SearchState, budget: int, max_failure_rate: float) -> None:
+    """``SearchFailed`` once more than ``max_failure_rate`` of ``budget`` evaluations failed."""
+    failed = [e for e in state.evaluations if not e.ok]
+    if len(failed) > max_failure_rate * budget:
+        raise SearchFailed(
+            failures_text(
+                failed,
+                f"{len(failed)} of {len(state.evaluations)} evaluations failed: more than "
+                f"max_failure_rate={max_failure_rate} of the budget {budget}",
+            )
+        )
+
+
+def best_or_fail(state: SearchState, maximize: bool, max_failure_rate: float) -> Evaluation:
+    """The best evaluated point of a finished search; ``SearchFailed`` if none succeeded.
+    Tolerated failures are said, never silent."""
+    best = state.best(maximize)
+    if best is None:
+        raise SearchFailed(
+            failures_text(
+                state.evaluations,
+                f"all {len(state.evaluations)} evaluations failed; no best point",
+            )
+        )
+    failed = [e for e in state.evaluations if not e.ok]
+    if failed:
+        log.warning(
+            "%s",
+            failures_text(
+                failed,
+                f"{len(failed)} of {len(state.evaluations)} evaluations failed (tolerated: "
+                f"max_failure_rate={max_failure_rate} of the budget); they count as the worst "
+                "value:",
+            ),
+        )
+    return best
+
+
+def report_best(
+    state: SearchState,
+    best: Evaluation,
+    *,
+    optimizer: str,
+    sweep_dir: str,
+    maximize: bool,
+    objective: str,
+    search_name: str | None,
+    tunes_settings: str | None,
+) -> None:
+    """``optimization_results.yaml`` in the sweep dir (``optimizer``: nevergrad, optuna), the
+    tuned settings file in the search's directory if it tunes a setting, and the best line."""
+    write_atomically(
+        Path(sweep_dir) / "optimization_results.yaml",
+        OmegaConf.to_yaml(
+            OmegaConf.create(
+                {
+                    "name": optimizer,
+                    "best_evaluated_params": best.params,
+                    "best_evaluated_result": best.value,
+                }
+            )
+        ).encode(),
+    )
+    if search_name and tunes_settings:
+        tuned = state.directory / f"{search_name}-tuned.yaml"
+        write_atomically(
+            tuned,
+            tuned_settings(search_name, tunes_settings, best, state.definition, objective).encode(),
+        )
+        log.info("Tuned settings: %s (copy to experiment/settings/ to compare)", tuned)
+    log.info(
+        "Best evaluated (%s %s): %r at evaluation %d: %s",
+        "maximizing" if maximize else "minimizing",
+        objective,
+        best.value,
+        best.number,
+        " ".join(f"{k}={v}" for k, v in best.params.items()),
+    )

@@ -756,10 +756,21 @@ class CheckedSweeper(ExperimentSweeper):
         """The search of ``search=<name>`` (nevergrad's for ``optim:``, Optuna's for
         ``optuna:``), its state and tuned settings under ``<output.dir>/search=<name>/``."""
         from optsweep.engine.search.chosen import chosen_search
+        from optsweep.engine.search.errors import SearchRefused
 
         assert self.config is not None and self.hydra_context is not None
         choices = self.config.hydra.runtime.choices
         name = choices.get("search")
+        if not internals.is_basic_launcher(self.launcher):
+            # Hydra's launchers compose each evaluation from scratch in their workers, where
+            # the experiment tree's engine config (output, ...) is missing: every evaluation
+            # would fail. Refused before any runs, instead.
+            launcher = choices.get("launcher") or choices.get("hydra/launcher")
+            raise SearchRefused(
+                f"search refused before any evaluation: search={name} runs its evaluations in "
+                f"this process; launcher={launcher} is not supported for searches yet: drop it "
+                "(the evaluations of a batch then run one after the other)"
+            )
         search = chosen_search(
             self.search,
             name,

@@ -2,6 +2,7 @@
 reproducibility, resume, and the NGOpt regression under the pinned numpy."""
 
 import csv
+import json
 import os
 import shlex
 import shutil
@@ -262,3 +263,34 @@ def test_a_search_with_a_launcher_is_refused_before_any_evaluation(tmp_path, sea
     )
     assert "Traceback" not in completed.output
     assert not (tmp_path / "results").exists()
+
+
+def test_a_non_finite_value_is_a_failed_evaluation_of_a_nevergrad_search(tmp_path):
+    """The quadratic experiment diverges to nan at a large rate: as for Optuna, the evaluation
+    is a failure in the trace (its error says why) and counts against max_failure_rate."""
+    from conftest import QUADRATIC
+
+    arguments = ["hydra/sweeper=checked_nevergrad", "scale=unit", "steps=2000"]
+    arguments += ["rate=choice(0.1,3.0)", "hydra.sweeper.optim.budget=6", "-m"]
+    completed = run_task(
+        *arguments,
+        "hydra.sweeper.optim.max_failure_rate=1.0",
+        workdir=tmp_path,
+        script=QUADRATIC / "task.py",
+    )
+    directory = tmp_path / "multirun" / "search"
+    with open(directory / "trace.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    failed = [row for row in rows if not row["value"]]
+    assert failed and all(json.loads(row["params"]) == {"rate": 3.0} for row in failed)
+    assert {row["error"] for row in failed} == {"the task returned nan: not a finite value"}
+    assert progress(directory)["failures"] == len(failed)
+    (tmp_path / "strict").mkdir()
+    refused = run_task(
+        *arguments,
+        "hydra.sweeper.optim.max_failure_rate=0.0",
+        workdir=tmp_path / "strict",
+        script=QUADRATIC / "task.py",
+        check=False,
+    )
+    assert refused.returncode != 0 and "evaluations failed" in refused.output, completed.output

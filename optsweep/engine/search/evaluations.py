@@ -1,5 +1,7 @@
 """One evaluation of a search made from the job that ran it, whatever the optimizer."""
 
+import math
+
 from hydra.core.utils import JobReturn, JobStatus
 
 from optsweep.engine import internals
@@ -10,12 +12,18 @@ from optsweep.engine.store import ResultStore
 def evaluation_of(
     number: int, params: dict, ret: JobReturn, store: ResultStore | None
 ) -> Evaluation:
-    """Evaluation ``number`` at ``params``: the job's value, or its error as ``Type: message``;
-    with the job's result file if it is an experiment's job (``store``)."""
+    """Evaluation ``number`` at ``params``: the job's value, or its error as ``Type: message``
+    (a value that is not finite, NaN or inf, is a failure too, whatever the optimizer); with
+    the job's result file if it is an experiment's job (``store``)."""
     path = None
     if store is not None and ret.cfg is not None:
         path = str(store.path(ret.cfg.output, list(ret.overrides or ()), ret.cfg))
     if ret.status is JobStatus.COMPLETED:
-        return Evaluation(number, params, float(ret.return_value), path=path)
+        value = float(ret.return_value)
+        if not math.isfinite(value):
+            return Evaluation(
+                number, params, None, f"the task returned {value!r}: not a finite value", path
+            )
+        return Evaluation(number, params, value, path=path)
     error = internals.job_error(ret)
     return Evaluation(number, params, None, f"{type(error).__name__}: {error}", path)

@@ -1,8 +1,9 @@
 """The search loop behind ``hydra/sweeper=nevergrad`` and ``search=...``.
 
 Compared with hydra-nevergrad-sweeper 1.4.0rc3, whose parametrization it reuses:
-- failed and non-finite evaluations count as bad values (``FAILED_LOSS``) as long as at most
-  ``optim.max_failure_rate`` of the whole search fails (upstream: of each batch); past that,
+- failed and non-finite evaluations are failures (in the trace, and counted) told to nevergrad
+  as bad values (``FAILED_LOSS``) as long as at most ``optim.max_failure_rate`` of the whole
+  search fails (upstream: of each batch); past that,
   or if nothing succeeded, the search exits non-zero and reports no best point;
 - a fixed default seed, so the same definition gives the same evaluations;
 - after every batch, the trace, the best evaluated point, nevergrad's recommendation and the
@@ -13,7 +14,6 @@ Compared with hydra-nevergrad-sweeper 1.4.0rc3, whose parametrization it reuses:
 """
 
 import logging
-import math
 from pathlib import Path
 
 import nevergrad as ng
@@ -179,9 +179,8 @@ class NevergradSearch(internals.NevergradSweeperImpl):
                 state.evaluations.append(
                     self._evaluation(len(state.evaluations), space, candidate, ret)
                 )
-                value = state.evaluations[-1].value
-                ok = state.evaluations[-1].ok and math.isfinite(value)
-                optimizer.tell(candidate, direction * value if ok else FAILED_LOSS)
+                value = state.evaluations[-1].value  # None: failed, or not finite
+                optimizer.tell(candidate, FAILED_LOSS if value is None else direction * value)
             recommendation = optimizer.provide_recommendation().value
             state.save(
                 self.maximize,

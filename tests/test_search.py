@@ -243,28 +243,6 @@ def test_the_docs_ad_hoc_search_prints_what_they_show(tmp_path):
         assert any(line.startswith(said) for line in printed), completed.stdout[-2000:]
 
 
-@pytest.mark.parametrize("search", ["tnc", "tnc-optuna"])
-def test_a_search_with_a_launcher_is_refused_before_any_evaluation(tmp_path, search):
-    """Hydra's launchers would compose each evaluation in their workers without the engine's
-    config, failing every one: refused instead, naming the launcher, nothing evaluated."""
-    completed = run_task(
-        "-cp",
-        "experiment",
-        f"search={search}",
-        "launcher=local",
-        "-m",
-        workdir=tmp_path,
-        check=False,
-    )
-    assert completed.returncode == 1, completed.output
-    assert (
-        f"search refused before any evaluation: search={search} runs its evaluations in this "
-        "process; launcher=local is not supported for searches yet" in completed.output
-    )
-    assert "Traceback" not in completed.output
-    assert not (tmp_path / "results").exists()
-
-
 def test_a_non_finite_value_is_a_failed_evaluation_of_a_nevergrad_search(tmp_path):
     """The quadratic experiment diverges to nan at a large rate: as for Optuna, the evaluation
     is a failure in the trace (its error says why) and counts against max_failure_rate."""

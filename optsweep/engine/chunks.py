@@ -100,19 +100,29 @@ _COMPOSERS: dict[str, FastComposer] = {}
 
 def run_chunk(context: ChunkContext, chunk: Chunk) -> ChunkResult:
     """Run one chunk in this (worker) process: what a pool worker or array task calls."""
+    log_dir = Path(context.sweep_dir) / "chunks" / str(chunk.number)
+    return run_jobs(context, chunk.jobs, chunk.plans, log_dir)
+
+
+def run_jobs(
+    context: ChunkContext, jobs: Sequence[Job], plans: dict[tuple, JobPlan], log_dir: Path
+) -> ChunkResult:
+    """Run ``jobs`` in this (worker) process by the in-process path, logging to ``log_dir``;
+    ``plans``: the checked plans the sweep made (a job without one is checked here)."""
     exit_with_parent()  # a worker never outlives its sweep (kill -9 of the sweeping process)
-    setup_globals()
-    Singleton.set_state(context.singleton_state)
     composer = _COMPOSERS.get(context.token)
-    if composer is None:
+    if composer is None:  # the first jobs of this sweep in this process
+        setup_globals()
+        Singleton.set_state(context.singleton_state)
         _COMPOSERS.clear()
         composer = _COMPOSERS[context.token] = FastComposer(
             context.hydra_context.config_loader, context.master
         )
         composer.templates.update(context.templates)
-    log_dir = str(Path(context.sweep_dir) / "chunks" / str(chunk.number))
-    run = InProcessRun(composer, context.task, context.hydra_context, context.sweep_dir, log_dir)
-    returns = run.run(chunk.jobs, chunk.plans)
+    run = InProcessRun(
+        composer, context.task, context.hydra_context, context.sweep_dir, str(log_dir)
+    )
+    returns = run.run(jobs, plans)
     return ChunkResult(returns, run.log_file)
 
 

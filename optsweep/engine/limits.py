@@ -115,6 +115,11 @@ def _named(stop: BaseException) -> str:
     return "its time limit"
 
 
+def signal_of(stop: KeyboardInterrupt) -> tuple[str, int]:
+    """The signal that stopped a sweep or search and the exit status it ends with."""
+    return ("SIGTERM", 143) if isinstance(stop, Terminated) else ("SIGINT", 130)
+
+
 def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 

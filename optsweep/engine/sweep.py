@@ -53,8 +53,8 @@ from optsweep.engine.experiment import ExperimentTask, experiment_of
 from optsweep.engine.files import unwritable
 from optsweep.engine.job import FoundCurrent
 from optsweep.engine.limits import (
-    Terminated,
     raise_if_stop_requested,
+    signal_of,
     stop_signals,
     watching_stops,
 )
@@ -127,15 +127,10 @@ def _refuse_unparsable_options(key: str, options: list[str], parser: OverridesPa
             )
 
 
-def _signal_of(stop: KeyboardInterrupt) -> tuple[str, int]:
-    """The signal that stopped the sweep and the exit status it ends with."""
-    return ("SIGTERM", 143) if isinstance(stop, Terminated) else ("SIGINT", 130)
-
-
 def _stopped_before_launch(stop: KeyboardInterrupt, jobs: int) -> NoReturn:
     """Ctrl-C or SIGTERM while the sweep's jobs were checked: say so in a line (no job ran),
     exit 130 or 143."""
-    signal_name, code = _signal_of(stop)
+    signal_name, code = signal_of(stop)
     print(
         f"sweep stopped by {signal_name} while its {jobs} jobs were checked: no job ran; "
         "run the same command again to start it.",
@@ -732,7 +727,7 @@ class CheckedSweeper(ExperimentSweeper):
     ) -> NoReturn:
         """Say what finished and how to go on after Ctrl-C or SIGTERM; exit 130 or 143."""
         done, failed = progress.counts()
-        signal_name, code = _signal_of(stop)
+        signal_name, code = signal_of(stop)
         arrays = sorted({flight.submission.array for flight in followed.values()})
         left_alone = (
             f"The jobs in flight in SLURM job {', '.join(arrays)} (submitted by an earlier sweep) "
@@ -756,21 +751,10 @@ class CheckedSweeper(ExperimentSweeper):
         """The search of ``search=<name>`` (nevergrad's for ``optim:``, Optuna's for
         ``optuna:``), its state and tuned settings under ``<output.dir>/search=<name>/``."""
         from optsweep.engine.search.chosen import chosen_search
-        from optsweep.engine.search.errors import SearchRefused
 
         assert self.config is not None and self.hydra_context is not None
         choices = self.config.hydra.runtime.choices
         name = choices.get("search")
-        if not internals.is_basic_launcher(self.launcher):
-            # Hydra's launchers compose each evaluation from scratch in their workers, where
-            # the experiment tree's engine config (output, ...) is missing: every evaluation
-            # would fail. Refused before any runs, instead.
-            launcher = choices.get("launcher") or choices.get("hydra/launcher")
-            raise SearchRefused(
-                f"search refused before any evaluation: search={name} runs its evaluations in "
-                f"this process; launcher={launcher} is not supported for searches yet: drop it "
-                "(the evaluations of a batch then run one after the other)"
-            )
         search = chosen_search(
             self.search,
             name,

@@ -6,18 +6,12 @@ from hydra.core.utils import JobReturn, JobStatus
 
 from optsweep.engine import internals
 from optsweep.engine.search.state import Evaluation
-from optsweep.engine.store import ResultStore
 
 
-def evaluation_of(
-    number: int, params: dict, ret: JobReturn, store: ResultStore | None
-) -> Evaluation:
+def evaluation_of(number: int, params: dict, ret: JobReturn, path: str | None) -> Evaluation:
     """Evaluation ``number`` at ``params``: the job's value, or its error as ``Type: message``
     (a value that is not finite, NaN or inf, is a failure too, whatever the optimizer); with
-    the job's result file if it is an experiment's job (``store``)."""
-    path = None
-    if store is not None and ret.cfg is not None:
-        path = str(store.path(ret.cfg.output, list(ret.overrides or ()), ret.cfg))
+    the job's result file ``path`` if it is an experiment's job."""
     if ret.status is JobStatus.COMPLETED:
         value = float(ret.return_value)
         if not math.isfinite(value):

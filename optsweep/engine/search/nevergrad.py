@@ -26,8 +26,14 @@ from optsweep.engine.progress import ProgressReport
 from optsweep.engine.search.context import runs_on
 from optsweep.engine.search.errors import SearchFailed, SearchRefused
 from optsweep.engine.search.evaluations import evaluation_of
-from optsweep.engine.search.outcome import best_or_fail, raise_if_too_many_failed, report_best
-from optsweep.engine.search.state import Evaluation, SearchState
+from optsweep.engine.search.launching import Evaluations, evaluations_for
+from optsweep.engine.search.outcome import (
+    best_or_fail,
+    raise_if_too_many_failed,
+    report_best,
+    stopping_says_so,
+)
+from optsweep.engine.search.state import SearchState
 from optsweep.engine.store import ResultStore, identifying_overrides
 
 log = logging.getLogger(__name__)
@@ -70,9 +76,12 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         self.state_dir, self.search_name = state_dir, search_name
         self.tunes_settings = tunes_settings
         self.store: ResultStore | None = None
+        self.task_function = None
+        self.evaluations: Evaluations | None = None
 
     def setup(self, *, hydra_context, task_function, config) -> None:
         super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        self.task_function = task_function
         task = experiment_of(task_function)
         self.store = ResultStore(task.experiment) if task is not None else None
         if task is not None:
@@ -149,7 +158,19 @@ class NevergradSearch(internals.NevergradSweeperImpl):
                 optim.budget,
             )
         self.job_idx = len(state.evaluations)
-        with ProgressReport(self.config.hydra.sweep.dir, optim.budget - self.job_idx):
+        assert self.task_function is not None
+        self.evaluations = evaluations_for(
+            self,
+            self.launcher,
+            self.hydra_context,
+            self.task_function,
+            self.config,
+            optim.num_workers,
+        )
+        with (
+            ProgressReport(self.config.hydra.sweep.dir, optim.budget - self.job_idx),
+            stopping_says_so(state, optim.budget, self.evaluations),
+        ):
             self._loop(optimizer, state, space, direction)
         best = best_or_fail(state, self.maximize, optim.max_failure_rate)
         report_best(
@@ -172,13 +193,12 @@ class NevergradSearch(internals.NevergradSweeperImpl):
             batch = min(optim.num_workers, optim.budget - len(state.evaluations))
             candidates = [optimizer.ask() for _ in range(batch)]
             overrides = [tuple(f"{k}={v}" for k, v in c.value.items()) for c in candidates]
-            self.validate_batch_is_legal(overrides)
-            returns = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
-            self.job_idx += len(returns)
-            for candidate, ret in zip(candidates, returns, strict=True):
-                state.evaluations.append(
-                    self._evaluation(len(state.evaluations), space, candidate, ret)
-                )
+            assert self.evaluations is not None
+            evaluated = self.evaluations.evaluate(overrides, self.job_idx)
+            self.job_idx += len(evaluated)
+            for candidate, (ret, path) in zip(candidates, evaluated, strict=True):
+                params = {key: candidate.value[key] for key in space}
+                state.evaluations.append(evaluation_of(len(state.evaluations), params, ret, path))
                 value = state.evaluations[-1].value  # None: failed, or not finite
                 optimizer.tell(candidate, FAILED_LOSS if value is None else direction * value)
             recommendation = optimizer.provide_recommendation().value
@@ -188,7 +208,3 @@ class NevergradSearch(internals.NevergradSweeperImpl):
                 recommendation={k: recommendation[k] for k in space},
             )
             raise_if_too_many_failed(state, optim.budget, optim.max_failure_rate)
-
-    def _evaluation(self, number, space, candidate, ret) -> Evaluation:
-        params = {key: candidate.value[key] for key in space}
-        return evaluation_of(number, params, ret, self.store)

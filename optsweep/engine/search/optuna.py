@@ -40,6 +40,7 @@ from optsweep.engine.progress import ProgressReport
 from optsweep.engine.search.context import runs_on
 from optsweep.engine.search.errors import SearchRefused
 from optsweep.engine.search.evaluations import evaluation_of
+from optsweep.engine.search.launching import Evaluations, evaluations_for
 from optsweep.engine.search.optuna_definition import OptunaDefinition
 from optsweep.engine.search.optuna_storage import (
     StudyPlace,
@@ -47,7 +48,12 @@ from optsweep.engine.search.optuna_storage import (
     storage_forms,
     study_name,
 )
-from optsweep.engine.search.outcome import best_or_fail, raise_if_too_many_failed, report_best
+from optsweep.engine.search.outcome import (
+    best_or_fail,
+    raise_if_too_many_failed,
+    report_best,
+    stopping_says_so,
+)
 from optsweep.engine.search.state import Evaluation, SearchState, search_id
 from optsweep.engine.store import ResultStore, identifying_overrides
 
@@ -93,11 +99,14 @@ class OptunaSearch(Sweeper):
         self.objective = "the task's value"
         self.maximize = definition.direction == "maximize"
         self.job_idx = 0
+        self.task_function: TaskFunction | None = None
+        self.evaluations: Evaluations | None = None
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
     ) -> None:
         self.config, self.hydra_context = config, hydra_context
+        self.task_function = task_function
         self.launcher = Plugins.instance().instantiate_launcher(
             config=config, hydra_context=hydra_context, task_function=task_function
         )
@@ -219,7 +228,14 @@ class OptunaSearch(Sweeper):
             self._say_start(state, directory, name, place, len(left_running))
             state.save(self.maximize, study=study_info)
             self.job_idx = len(state.evaluations)
-            with ProgressReport(self.config.hydra.sweep.dir, max(0, d.n_trials - self.job_idx)):
+            assert self.hydra_context is not None and self.task_function is not None
+            self.evaluations = evaluations_for(
+                self, self.launcher, self.hydra_context, self.task_function, self.config, d.batch
+            )
+            with (
+                ProgressReport(self.config.hydra.sweep.dir, max(0, d.n_trials - self.job_idx)),
+                stopping_says_so(state, d.n_trials, self.evaluations),
+            ):
                 while len(state.evaluations) < d.n_trials:
                     size = min(d.batch, d.n_trials - len(state.evaluations))
                     batch = [self._reopened(study, t, space) for t in left_running[:size]]
@@ -324,12 +340,12 @@ class OptunaSearch(Sweeper):
             tuple(f"{k}={_as_override(trial.params[k])}" for k in space) + tuple(fixed)
             for trial in batch
         ]
-        self.validate_batch_is_legal(overrides)
-        returns = self.launcher.launch(overrides, initial_job_idx=self.job_idx)
-        self.job_idx += len(returns)
-        for trial, ret in zip(batch, returns, strict=True):
+        assert self.evaluations is not None
+        evaluated = self.evaluations.evaluate(overrides, self.job_idx)
+        self.job_idx += len(evaluated)
+        for trial, (ret, path) in zip(batch, evaluated, strict=True):
             params = {k: trial.params[k] for k in space}
-            evaluation = evaluation_of(trial.number, params, ret, self.store)
+            evaluation = evaluation_of(trial.number, params, ret, path)
             if evaluation.path is not None:
                 trial.set_user_attr(PATH, evaluation.path)
             study.sampler = self.definition.sampler_for(trial.number)

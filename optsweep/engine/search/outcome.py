@@ -2,11 +2,16 @@
 point on the console and in ``optimization_results.yaml``, the tuned settings file."""
 
 import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from omegaconf import OmegaConf
 
 from optsweep.engine.files import write_atomically
+from optsweep.engine.limits import signal_of, stop_signals
 from optsweep.engine.search.errors import SearchFailed
 from optsweep.engine.search.state import Evaluation, SearchState, tuned_settings
 
@@ -20,6 +25,29 @@ def failures_text(failed: list[Evaluation], headline: str) -> str:
     """``headline`` and a line for each failed evaluation (its number, parameters, error)."""
     lines = [f"  #{e.number} {e.params}: {e.error}" for e in failed if not e.ok]
     return "\n".join([headline] + lines[:LISTED_FAILURES])
+
+
+@contextmanager
+def stopping_says_so(state: SearchState, budget: int, evaluations: Any) -> Iterator[None]:
+    """Around a search's loop: its ``evaluations``' workers stop when it ends, however it
+    ends. Ctrl-C or SIGTERM (which raises ``Terminated`` meanwhile) stops the evaluations in
+    flight and says in a line what was kept; the search exits 130 or 143."""
+    try:
+        with stop_signals():
+            yield
+    except KeyboardInterrupt as stop:
+        evaluations.stop()
+        name, code = signal_of(stop)
+        print(
+            f"search stopped by {name}: {len(state.evaluations)} of {budget} evaluations "
+            f"finished, kept in {state.directory}; the evaluations in flight were stopped and "
+            "are not recorded. Run the same command again to continue the search.",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(code) from None
+    finally:
+        evaluations.close()
 
 
 def raise_if_too_many_failed(state: SearchState, budget: int, max_failure_rate: float) -> None:

@@ -1,0 +1,126 @@
+"""The queue through which a search hands evaluations to its SLURM workers: files in a
+directory the sweeping process and the compute nodes share (as submitit's own are).
+
+- ``todo/<number>.pkl``: an evaluation to run, (job, plan), written by the sweeping process;
+- ``taken/<number>.pkl.<worker>``: the same file, moved there by the worker that takes it (a
+  rename: of the workers that try, exactly one succeeds);
+- ``done/<number>.pkl``: its ``JobReturn``, written by that worker;
+- ``heartbeat``: touched by the sweeping process while it waits; a worker whose sweeping
+  process has not touched it for ``ORPHANED_AFTER`` seconds (killed with ``kill -9``) exits;
+- ``stop``: the search ended; every worker exits.
+
+Every file is written to a temporary name and renamed, so no reader sees half of one. These
+are messages, not results: a result file is written (and fsynced) by the job itself.
+"""
+
+import os
+import pickle
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus
+
+from optsweep.engine.chunks import Job
+from optsweep.engine.plan import JobPlan
+
+# Seconds without a heartbeat after which a worker takes its search for dead.
+ORPHANED_AFTER = 120.0
+
+
+class EvaluationQueue:
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self.todo, self.taken, self.done = (self.directory / n for n in ("todo", "taken", "done"))
+
+    def create(self) -> None:
+        for directory in (self.todo, self.taken, self.done):
+            directory.mkdir(parents=True, exist_ok=True)
+        self.beat()
+
+    # -- the sweeping process ---------------------------------------------------------------
+
+    def put(self, job: Job, plan: JobPlan | None) -> None:
+        _write(self.todo / _name(job[0]), pickle.dumps((job, plan)))
+
+    def collect(self) -> dict[int, JobReturn]:
+        """The returns of the evaluations finished since the last call."""
+        returns = {}
+        for entry in os.scandir(self.done):
+            if entry.name.endswith(".pkl"):
+                with open(entry.path, "rb") as file:
+                    returns[int(entry.name[:-4])] = pickle.load(file)
+                os.unlink(entry.path)
+        return returns
+
+    def held(self) -> dict[int, str]:
+        """{evaluation number: the worker running it} of the evaluations taken, not done."""
+        held = {}
+        for entry in os.scandir(self.taken):
+            name, _, worker = entry.name.partition(".pkl.")
+            if worker:
+                held[int(name)] = worker
+        return held
+
+    def drop(self, number: int) -> None:
+        """Forget evaluation ``number`` (its worker died): taken or not, it is not run."""
+        for path in (self.todo / _name(number), *self.taken.glob(f"{_name(number)}.*")):
+            path.unlink(missing_ok=True)
+
+    def beat(self) -> None:
+        (self.directory / "heartbeat").touch()
+
+    def stop(self) -> None:
+        (self.directory / "stop").touch()
+
+    # -- a worker ---------------------------------------------------------------------------
+
+    def take(self, worker: str) -> tuple[Job, JobPlan | None] | None:
+        """The first evaluation nobody took yet, now this worker's; None if there is none."""
+        for name in sorted(os.listdir(self.todo)):
+            if not name.endswith(".pkl"):
+                continue
+            mine = self.taken / f"{name}.{worker}"
+            try:
+                os.rename(self.todo / name, mine)
+            except FileNotFoundError:  # another worker took it first
+                continue
+            with open(mine, "rb") as file:
+                taken: tuple[Job, JobPlan | None] = pickle.load(file)
+            return taken
+        return None
+
+    def finish(self, number: int, worker: str, ret: JobReturn) -> None:
+        try:
+            data = pickle.dumps(ret)
+        except Exception as error:  # a value or exception pickle cannot carry: said instead
+            said = JobReturn(overrides=ret.overrides, task_name=ret.task_name)
+            said.status = JobStatus.FAILED
+            said.return_value = RuntimeError(
+                f"the evaluation's return could not be sent back: {type(error).__name__}: "
+                f"{error} (return value: {ret._return_value!r})"
+            )
+            data = pickle.dumps(said)
+        _write(self.done / _name(number), data)
+        (self.taken / f"{_name(number)}.{worker}").unlink(missing_ok=True)
+
+    def ended(self) -> bool:
+        """Whether the search ended: stopped, or its sweeping process silent too long."""
+        if (self.directory / "stop").exists():
+            return True
+        try:
+            silent = time.time() - (self.directory / "heartbeat").stat().st_mtime
+        except FileNotFoundError:
+            return True
+        return silent > ORPHANED_AFTER
+
+
+def _name(number: int) -> str:
+    return f"{number:09d}.pkl"
+
+
+def _write(path: Path, data: Any) -> None:
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)

@@ -1,0 +1,183 @@
+"""Where a search's evaluations run: each batch of trials its optimizer asked for, evaluated
+together, their returns in the batch's order.
+
+An experiment's evaluations are checked in the sweeping process, each as a sweep's job is
+(composed from its setting's template, the experiment's checks, its result path), then run
+by the sweep's in-process path (``InProcessRun``):
+- in this process, with Hydra's basic launcher;
+- on joblib's process pool (``launcher=local``), whose workers start once for the whole
+  search (``optsweep.engine.search.pool_workers``);
+- on SLURM (``launcher=slurm``), by one array task per worker, submitted once, each taking
+  evaluations from a queue on the shared file system until the search ends
+  (``optsweep.engine.search.slurm_workers``).
+
+Every batch is evaluated whole before the optimizer is told and asks again, so a search with
+a fixed seed asks for the same trials on every launcher and with any number of workers. A
+plain Hydra app's evaluations, and jobs that change their working directory or environment,
+go through Hydra's launcher as upstream's sweepers launch them.
+"""
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.utils import JobReturn
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig
+
+from optsweep.engine import internals
+from optsweep.engine.chunks import Job
+from optsweep.engine.compose import FastComposer
+from optsweep.engine.experiment import ExperimentTask, experiment_of
+from optsweep.engine.plan import INVALID, JobPlan, plan_job
+from optsweep.engine.progress import mark_job_end
+from optsweep.engine.runner import InProcessRun
+from optsweep.engine.store import ResultStore
+
+log = logging.getLogger(__name__)
+
+Evaluated = tuple[JobReturn, str | None]  # an evaluation's return, its result file if any
+
+
+class Evaluations(Protocol):
+    """Evaluates batches of overrides, numbered from ``first`` on."""
+
+    def evaluate(self, batch: Sequence[tuple[str, ...]], first: int) -> list[Evaluated]: ...
+
+    def close(self) -> None:
+        """The search ended (or failed): its workers exit."""
+
+    def stop(self) -> None:
+        """Ctrl-C or SIGTERM: the workers stop now, evaluations in flight with them."""
+
+
+def evaluations_for(
+    sweeper: Any,
+    launcher: Any,
+    hydra_context: HydraContext,
+    task_function: TaskFunction,
+    config: DictConfig,
+    workers: int,
+) -> Evaluations:
+    """How the search ``sweeper`` evaluates on ``launcher`` (Hydra's, as configured), asking
+    for ``workers`` evaluations at once."""
+    task = experiment_of(task_function)
+    job = config.hydra.job
+    if task is None or job.chdir or job.env_set:
+        return ThroughLauncher(sweeper, launcher)
+    composer = FastComposer(hydra_context.config_loader, config)
+    if internals.is_basic_launcher(launcher):
+        return InThisProcess(composer, task, hydra_context, config)
+    if internals.is_joblib_launcher(launcher):
+        options = internals.joblib_options(launcher)
+        if options["backend"] == "loky" and not options.get("inner_max_num_threads"):
+            from optsweep.engine.search.pool_workers import OnPoolWorkers
+
+            return OnPoolWorkers(composer, task, hydra_context, config, options, workers)
+    if internals.is_slurm_launcher(launcher):
+        from optsweep.engine.search.slurm_workers import OnSlurmWorkers
+
+        return OnSlurmWorkers(composer, task, hydra_context, config, launcher, workers)
+    return ThroughLauncher(sweeper, launcher)
+
+
+class ThroughLauncher:
+    """Each batch through Hydra's launcher, as hydra-nevergrad-sweeper launches it."""
+
+    def __init__(self, sweeper: Any, launcher: Any):
+        self.sweeper, self.launcher = sweeper, launcher
+        self.store = getattr(sweeper, "store", None)
+
+    def evaluate(self, batch: Sequence[tuple[str, ...]], first: int) -> list[Evaluated]:
+        self.sweeper.validate_batch_is_legal(batch)
+        returns = self.launcher.launch(list(batch), initial_job_idx=first)
+        return [(ret, self._path(ret)) for ret in returns]
+
+    def _path(self, ret: JobReturn) -> str | None:
+        if self.store is None or ret.cfg is None:
+            return None
+        return str(self.store.path(ret.cfg.output, list(ret.overrides or ()), ret.cfg))
+
+    def close(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+class CheckedEvaluations:
+    """An experiment's evaluations, each checked here as a sweep's job, then run by
+    ``run`` (a subclass's: in this process or on workers) with its plan."""
+
+    def __init__(
+        self,
+        composer: FastComposer,
+        task: ExperimentTask,
+        hydra_context: HydraContext,
+        config: DictConfig,
+    ):
+        self.composer, self.task = composer, task
+        self.hydra_context, self.config = hydra_context, config
+        self.store = ResultStore(task.experiment)
+        self.sweep_dir = str(config.hydra.sweep.dir)
+
+    def evaluate(self, batch: Sequence[tuple[str, ...]], first: int) -> list[Evaluated]:
+        """Check every evaluation of the batch (a bad override raises Hydra's error before
+        any of it runs; one the experiment's checks refuse is a failed evaluation), then run
+        the others."""
+        plans: dict[tuple, JobPlan] = {}
+        refused: dict[int, JobReturn] = {}
+        try:
+            for number, overrides in enumerate(batch, first):
+                job = self.composer.compose(overrides, number)
+                assert job.task is not None
+                try:
+                    plans[tuple(overrides)] = plan_job(job.task, overrides, self.store)
+                except INVALID as error:
+                    refused[number] = _refused(overrides, error, job.hydra.job.name)
+                    mark_job_end(self.sweep_dir, number, refused[number].status)
+        finally:
+            HydraConfig.instance().set_config(self.config)
+        todo = [(n, tuple(o)) for n, o in enumerate(batch, first) if n not in refused]
+        ran = iter(self.run(todo, plans) if todo else [])
+        evaluated: list[Evaluated] = []
+        for number, overrides in enumerate(batch, first):
+            if number in refused:
+                evaluated.append((refused[number], None))
+            else:
+                evaluated.append((next(ran), str(plans[tuple(overrides)].path)))
+        return evaluated
+
+    def run(self, jobs: list[Job], plans: dict[tuple, JobPlan]) -> list[JobReturn]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+def _refused(overrides: Sequence[str], error: BaseException, name: str) -> JobReturn:
+    ret = JobReturn(overrides=list(overrides), task_name=name, working_dir=os.getcwd())
+    internals.job_failed(ret, error)
+    return ret
+
+
+class InThisProcess(CheckedEvaluations):
+    """Evaluations run one after the other in this process, as the sweep's jobs are."""
+
+    def run(self, jobs: list[Job], plans: dict[tuple, JobPlan]) -> list[JobReturn]:
+        run = InProcessRun(self.composer, self.task, self.hydra_context, self.sweep_dir)
+        try:
+            return run.run(jobs, plans)
+        finally:
+            HydraConfig.instance().set_config(self.config)
+
+
+def worker_log_dir(sweep_dir: str, worker: str) -> Path:
+    """Where the worker ``worker`` of a search logs its evaluations."""
+    return Path(sweep_dir) / "workers" / worker

@@ -1,0 +1,193 @@
+"""Searches on every launcher, nevergrad's and Optuna's: joblib's pool (``launcher=local``) and
+SLURM (``launcher=slurm``, the real test cluster), their workers started once. The same trials
+and results as in this process, whatever the number of workers; stopping on each launcher
+keeps the finished evaluations and the rerun goes on from them."""
+
+import csv
+import os
+import pickle
+import signal
+import subprocess
+import time
+
+import pytest
+import yaml
+
+from conftest import run_task, slurm_tasks_end, task_command
+from optsweep.report.table import load_result, result_files
+
+SMALL = {
+    "tnc": ("hydra.sweeper.search.optim.budget=8", "hydra.sweeper.search.optim.num_workers=2"),
+    "tnc-optuna": (
+        "hydra.sweeper.search.optuna.n_trials=8",
+        "hydra.sweeper.search.optuna.num_workers=2",
+    ),
+}
+LONG = {  # long enough to be stopped in the middle
+    "tnc": ("hydra.sweeper.search.optim.budget=60", "hydra.sweeper.search.optim.num_workers=2"),
+    "tnc-optuna": (
+        "hydra.sweeper.search.optuna.n_trials=60",
+        "hydra.sweeper.search.optuna.num_workers=2",
+    ),
+}
+
+
+def trace(directory):
+    with open(directory / "trace.csv", newline="") as file:
+        return [(row["evaluation"], row["value"], row["params"]) for row in csv.DictReader(file)]
+
+
+def evaluations_done(directory) -> int:
+    try:
+        return yaml.safe_load((directory / "progress.yaml").read_text())["evaluations"]
+    except (FileNotFoundError, TypeError, KeyError):
+        return 0
+
+
+@pytest.fixture(scope="module")
+def in_process(tmp_path_factory):
+    """{search: its results directory}, each search run in this process."""
+    results = {}
+    for search, small in SMALL.items():
+        workdir = tmp_path_factory.mktemp(f"in-process-{search}")
+        run_task("-cp", "experiment", f"search={search}", *small, "-m", workdir=workdir)
+        results[search] = workdir / "results"
+    return results
+
+
+@pytest.fixture(params=["local", "slurm"], ids=["joblib", "slurm"])
+def launcher(request):
+    if request.param == "slurm":
+        request.getfixturevalue("slurm_cluster")
+    return request.param
+
+
+@pytest.mark.parametrize("search", ["tnc", "tnc-optuna"])
+def test_same_trials_and_results_on_every_launcher(search, launcher, in_process, tmp_path):
+    arguments = ("-cp", "experiment", f"search={search}", f"launcher={launcher}", *SMALL[search])
+    completed = run_task(*arguments, "-m", workdir=tmp_path)
+    assert "Traceback" not in completed.output and "warn" not in completed.output.lower()
+    directory = tmp_path / "results" / f"search={search}"
+    reference = in_process[search] / f"search={search}"
+    assert trace(directory) == trace(reference)
+    files = result_files(tmp_path / "results")
+    assert len(files) == 8
+    for path in files:
+        ours = load_result(path)
+        theirs = load_result(in_process[search] / path.relative_to(tmp_path / "results"))
+        for part in ("config", "result"):
+            assert pickle.dumps(ours[part]) == pickle.dumps(theirs[part]), (path, part)
+    # Started once: two workers served every evaluation, each logging to its own file.
+    workers = sorted((tmp_path / "multirun" / "workers").iterdir())
+    assert 1 <= len(workers) <= 2, workers
+    logged = "".join(p.read_text() for w in workers for p in w.glob("*.log"))
+    assert logged.count("\t#") == 8
+    if launcher == "slurm":
+        assert completed.output.count("Search workers: SLURM job") == 1
+        assert slurm_tasks_end(tmp_path, 30), "the workers did not exit when the search ended"
+    again = run_task(*arguments, "-m", workdir=tmp_path)
+    assert again.output.count("\t#") == 0, "a finished search evaluated again"
+
+
+def _start(arguments, workdir):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HYDRA_")}
+    return subprocess.Popen(
+        task_command(*arguments, workdir=workdir),
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+        start_new_session=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("where", "search", "stop"),
+    [
+        ("in-process", "tnc", signal.SIGINT),
+        ("local", "tnc-optuna", signal.SIGTERM),
+        ("local", "tnc", signal.SIGINT),
+        ("slurm", "tnc", signal.SIGTERM),
+    ],
+)
+def test_a_stopped_search_keeps_what_finished_and_the_rerun_goes_on(
+    where, search, stop, request, tmp_path
+):
+    """Ctrl-C (SIGINT to the process group) or SIGTERM (to the sweeping process, as a
+    scheduler sends it) in the middle of a search: a line says what was kept, exit 130 or
+    143, no traceback; the workers stop; the rerun evaluates only what is missing."""
+    if where == "slurm":
+        request.getfixturevalue("slurm_cluster")
+    arguments = ["-cp", "experiment", f"search={search}", *LONG[search], "-m"]
+    if where != "in-process":
+        arguments.insert(3, f"launcher={where}")
+    process = _start(arguments, tmp_path)
+    directory = tmp_path / "results" / f"search={search}"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and evaluations_done(directory) < 6:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.02)
+    if stop == signal.SIGINT:
+        os.killpg(process.pid, stop)
+    else:
+        process.send_signal(stop)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + stop, stderr
+    done = evaluations_done(directory)
+    assert 6 <= done < 60, "stop the search in the middle"
+    name = "SIGINT" if stop == signal.SIGINT else "SIGTERM"
+    assert f"search stopped by {name}: {done} of 60 evaluations finished" in stderr
+    assert "Traceback" not in stderr, stderr
+    if where == "slurm":
+        assert slurm_tasks_end(tmp_path, 30), "the search's SLURM workers were not cancelled"
+    finished = trace(directory)
+    assert len(finished) == done
+    completed = run_task(*arguments, workdir=tmp_path)
+    rows = trace(directory)
+    assert len(rows) == 60 and rows[:done] == finished
+    assert completed.output.count("\t#") <= 60 - done + 2, "finished evaluations were repeated"
+
+
+def test_a_search_whose_slurm_workers_are_cancelled_fails_naming_them(slurm_cluster, tmp_path):
+    """``scancel`` of the workers' array: the search stops with a non-zero exit, naming the
+    tasks and how they ended; the finished evaluations are kept for the rerun."""
+    budget = ("hydra.sweeper.search.optim.budget=400", "hydra.sweeper.search.optim.num_workers=2")
+    arguments = ["-cp", "experiment", "search=tnc", "launcher=slurm", *budget, "-m"]
+    process = _start(arguments, tmp_path)
+    directory = tmp_path / "results" / "search=tnc"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and evaluations_done(directory) < 4:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.02)
+    arrays = {p.name.split("_")[0] for p in (tmp_path / "multirun" / ".submitit").glob("[0-9]*")}
+    assert len(arrays) == 1, arrays
+    subprocess.run(["scancel", *arrays], check=True)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1, stderr
+    assert "every SLURM worker of the search ended before the search did" in stderr
+    assert "CANCELLED" in stderr, stderr
+    kept = evaluations_done(directory)
+    assert kept >= 4 and len(trace(directory)) == kept
+
+
+def test_plain_tree_search_runs_its_evaluations_on_the_pool(tmp_path):
+    """The plain tree's ad-hoc search with Hydra's joblib launcher: evaluated on the pool by
+    the same path, with the same evaluations as in this process."""
+    arguments = [
+        "hydra/sweeper=nevergrad",
+        "method=tnc",
+        "method.options.eta=tag(log, interval(0.001, 1))",
+        "hydra.sweeper.optim.budget=6",
+        "hydra.sweeper.optim.num_workers=2",
+        "-m",
+    ]
+    (tmp_path / "here").mkdir()
+    (tmp_path / "pool").mkdir()
+    run_task(*arguments, workdir=tmp_path / "here")
+    completed = run_task(*arguments, "hydra/launcher=joblib", workdir=tmp_path / "pool")
+    assert "Traceback" not in completed.output
+    here = trace(tmp_path / "here" / "multirun" / "search")
+    pool = trace(tmp_path / "pool" / "multirun" / "search")
+    assert len(pool) == 6 and pool == here
+    assert (tmp_path / "pool" / "multirun" / "workers").is_dir()

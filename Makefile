@@ -86,10 +86,11 @@ format: $(INSTALLED)  ## Format the code and sort imports (ruff)
 	$(VENV)/bin/ruff format .
 
 # bench/benchopt_bench.py installs benchopt into .cache/benchopt-venv (pip, once), not .venv.
-bench: $(INSTALLED)  ## Benchmark the sweep against a plain loop, the launchers, reading results (45-4,500), benchopt
+bench: $(INSTALLED)  ## Benchmark the sweep against a plain loop, the launchers, reading results (45-4,500), searches, benchopt
 	$(PY) bench/sweep_bench.py
 	$(PY) bench/launcher_bench.py
 	$(PY) bench/results_bench.py
+	$(PY) bench/search_bench.py
 	$(PY) bench/benchopt_bench.py
 
 slurm-up:  ## Start a one-node SLURM test cluster (root; installs slurm-wlm, munge if missing)

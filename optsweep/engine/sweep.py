@@ -755,6 +755,11 @@ class CheckedSweeper(ExperimentSweeper):
         assert self.config is not None and self.hydra_context is not None
         choices = self.config.hydra.runtime.choices
         name = choices.get("search")
+        if self.task is not None and self._packs_for_joblib() and self._runs_chunks():
+            from optsweep.engine.search.pool_workers import warm_up
+
+            code = [entry for entry in self.task.experiment.code if not entry.endswith(".py")]
+            warm_up(internals.joblib_options(self.launcher), ["optsweep.engine.chunks", *code])
         search = chosen_search(
             self.search,
             name,

@@ -10,6 +10,7 @@ where a ``joblib.Parallel`` call costs ~10 ms (measured with 2 workers).
 
 import os
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,14 @@ from hydra.core.utils import JobReturn
 from hydra.types import HydraContext
 from omegaconf import DictConfig
 
-from optsweep.engine.chunks import ChunkContext, ChunkDied, Job, returns_of_a_dead_chunk, run_jobs
+from optsweep.engine.chunks import (
+    ChunkContext,
+    ChunkDied,
+    Job,
+    import_modules,
+    returns_of_a_dead_chunk,
+    run_jobs,
+)
 from optsweep.engine.compose import FastComposer
 from optsweep.engine.experiment import ExperimentTask
 from optsweep.engine.plan import JobPlan
@@ -29,9 +37,33 @@ from optsweep.engine.slurm import THREAD_VARIABLES
 IDLE_TIMEOUT = 300
 
 
+def pool(options: dict[str, Any]) -> Any:
+    """loky's executor of ``hydra.launcher.n_jobs`` workers for a search (the same one for
+    the same options: loky reuses it); their math libraries get their share of the cores, as
+    joblib gives its workers."""
+    from joblib.externals.loky import get_reusable_executor
+
+    from optsweep.engine.internals import joblib_workers
+
+    workers = joblib_workers(options)
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    environment = {variable: os.environ.get(variable, threads) for variable in THREAD_VARIABLES}
+    return get_reusable_executor(max_workers=workers, timeout=IDLE_TIMEOUT, env=environment)
+
+
+def warm_up(options: dict[str, Any], modules: Sequence[str]) -> None:
+    """Start the search's pool now, each worker importing ``modules``, while this process
+    goes on (importing the optimizer, opening the study): the first batch then finds its
+    workers ready."""
+    from optsweep.engine.internals import joblib_workers
+
+    executor = pool(options)
+    for _ in range(joblib_workers(options)):
+        executor.submit(import_modules, modules)
+
+
 class OnPoolWorkers(CheckedEvaluations):
-    """Evaluations on loky's process pool, as many at once as the batch has (at most the
-    launcher's ``n_jobs``)."""
+    """Evaluations on loky's process pool of ``hydra.launcher.n_jobs`` workers."""
 
     def __init__(
         self,
@@ -40,29 +72,16 @@ class OnPoolWorkers(CheckedEvaluations):
         hydra_context: HydraContext,
         config: DictConfig,
         options: dict[str, Any],
-        workers: int,
     ):
         super().__init__(composer, task, hydra_context, config)
-        from optsweep.engine.internals import joblib_workers
-
-        self.workers = max(1, min(workers, joblib_workers(options)))
+        self.options = options
         self.executor: Any = None
         self.context: ChunkContext | None = None
         self.sent: bytes = b""
 
     def _executor(self) -> Any:
-        """loky's executor, started at the first batch; its workers' math libraries get
-        their share of the cores, as joblib gives its workers."""
         if self.executor is None:
-            from joblib.externals.loky import get_reusable_executor
-
-            threads = str(max(1, (os.cpu_count() or 1) // self.workers))
-            environment = {
-                variable: os.environ.get(variable, threads) for variable in THREAD_VARIABLES
-            }
-            self.executor = get_reusable_executor(
-                max_workers=self.workers, timeout=IDLE_TIMEOUT, env=environment
-            )
+            self.executor = pool(self.options)
         return self.executor
 
     def _context(self) -> bytes:
@@ -108,12 +127,14 @@ class OnPoolWorkers(CheckedEvaluations):
 
     def close(self) -> None:
         """The search ended: its idle workers exit."""
+        super().close()
         if self.executor is not None:
             self.executor.shutdown(wait=True)
             self.executor = None
 
     def stop(self) -> None:
         """Stop the workers now, evaluations in flight with them."""
+        super().stop()
         if self.executor is not None:
             self.executor.shutdown(wait=False, kill_workers=True)
             self.executor = None

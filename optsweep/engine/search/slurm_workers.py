@@ -161,6 +161,7 @@ class OnSlurmWorkers(CheckedEvaluations):
     def close(self) -> None:
         """The search ended: the workers exit once idle (any still there after
         ``EXIT_WAIT`` seconds are cancelled)."""
+        super().close()
         if not self.handles:
             return
         self.queue.stop()
@@ -178,6 +179,7 @@ class OnSlurmWorkers(CheckedEvaluations):
 
     def stop(self) -> None:
         """Stop the workers now (Ctrl-C, SIGTERM, a failure): cancel the array."""
+        super().stop()
         if not self.handles:
             return
         self.queue.stop()

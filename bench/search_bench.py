@@ -1,0 +1,158 @@
+"""Benchmark: searches on each launcher, nevergrad and Optuna side by side, in one run.
+
+    python bench/search_bench.py [--evaluations 200] [--workers 2] [--repeats 3]
+
+Each repeat runs, in turn, each in a fresh results directory, a search of TNC's eta and
+stepmx (experiment/search/tnc.yaml for nevergrad, tnc-optuna.yaml for Optuna) with the same
+budget and number of workers:
+- in this process (the baseline of each optimizer);
+- `launcher=local` with `--workers` pool workers;
+- `launcher=slurm`, if a SLURM cluster answers (`sinfo`; `make slurm-up` starts the test one);
+- once, for nevergrad: Hydra's own path, each evaluation composed from scratch by Hydra's basic
+  launcher (what every search did before its evaluations were checked and run as a sweep's
+  jobs; `hydra.job.chdir=true` selects it today).
+The table gives medians of wall time, each one's ratio to the same optimizer's in-process
+median, and the best value each search found. Every run of one optimizer must find the same
+trials (values and parameters in trace.csv) as its first in-process run, or the bench fails:
+a search is reproducible whatever the launcher. Timings otherwise: no other assertion.
+"""
+
+import argparse
+import csv
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+from launcher_bench import slurm_answers
+from sweep_bench import ROOT, TASK, measure
+
+OPTIMIZERS = {
+    "nevergrad (NGOpt)": ("tnc", "hydra.sweeper.search.optim.budget", "num_workers"),
+    "Optuna (TPESampler)": ("tnc-optuna", "hydra.sweeper.search.optuna.n_trials", "num_workers"),
+}
+STOCK = "Hydra's basic launcher, each evaluation composed by Hydra"
+
+
+def search_command(search: str, budget: str, workers: str, n: int, k: int, workdir: Path, *extra):
+    prefix = budget.rsplit(".", 1)[0]
+    return [
+        sys.executable,
+        TASK,
+        "-cp",
+        "experiment",
+        f"search={search}",
+        f"{budget}={n}",
+        f"{prefix}.{workers}={k}",
+        *extra,
+        "-m",
+        f"output.dir={workdir / 'results'}",
+        f"hydra.sweep.dir={workdir / 'multirun'}",
+    ]
+
+
+def variants(workers: int, slurm: bool) -> dict[str, tuple[str, ...]]:
+    rows = {
+        "in-process": (),
+        f"launcher=local, {workers} workers": (
+            "launcher=local",
+            f"hydra.launcher.n_jobs={workers}",
+        ),
+    }
+    if slurm:
+        rows[f"launcher=slurm, {workers} workers"] = ("launcher=slurm",)
+    return rows
+
+
+def run_once(optimizer: str, n: int, k: int, extra: tuple[str, ...]) -> tuple[float, list, float]:
+    """(wall seconds, the trials of trace.csv, the best value) of one search."""
+    search, budget, workers = OPTIMIZERS[optimizer]
+    with tempfile.TemporaryDirectory() as directory:
+        workdir = Path(directory)
+        wall, *_ = measure(search_command(search, budget, workers, n, k, workdir, *extra))
+        state = workdir / "results" / f"search={search}"
+        with open(state / "trace.csv", newline="") as file:
+            trials = [(r["value"], r["params"]) for r in csv.DictReader(file)]
+        progress = yaml.safe_load((state / "progress.yaml").read_text())
+    return wall, trials, progress["best_evaluated"]["value"]
+
+
+def bench(n: int, k: int, repeats: int, slurm: bool) -> list[dict]:
+    rows = []
+    for optimizer in OPTIMIZERS:
+        walls: dict[str, list[float]] = {name: [] for name in variants(k, slurm)}
+        reference, best = None, None
+        for _ in range(repeats):
+            for name, extra in variants(k, slurm).items():
+                wall, trials, found = run_once(optimizer, n, k, extra)
+                if reference is None:
+                    reference, best = trials, found
+                elif trials != reference:
+                    sys.exit(f"{optimizer}, {name}: other trials than in this process")
+                walls[name].append(wall)
+        baseline = statistics.median(walls["in-process"])
+        for name, times in walls.items():
+            wall = statistics.median(times)
+            rows.append(
+                {"optimizer": optimizer, "where": name, "wall": wall, "ratio": wall / baseline}
+            )
+            rows[-1].update(best=best, runs=len(times))
+        if optimizer.startswith("nevergrad"):
+            wall, trials, _ = run_once(optimizer, n, k, ("hydra.job.chdir=true",))
+            if trials != reference:
+                sys.exit(f"{optimizer}, {STOCK}: other trials than in this process")
+            rows.append(
+                {
+                    "optimizer": optimizer,
+                    "where": STOCK,
+                    "wall": wall,
+                    "ratio": wall / baseline,
+                    "best": best,
+                    "runs": 1,
+                }
+            )
+        print(f"{optimizer} done", file=sys.stderr)
+    return rows
+
+
+def table(rows: list[dict], n: int, k: int, repeats: int, slurm: bool) -> str:
+    lines = [
+        f"A search of TNC's eta and stepmx, {n} evaluations asked {k} at a time. Medians of "
+        f"{repeats} interleaved runs (Hydra's basic launcher: one run); Python "
+        f"{platform.python_version()} on {os.cpu_count()} cores, every process on one BLAS "
+        "thread. 'vs in-process' is the wall time over the same optimizer's in-process run, "
+        "measured in the same run. Every run of an optimizer evaluated the same trials (the "
+        "bench checks it), so each found the same best value."
+        + ("" if slurm else " No SLURM cluster answered: no SLURM rows (`make slurm-up`)."),
+        "",
+        "| optimizer | where | wall time | vs in-process | best value found |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['optimizer']} | {r['where']} | {r['wall']:.2f} s | {r['ratio']:.2f}x | "
+            f"{r['best']:.4g} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--evaluations", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "searches.md")
+    arguments = parser.parse_args()
+    slurm = slurm_answers()
+    n, k = arguments.evaluations, arguments.workers
+    rows = bench(n, k, arguments.repeats, slurm)
+    text = "# Search benchmark (`make bench`)\n\n" + table(rows, n, k, arguments.repeats, slurm)
+    arguments.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

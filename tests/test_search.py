@@ -243,12 +243,14 @@ def test_the_docs_ad_hoc_search_prints_what_they_show(tmp_path):
         assert any(line.startswith(said) for line in printed), completed.stdout[-2000:]
 
 
-def test_a_non_finite_value_is_a_failed_evaluation_of_a_nevergrad_search(tmp_path):
+@pytest.mark.parametrize("launcher", [[], ["hydra/launcher=joblib"]], ids=["here", "joblib"])
+def test_a_non_finite_value_is_a_failed_evaluation_of_a_nevergrad_search(tmp_path, launcher):
     """The quadratic experiment diverges to nan at a large rate: as for Optuna, the evaluation
-    is a failure in the trace (its error says why) and counts against max_failure_rate."""
+    is a failure in the trace (its error says why) and counts against max_failure_rate, in
+    this process and on the pool's workers."""
     from conftest import QUADRATIC
 
-    arguments = ["hydra/sweeper=checked_nevergrad", "scale=unit", "steps=2000"]
+    arguments = ["hydra/sweeper=checked_nevergrad", "scale=unit", "steps=2000", *launcher]
     arguments += ["rate=choice(0.1,3.0)", "hydra.sweeper.optim.budget=6", "-m"]
     completed = run_task(
         *arguments,

@@ -89,8 +89,9 @@ def test_same_trials_and_results_on_every_launcher(search, launcher, in_process,
     assert again.output.count("\t#") == 0, "a finished search evaluated again"
 
 
-def _start(arguments, workdir):
+def _start(arguments, workdir, extra_environment=None):
     environment = {k: v for k, v in os.environ.items() if not k.startswith("HYDRA_")}
+    environment.update(extra_environment or {})
     return subprocess.Popen(
         task_command(*arguments, workdir=workdir),
         cwd=workdir,
@@ -191,3 +192,50 @@ def test_plain_tree_search_runs_its_evaluations_on_the_pool(tmp_path):
     pool = trace(tmp_path / "pool" / "multirun" / "search")
     assert len(pool) == 6 and pool == here
     assert (tmp_path / "pool" / "multirun" / "workers").is_dir()
+
+
+def _killed_in_the_middle(arguments, workdir, environment=None):
+    """Start the search, SIGKILL the sweeping process alone once 4 evaluations are done."""
+    process = _start(arguments, workdir, environment)
+    directory = workdir / "results" / "search=tnc"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and evaluations_done(directory) < 4:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.02)
+    process.kill()
+    process.communicate()
+    return process, directory
+
+
+def _group_gone(pgid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_pool_workers_of_a_killed_search_exit_and_the_rerun_goes_on(tmp_path):
+    """``kill -9`` of a search on launcher=local: its pool workers exit within seconds (no
+    orphan computing on), and the rerun keeps every evaluation that had finished."""
+    arguments = ["-cp", "experiment", "search=tnc", "launcher=local", *LONG["tnc"], "-m"]
+    process, directory = _killed_in_the_middle(arguments, tmp_path)
+    assert _group_gone(process.pid, 10), "pool workers outlived their search"
+    finished = trace(directory)
+    assert 4 <= len(finished) < 60
+    run_task(*arguments, workdir=tmp_path)
+    rows = trace(directory)
+    assert len(rows) == 60 and rows[: len(finished)] == finished
+
+
+def test_slurm_workers_of_a_killed_search_exit_without_its_heartbeat(slurm_cluster, tmp_path):
+    """``kill -9`` of a search on launcher=slurm: nobody cancels the array, so the workers
+    notice the missing heartbeat and exit ($OPTSWEEP_ORPHANED_AFTER: 3 s here, 120 s by
+    default)."""
+    arguments = ["-cp", "experiment", "search=tnc", "launcher=slurm", *LONG["tnc"], "-m"]
+    environment = {"OPTSWEEP_ORPHANED_AFTER": "3"}
+    _killed_in_the_middle(arguments, tmp_path, environment)
+    assert slurm_tasks_end(tmp_path, 30), "SLURM workers outlived their search"

@@ -109,6 +109,37 @@ def run_jobs(
 ) -> ChunkResult:
     """Run ``jobs`` in this (worker) process by the in-process path, logging to ``log_dir``;
     ``plans``: the checked plans the sweep made (a job without one is checked here)."""
+    run = InProcessRun(
+        _composer(context), context.task, context.hydra_context, context.sweep_dir, str(log_dir)
+    )
+    returns = run.run(jobs, plans)
+    return ChunkResult(returns, run.log_file)
+
+
+# Per worker process, the run of the search it serves: its logging stays configured from one
+# evaluation to the next (configuring it costs a few milliseconds, an evaluation as little).
+_SEARCH_RUN: dict[tuple[str, Path], InProcessRun] = {}
+
+
+def run_evaluation(
+    context: ChunkContext, job: Job, plan: JobPlan | None, log_dir: Path
+) -> JobReturn:
+    """Run one evaluation of a search in this (worker) process, as ``run_jobs`` would."""
+    key = (context.token, log_dir)
+    run = _SEARCH_RUN.get(key)
+    if run is None:
+        _SEARCH_RUN.clear()
+        run = InProcessRun(
+            _composer(context), context.task, context.hydra_context, context.sweep_dir, str(log_dir)
+        )
+        run.keep_logging = True
+        _SEARCH_RUN[key] = run
+    (ret,) = run.run([job], {job[1]: plan} if plan is not None else {})
+    return ret
+
+
+def _composer(context: ChunkContext) -> FastComposer:
+    """This process's composer of the sweep of ``context`` (set up at its first jobs here)."""
     exit_with_parent()  # a worker never outlives its sweep (kill -9 of the sweeping process)
     composer = _COMPOSERS.get(context.token)
     if composer is None:  # the first jobs of this sweep in this process
@@ -119,11 +150,7 @@ def run_jobs(
             context.hydra_context.config_loader, context.master
         )
         composer.templates.update(context.templates)
-    run = InProcessRun(
-        composer, context.task, context.hydra_context, context.sweep_dir, str(log_dir)
-    )
-    returns = run.run(jobs, plans)
-    return ChunkResult(returns, run.log_file)
+    return composer
 
 
 class ChunkDied(RuntimeError):

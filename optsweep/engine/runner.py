@@ -50,6 +50,9 @@ class InProcessRun:
         # The progress marker only needs the job's number, which is marked here directly.
         self.needs_full_config = any(type(c) is not JobEndMarker for c in callbacks)
         self.log_file: Path | None = None
+        # Whether job logging stays configured between two ``run`` calls (a search's, whose
+        # batches each run), until ``restore_logging``; else each ``run`` restores Hydra's.
+        self.keep_logging = False
 
     def run(
         self, jobs: Iterable[tuple[int, tuple[str, ...]]], plans: dict[tuple, JobPlan]
@@ -74,11 +77,16 @@ class InProcessRun:
                 if error is not None and stops_every_job(error):
                     stop = (index, error)
         finally:
-            if self.log_file is not None:  # back to Hydra's own logging, as its launcher does
-                hydra = self.composer.master.hydra
-                whitelist = self.hydra_context.execution_whitelist
-                configure_log(hydra.hydra_logging, hydra.verbose, execution_whitelist=whitelist)
+            if not self.keep_logging:
+                self.restore_logging()
         return returns
+
+    def restore_logging(self) -> None:
+        """Back to Hydra's own logging, as its launcher does after its jobs."""
+        if self.log_file is not None:
+            hydra = self.composer.master.hydra
+            whitelist = self.hydra_context.execution_whitelist
+            configure_log(hydra.hydra_logging, hydra.verbose, execution_whitelist=whitelist)
 
     def _run_one(self, job: JobConfig, plan: JobPlan | None) -> JobReturn:
         if self.log_file is None:

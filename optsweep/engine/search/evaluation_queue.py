@@ -5,8 +5,9 @@ directory the sweeping process and the compute nodes share (as submitit's own ar
 - ``taken/<number>.pkl.<worker>``: the same file, moved there by the worker that takes it (a
   rename: of the workers that try, exactly one succeeds);
 - ``done/<number>.pkl``: its ``JobReturn``, written by that worker;
-- ``heartbeat``: touched by the sweeping process while it waits; a worker whose sweeping
-  process has not touched it for ``ORPHANED_AFTER`` seconds (killed with ``kill -9``) exits;
+- ``heartbeat``: touched by the sweeping process every second; a worker whose sweeping
+  process has not touched it for ``ORPHANED_AFTER`` seconds (killed with ``kill -9``) exits
+  (the file's time is the shared file system's, compared with the node's clock);
 - ``stop``: the search ended; every worker exits.
 
 Every file is written to a temporary name and renamed, so no reader sees half of one. These
@@ -25,8 +26,11 @@ from hydra.core.utils import JobReturn, JobStatus
 from optsweep.engine.chunks import Job
 from optsweep.engine.plan import JobPlan
 
-# Seconds without a heartbeat after which a worker takes its search for dead.
+# Seconds without a heartbeat after which a worker takes its search for dead;
+# $OPTSWEEP_ORPHANED_AFTER sets another (the sweeping process's environment reaches its
+# SLURM tasks).
 ORPHANED_AFTER = 120.0
+ORPHANED_AFTER_VARIABLE = "OPTSWEEP_ORPHANED_AFTER"
 
 
 class EvaluationQueue:
@@ -113,7 +117,7 @@ class EvaluationQueue:
             silent = time.time() - (self.directory / "heartbeat").stat().st_mtime
         except FileNotFoundError:
             return True
-        return silent > ORPHANED_AFTER
+        return silent > float(os.environ.get(ORPHANED_AFTER_VARIABLE, ORPHANED_AFTER))
 
 
 def _name(number: int) -> str:

@@ -170,9 +170,23 @@ def _refused(overrides: Sequence[str], error: BaseException, name: str) -> JobRe
 class InThisProcess(CheckedEvaluations):
     """Evaluations run one after the other in this process, as the sweep's jobs are."""
 
+    def __init__(self, *arguments: Any):
+        super().__init__(*arguments)
+        # One run for the whole search: its job logging stays configured between batches,
+        # and Hydra's is restored when the search ends.
+        self.runner = InProcessRun(self.composer, self.task, self.hydra_context, self.sweep_dir)
+        self.runner.keep_logging = True
+
     def run(self, jobs: list[Job], plans: dict[tuple, JobPlan]) -> list[JobReturn]:
-        run = InProcessRun(self.composer, self.task, self.hydra_context, self.sweep_dir)
-        return run.run(jobs, plans)
+        return self.runner.run(jobs, plans)
+
+    def close(self) -> None:
+        super().close()
+        self.runner.restore_logging()
+
+    def stop(self) -> None:
+        super().stop()
+        self.runner.restore_logging()
 
 
 def worker_log_dir(sweep_dir: str, worker: str) -> Path:

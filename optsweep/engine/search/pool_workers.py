@@ -25,7 +25,7 @@ from optsweep.engine.chunks import (
     Job,
     import_modules,
     returns_of_a_dead_chunk,
-    run_jobs,
+    run_evaluation,
 )
 from optsweep.engine.compose import FastComposer
 from optsweep.engine.experiment import ExperimentTask
@@ -150,6 +150,5 @@ def evaluate(token: str, context: bytes, job: Job, plan: JobPlan | None) -> JobR
         _CONTEXTS.clear()
         _CONTEXTS[token] = pickle.loads(context)
     unpacked = _CONTEXTS[token]
-    plans = {job[1]: plan} if plan is not None else {}
     log_dir: Path = worker_log_dir(unpacked.sweep_dir, f"pid-{os.getpid()}")
-    return run_jobs(unpacked, [job], plans, log_dir).returns[0]
+    return run_evaluation(unpacked, job, plan, log_dir)

@@ -18,6 +18,7 @@ time limit (``hydra.launcher.timeout_min``) is the time its worker serves the wh
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -29,7 +30,7 @@ from hydra.types import HydraContext
 from omegaconf import DictConfig
 
 from optsweep.engine import internals, slurm
-from optsweep.engine.chunks import ChunkContext, ChunkDied, Job, run_jobs
+from optsweep.engine.chunks import ChunkContext, ChunkDied, Job, run_evaluation
 from optsweep.engine.compose import FastComposer
 from optsweep.engine.experiment import ExperimentTask
 from optsweep.engine.plan import JobPlan
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 FIRST_POLL, LAST_POLL = 0.002, 0.05
 # Seconds between two asks of SLURM whether the workers are still there.
 WORKERS_CHECK = 2.0
+# Seconds between two heartbeats of the sweeping process (see ``EvaluationQueue``).
+BEAT = 1.0
 # Seconds the end of a search waits for its idle workers to exit before cancelling them.
 EXIT_WAIT = 5.0
 
@@ -66,6 +69,7 @@ class OnSlurmWorkers(CheckedEvaluations):
         self.queue = EvaluationQueue(queues / uuid.uuid4().hex[:12])
         self.handles: list[Any] = []
         self.gone: dict[str, str] = {}  # {task id: how it ended} of the workers that ended
+        self.beating = threading.Event()
 
     def _start(self) -> None:
         """Submit the workers' array (at the first batch, once the templates are composed)."""
@@ -75,6 +79,7 @@ class OnSlurmWorkers(CheckedEvaluations):
         if cpus:  # no more workers than the partition runs at once
             workers = max(1, min(workers, cpus // (params.get("cpus_per_task") or 1)))
         self.queue.create()
+        self._beat()
         context = ChunkContext(
             self.hydra_context,
             self.config,
@@ -99,6 +104,21 @@ class OnSlurmWorkers(CheckedEvaluations):
             array,
         )
 
+    def _beat(self) -> None:
+        """Touch the queue's heartbeat every ``BEAT`` seconds until the workers are stopped,
+        whatever this process is doing meanwhile (asking the optimizer, saving its state)."""
+        self.beating.set()
+
+        def beat() -> None:
+            while self.beating.is_set():
+                try:
+                    self.queue.beat()
+                except OSError:  # the queue is gone: the search ended
+                    return
+                time.sleep(BEAT)
+
+        threading.Thread(target=beat, name="optsweep-search-heartbeat", daemon=True).start()
+
     def run(self, jobs: list[Job], plans: dict[tuple, JobPlan]) -> list[JobReturn]:
         if not self.handles:
             self._start()
@@ -116,7 +136,6 @@ class OnSlurmWorkers(CheckedEvaluations):
         pending = {number for number, _ in jobs}
         poll, checked = FIRST_POLL, time.monotonic()
         while pending:
-            self.queue.beat()
             finished = self.queue.collect()
             got.update(finished)
             pending -= finished.keys()
@@ -164,6 +183,7 @@ class OnSlurmWorkers(CheckedEvaluations):
         super().close()
         if not self.handles:
             return
+        self.beating.clear()
         self.queue.stop()
         deadline = time.monotonic() + EXIT_WAIT
         try:
@@ -182,14 +202,15 @@ class OnSlurmWorkers(CheckedEvaluations):
         super().stop()
         if not self.handles:
             return
+        self.beating.clear()
         self.queue.stop()
         for handle in self.handles:
             if handle.job_id not in self.gone:
                 handle.cancel(check=False)
-        log.info(
-            "cancelled the search's SLURM workers (job %s)", self.handles[0].job_id.split("_")[0]
-        )
+        array = self.handles[0].job_id.split("_")[0]
+        log.info("cancelled the search's SLURM workers (job %s)", array)
         self.handles = []
+        shutil.rmtree(self.queue.directory, ignore_errors=True)
 
 
 def _worker_of(task_id: str) -> str:
@@ -225,8 +246,6 @@ def serve(context: ChunkContext, directory: str) -> int:
             poll = min(poll * 2, LAST_POLL)
             continue
         job, plan = taken
-        plans = {job[1]: plan} if plan is not None else {}
-        (ret,) = run_jobs(context, [job], plans, log_dir).returns
-        queue.finish(job[0], worker, ret)
+        queue.finish(job[0], worker, run_evaluation(context, job, plan, log_dir))
         served, poll = served + 1, FIRST_POLL
     return served

@@ -239,3 +239,32 @@ def test_slurm_workers_of_a_killed_search_exit_without_its_heartbeat(slurm_clust
     environment = {"OPTSWEEP_ORPHANED_AFTER": "3"}
     _killed_in_the_middle(arguments, tmp_path, environment)
     assert slurm_tasks_end(tmp_path, 30), "SLURM workers outlived their search"
+
+
+@pytest.mark.parametrize(
+    ("options", "why"),
+    [
+        (
+            ("launcher=local", "hydra.job.chdir=true"),
+            "hydra.job.chdir or hydra.job.env_set is set, which only Hydra's launcher applies",
+        ),
+        (
+            ("launcher=local", "hydra.launcher.backend=multiprocessing"),
+            "only joblib's process pool (loky) and SLURM run a search's workers",
+        ),
+    ],
+    ids=["chdir", "multiprocessing"],
+)
+def test_a_launcher_no_worker_can_serve_is_refused_before_any_evaluation(tmp_path, options, why):
+    """Hydra's launcher would compose each evaluation in its worker without the experiment
+    tree's engine config, failing every one: refused instead, saying why, nothing run."""
+    completed = run_task(
+        "-cp", "experiment", "search=tnc", *options, "-m", workdir=tmp_path, check=False
+    )
+    assert completed.returncode == 1, completed.output
+    assert (
+        f"search refused before any evaluation: search=tnc on launcher=local: {why}"
+        in completed.output
+    )
+    assert "Traceback" not in completed.output
+    assert not (tmp_path / "results").exists()

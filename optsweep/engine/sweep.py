@@ -755,6 +755,7 @@ class CheckedSweeper(ExperimentSweeper):
         assert self.config is not None and self.hydra_context is not None
         choices = self.config.hydra.runtime.choices
         name = choices.get("search")
+        self._refuse_unsupported_search_launcher(name)
         if self.task is not None and self._packs_for_joblib() and self._runs_chunks():
             from optsweep.engine.search.pool_workers import warm_up
 
@@ -770,6 +771,34 @@ class CheckedSweeper(ExperimentSweeper):
             hydra_context=self.hydra_context, task_function=self.task_function, config=self.config
         )
         return search.sweep(arguments)
+
+    def _refuse_unsupported_search_launcher(self, name: str | None) -> None:
+        """A search runs its evaluations in this process, on joblib's process pool or on
+        SLURM, each by the engine's path (``optsweep.engine.search.launching``). Any other
+        launcher, or jobs that change their working directory or environment (which only
+        Hydra's launcher applies), would have Hydra's launcher compose each evaluation in
+        its worker without the experiment tree's engine config, failing every one: refused
+        before any evaluation, instead."""
+        from optsweep.engine.search.errors import SearchRefused
+
+        assert self.config is not None
+        if internals.is_basic_launcher(self.launcher):
+            return
+        job = self.config.hydra.job
+        supported = self._packs_for_joblib() or internals.is_slurm_launcher(self.launcher)
+        if supported and not (job.chdir or job.env_set):
+            return
+        choices = self.config.hydra.runtime.choices
+        launcher = choices.get("launcher") or choices.get("hydra/launcher")
+        why = (
+            "hydra.job.chdir or hydra.job.env_set is set, which only Hydra's launcher applies"
+            if supported
+            else "only joblib's process pool (loky) and SLURM run a search's workers"
+        )
+        raise SearchRefused(
+            f"search refused before any evaluation: search={name} on launcher={launcher}: "
+            f"{why}; drop it, or the launcher (the evaluations then run in this process)"
+        )
 
     @staticmethod
     def _print_dry_run(

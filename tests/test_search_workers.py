@@ -268,3 +268,26 @@ def test_a_launcher_no_worker_can_serve_is_refused_before_any_evaluation(tmp_pat
     )
     assert "Traceback" not in completed.output
     assert not (tmp_path / "results").exists()
+
+
+def test_a_pool_worker_killed_during_a_search_costs_no_evaluation(tmp_path):
+    """``kill -9`` of one pool worker: loky breaks the pool and every evaluation in flight;
+    those evaluated again on a new pool, so the search ends with every evaluation a success
+    and the same trials as in this process."""
+    arguments = ["-cp", "experiment", "search=tnc", "launcher=local", *LONG["tnc"], "-m"]
+    process = _start(arguments, tmp_path)
+    directory = tmp_path / "results" / "search=tnc"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and evaluations_done(directory) < 4:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.02)
+    workers = [p.name for p in (tmp_path / "multirun" / "workers").iterdir()]
+    os.kill(int(workers[0].removeprefix("pid-")), signal.SIGKILL)
+    stdout, stderr = process.communicate(timeout=240)
+    assert process.returncode == 0, stderr
+    assert "a joblib worker died; evaluating" in stdout + stderr
+    rows = trace(directory)
+    assert len(rows) == 60 and all(value for _, value, _ in rows), rows
+    (tmp_path / "here").mkdir()
+    run_task("-cp", "experiment", "search=tnc", *LONG["tnc"], "-m", workdir=tmp_path / "here")
+    assert rows == trace(tmp_path / "here" / "results" / "search=tnc")

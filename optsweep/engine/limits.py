@@ -115,6 +115,33 @@ def _named(stop: BaseException) -> str:
     return "its time limit"
 
 
+@contextmanager
+def deferred_stops() -> Iterator[None]:
+    """SIGINT and SIGTERM received while the block runs are raised when it ends, not in its
+    middle: for work that must not be cut in two (a search telling its optimizer a batch's
+    values and saving the outcome). In a thread other than the main one: no effect."""
+    if not _main_thread():
+        yield
+        return
+    received: list[BaseException] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        received.append(Terminated() if signum == signal.SIGTERM else KeyboardInterrupt())
+
+    previous = {
+        number: signal.signal(number, hold)
+        for number in (signal.SIGINT, signal.SIGTERM)
+        if signal.getsignal(number) is not signal.SIG_IGN
+    }
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if received:
+        raise received[0]
+
+
 def signal_of(stop: KeyboardInterrupt) -> tuple[str, int]:
     """The signal that stopped a sweep or search and the exit status it ends with."""
     return ("SIGTERM", 143) if isinstance(stop, Terminated) else ("SIGINT", 130)

@@ -84,3 +84,9 @@ def queued_tasks() -> set[str]:
     tasks one by one (``123_4``). ``SlurmUnreachable`` if ``squeue`` fails."""
     command = ("squeue", "-h", "-r", "-u", getpass.getuser(), "-o", "%i")
     return set(_run(*command, timeout=60).split())
+
+
+def cancel(job_id: str) -> None:
+    """Cancel SLURM job ``job_id`` (every task of an array: one ``scancel``); a failure is
+    not raised (the job may have ended meanwhile)."""
+    _ask("scancel", job_id)

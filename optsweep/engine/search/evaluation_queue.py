@@ -53,8 +53,12 @@ class EvaluationQueue:
         returns = {}
         for entry in os.scandir(self.done):
             if entry.name.endswith(".pkl"):
-                with open(entry.path, "rb") as file:
-                    returns[int(entry.name[:-4])] = pickle.load(file)
+                number = int(entry.name[:-4])
+                try:
+                    with open(entry.path, "rb") as file:
+                        returns[number] = pickle.load(file)
+                except Exception as error:  # a return this process cannot unpickle
+                    returns[number] = _lost(error)
                 os.unlink(entry.path)
         return returns
 
@@ -67,10 +71,23 @@ class EvaluationQueue:
                 held[int(name)] = worker
         return held
 
-    def drop(self, number: int) -> None:
-        """Forget evaluation ``number`` (its worker died): taken or not, it is not run."""
-        for path in (self.todo / _name(number), *self.taken.glob(f"{_name(number)}.*")):
-            path.unlink(missing_ok=True)
+    def release(self, number: int, worker: str) -> None:
+        """Put evaluation ``number``, taken by ``worker`` (which ended), back in the queue;
+        if its return came back meanwhile, only forget that it was taken."""
+        taken = self.taken / f"{_name(number)}.{worker}"
+        try:
+            if (self.done / _name(number)).exists():
+                taken.unlink()
+            else:
+                os.rename(taken, self.todo / _name(number))
+        except FileNotFoundError:  # its worker finished it after all
+            pass
+
+    def release_all(self, worker: str) -> None:
+        """Put back every evaluation ``worker`` took (it starts again, requeued)."""
+        for number, holder in self.held().items():
+            if holder == worker:
+                self.release(number, worker)
 
     def beat(self) -> None:
         (self.directory / "heartbeat").touch()
@@ -96,8 +113,10 @@ class EvaluationQueue:
         return None
 
     def finish(self, number: int, worker: str, ret: JobReturn) -> None:
+        import cloudpickle  # as submitit sends the task: a __main__ task's values too
+
         try:
-            data = pickle.dumps(ret)
+            data = cloudpickle.dumps(ret)
         except Exception as error:  # a value or exception pickle cannot carry: said instead
             said = JobReturn(overrides=ret.overrides, task_name=ret.task_name)
             said.status = JobStatus.FAILED
@@ -118,6 +137,15 @@ class EvaluationQueue:
         except FileNotFoundError:
             return True
         return silent > float(os.environ.get(ORPHANED_AFTER_VARIABLE, ORPHANED_AFTER))
+
+
+def _lost(error: Exception) -> JobReturn:
+    ret = JobReturn(overrides=[])
+    ret.status = JobStatus.FAILED
+    ret.return_value = RuntimeError(
+        f"the evaluation's return could not be read back: {type(error).__name__}: {error}"
+    )
+    return ret
 
 
 def _name(number: int) -> str:

@@ -35,6 +35,7 @@ from optsweep.engine.experiment import ExperimentTask, experiment_of
 from optsweep.engine.plan import INVALID, JobPlan, plan_job
 from optsweep.engine.progress import mark_job_end
 from optsweep.engine.runner import InProcessRun
+from optsweep.engine.search.errors import SearchRefused
 from optsweep.engine.store import ResultStore
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,12 @@ class CheckedEvaluations:
         # sweep's own is restored once, by ``close`` (a copy of it costs ~5 ms).
         for number, overrides in enumerate(batch, first):
             job = self.composer.compose(overrides, number)
+            if self.composer.per_job_environment:  # a setting's chdir/env_set: Hydra's to apply
+                raise SearchRefused(
+                    f"search refused at evaluation #{number} [{' '.join(overrides)}]: its "
+                    "config sets hydra.job.chdir or hydra.job.env_set, which a search's "
+                    "evaluations do not apply: drop it from the setting"
+                )
             assert job.task is not None
             try:
                 plans[tuple(overrides)] = plan_job(job.task, overrides, self.store)

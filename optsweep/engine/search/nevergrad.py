@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 
 from optsweep.engine import internals
 from optsweep.engine.experiment import experiment_of
+from optsweep.engine.limits import deferred_stops
 from optsweep.engine.progress import ProgressReport
 from optsweep.engine.search.context import runs_on
 from optsweep.engine.search.errors import SearchFailed, SearchRefused
@@ -196,15 +197,17 @@ class NevergradSearch(internals.NevergradSweeperImpl):
             assert self.evaluations is not None
             evaluated = self.evaluations.evaluate(overrides, self.job_idx)
             self.job_idx += len(evaluated)
-            for candidate, (ret, path) in zip(candidates, evaluated, strict=True):
-                params = {key: candidate.value[key] for key in space}
-                state.evaluations.append(evaluation_of(len(state.evaluations), params, ret, path))
-                value = state.evaluations[-1].value  # None: failed, or not finite
-                optimizer.tell(candidate, FAILED_LOSS if value is None else direction * value)
-            recommendation = optimizer.provide_recommendation().value
-            state.save(
-                self.maximize,
-                optimizer=optimizer,
-                recommendation={k: recommendation[k] for k in space},
-            )
+            with deferred_stops():  # told and saved whole: the saved state is one batch's
+                for candidate, (ret, path) in zip(candidates, evaluated, strict=True):
+                    params = {key: candidate.value[key] for key in space}
+                    number = len(state.evaluations)
+                    state.evaluations.append(evaluation_of(number, params, ret, path))
+                    value = state.evaluations[-1].value  # None: failed, or not finite
+                    optimizer.tell(candidate, FAILED_LOSS if value is None else direction * value)
+                recommendation = optimizer.provide_recommendation().value
+                state.save(
+                    self.maximize,
+                    optimizer=optimizer,
+                    recommendation={k: recommendation[k] for k in space},
+                )
             raise_if_too_many_failed(state, optim.budget, optim.max_failure_rate)

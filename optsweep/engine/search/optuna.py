@@ -36,6 +36,7 @@ from omegaconf import DictConfig
 from optsweep.engine import internals
 from optsweep.engine.experiment import experiment_of
 from optsweep.engine.files import job_lock
+from optsweep.engine.limits import deferred_stops
 from optsweep.engine.progress import ProgressReport
 from optsweep.engine.search.context import runs_on
 from optsweep.engine.search.errors import SearchRefused
@@ -241,9 +242,7 @@ class OptunaSearch(Sweeper):
                     batch = [self._reopened(study, t, space) for t in left_running[:size]]
                     left_running = left_running[size:]
                     batch += [self._asked(study, space) for _ in range(size - len(batch))]
-                    self._evaluate(study, batch, space, fixed)
-                    state.evaluations = evaluations_of(study.get_trials(deepcopy=False), space)
-                    state.save(self.maximize, study=study_info)
+                    self._evaluate(study, batch, space, fixed, state, study_info)
                     raise_if_too_many_failed(state, d.n_trials, d.max_failure_rate)
         best = best_or_fail(state, self.maximize, d.max_failure_rate)
         report_best(
@@ -332,10 +331,17 @@ class OptunaSearch(Sweeper):
         trial.set_user_attr(RESUMED, RESUMED_NOTE)
         return trial
 
-    def _evaluate(self, study: Any, batch: list, space: dict, fixed: list[str]) -> None:
-        """Launch the batch's trials together, then tell each its value or its failure."""
-        from optuna.trial import TrialState
-
+    def _evaluate(
+        self,
+        study: Any,
+        batch: list,
+        space: dict,
+        fixed: list[str],
+        state: SearchState,
+        study_info: dict,
+    ) -> None:
+        """Evaluate the batch's trials together, then tell each its value or its failure and
+        save the search's files."""
         overrides = [
             tuple(f"{k}={_as_override(trial.params[k])}" for k in space) + tuple(fixed)
             for trial in batch
@@ -343,6 +349,15 @@ class OptunaSearch(Sweeper):
         assert self.evaluations is not None
         evaluated = self.evaluations.evaluate(overrides, self.job_idx)
         self.job_idx += len(evaluated)
+        with deferred_stops():  # told and saved whole: the files say what the study holds
+            self._tell(study, batch, space, evaluated)
+            state.evaluations = evaluations_of(study.get_trials(deepcopy=False), space)
+            state.save(self.maximize, study=study_info)
+
+    def _tell(self, study: Any, batch: list, space: dict, evaluated: list) -> None:
+        """Tell each trial of the batch its value or its failure."""
+        from optuna.trial import TrialState
+
         for trial, (ret, path) in zip(batch, evaluated, strict=True):
             params = {k: trial.params[k] for k in space}
             evaluation = evaluation_of(trial.number, params, ret, path)

@@ -8,6 +8,7 @@ waits for all its evaluations. Submitting to the executor directly costs ~0.5 ms
 where a ``joblib.Parallel`` call costs ~10 ms (measured with 2 workers).
 """
 
+import logging
 import os
 import pickle
 from collections.abc import Sequence
@@ -15,23 +16,21 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn
+from hydra.core.utils import JobReturn, JobStatus
 from hydra.types import HydraContext
 from omegaconf import DictConfig
 
-from optsweep.engine.chunks import (
-    ChunkContext,
-    ChunkDied,
-    Job,
-    import_modules,
-    returns_of_a_dead_chunk,
-    run_evaluation,
-)
+from optsweep.engine import internals
+from optsweep.engine.chunks import ChunkContext, ChunkDied, Job, import_modules, run_evaluation
 from optsweep.engine.compose import FastComposer
 from optsweep.engine.experiment import ExperimentTask
+from optsweep.engine.files import remove_abandoned_lock
+from optsweep.engine.job import FoundCurrent
 from optsweep.engine.plan import JobPlan
 from optsweep.engine.search.launching import CheckedEvaluations, worker_log_dir
 from optsweep.engine.slurm import THREAD_VARIABLES
+
+log = logging.getLogger(__name__)
 
 # Seconds an idle worker waits for the next evaluation before it exits (loky's timeout).
 IDLE_TIMEOUT = 300
@@ -101,6 +100,28 @@ class OnPoolWorkers(CheckedEvaluations):
         return self.sent
 
     def run(self, jobs: list[Job], plans: dict[tuple, JobPlan]) -> list[JobReturn]:
+        """The jobs' returns. If a worker dies (OOM, ``kill -9``), loky breaks the pool and
+        every evaluation in flight with it: those whose result was not saved run again once,
+        on a new pool; a second death fails them, naming it."""
+        try:
+            returns = self._submitted(jobs, plans)
+            broken = [i for i, ret in enumerate(returns) if isinstance(ret, BaseException)]
+            if broken:
+                log.warning("a joblib worker died; evaluating %d again on a new pool", len(broken))
+                again = self._submitted([jobs[i] for i in broken], plans)
+                for i, ret in zip(broken, again, strict=True):
+                    returns[i] = ret
+        except BaseException:  # Ctrl-C, SIGTERM: the evaluations in flight stop with it
+            self.stop()
+            raise
+        return [
+            self._died(job, ret, plans) if isinstance(ret, BaseException) else ret
+            for job, ret in zip(jobs, returns, strict=True)
+        ]
+
+    def _submitted(self, jobs: list[Job], plans: dict[tuple, JobPlan]) -> list[Any]:
+        """Each job's return, or the error of a pool that broke before it came back (the
+        pool is then dropped). A return that could not come back is a failed evaluation."""
         from concurrent.futures.process import BrokenProcessPool
 
         context = self._context()
@@ -110,20 +131,42 @@ class OnPoolWorkers(CheckedEvaluations):
             executor.submit(evaluate, self.context.token, context, job, plans.get(job[1]))
             for job in jobs
         ]
-        returns = []
-        try:
-            for job, future in zip(jobs, futures, strict=True):
-                try:
-                    returns.append(future.result())
-                except BrokenProcessPool as error:  # a worker was killed (OOM, kill -9)
-                    reason = str(error).strip().splitlines()[0]
-                    died = ChunkDied(f"a joblib worker died during this evaluation: {reason}")
-                    returns += returns_of_a_dead_chunk([job], self.sweep_dir, died, plans=plans)
-                    self.executor = None  # the next batch starts a new pool
-        except BaseException:  # Ctrl-C, SIGTERM: the evaluations in flight stop with it
-            self.stop()
-            raise
+        returns: list[Any] = []
+        for job, future in zip(jobs, futures, strict=True):
+            try:
+                returns.append(future.result())
+            except BrokenProcessPool as error:
+                returns.append(self._saved(job, plans) or error)
+                self.executor = None
+            except Exception as error:  # the return (or its error) did not survive pickling
+                ret = JobReturn(overrides=list(job[1]))
+                internals.job_failed(
+                    ret, RuntimeError(f"the evaluation's return was lost: {error!r}")
+                )
+                returns.append(ret)
         return returns
+
+    def _saved(self, job: Job, plans: dict[tuple, JobPlan]) -> JobReturn | None:
+        """The return of ``job`` from its saved result, if its worker saved it before dying."""
+        plan = plans.get(job[1])
+        stored = None if plan is None else self.store.current(plan.path, plan.config)
+        if stored is None:
+            return None
+        ret = JobReturn(overrides=list(job[1]))
+        ret.return_value = FoundCurrent(self.task.experiment.value_of(stored["result"]))
+        ret.status = JobStatus.COMPLETED
+        return ret
+
+    def _died(self, job: Job, error: BaseException, plans: dict[tuple, JobPlan]) -> JobReturn:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        ret = JobReturn(overrides=list(job[1]))
+        internals.job_failed(
+            ret, ChunkDied(f"a joblib worker died during this evaluation, twice: {reason}")
+        )
+        plan = plans.get(job[1])
+        if plan is not None:
+            remove_abandoned_lock(plan.path)
+        return ret
 
     def close(self) -> None:
         """The search ended: its idle workers exit."""

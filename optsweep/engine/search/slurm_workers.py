@@ -9,8 +9,9 @@ sweeping process asks and tells the optimizer, as in-process. So a batch costs a
 trip on the shared file system, not a scheduler round trip; the workers' start (a queue wait,
 Python, imports) is paid once.
 
-A worker that ends early (cancelled, out of time, node failure) fails the evaluation it held,
-naming its task; when every worker has ended, the search stops with the tasks' states. A stop
+A worker that ends early (cancelled, out of time, node failure) puts the evaluation it held
+back in the queue for another worker (a requeued task takes back its own when it starts
+again); when every worker has ended, the search stops with the tasks' states. A stop
 of the search (Ctrl-C, SIGTERM) writes the queue's ``stop`` and cancels the array. A task's
 time limit (``hydra.launcher.timeout_min``) is the time its worker serves the whole search.
 """
@@ -30,7 +31,7 @@ from hydra.types import HydraContext
 from omegaconf import DictConfig
 
 from optsweep.engine import internals, slurm
-from optsweep.engine.chunks import ChunkContext, ChunkDied, Job, run_evaluation
+from optsweep.engine.chunks import ChunkContext, Job, run_evaluation
 from optsweep.engine.compose import FastComposer
 from optsweep.engine.experiment import ExperimentTask
 from optsweep.engine.plan import JobPlan
@@ -70,6 +71,7 @@ class OnSlurmWorkers(CheckedEvaluations):
         self.handles: list[Any] = []
         self.gone: dict[str, str] = {}  # {task id: how it ended} of the workers that ended
         self.beating = threading.Event()
+        self.started = False  # whether the queue exists (then the workers may be running)
 
     def _start(self) -> None:
         """Submit the workers' array (at the first batch, once the templates are composed)."""
@@ -79,6 +81,7 @@ class OnSlurmWorkers(CheckedEvaluations):
         if cpus:  # no more workers than the partition runs at once
             workers = max(1, min(workers, cpus // (params.get("cpus_per_task") or 1)))
         self.queue.create()
+        self.started = True
         self._beat()
         context = ChunkContext(
             self.hydra_context,
@@ -113,16 +116,18 @@ class OnSlurmWorkers(CheckedEvaluations):
             while self.beating.is_set():
                 try:
                     self.queue.beat()
-                except OSError:  # the queue is gone: the search ended
-                    return
+                except OSError as error:  # a file system hiccup (ESTALE, EIO): beat again
+                    if not self.queue.directory.is_dir():  # the queue is gone: it ended
+                        return
+                    log.debug("search heartbeat: %r", error)
                 time.sleep(BEAT)
 
         threading.Thread(target=beat, name="optsweep-search-heartbeat", daemon=True).start()
 
     def run(self, jobs: list[Job], plans: dict[tuple, JobPlan]) -> list[JobReturn]:
-        if not self.handles:
-            self._start()
         try:
+            if not self.started:
+                self._start()
             for job in jobs:
                 self.queue.put(job, plans.get(job[1]))
             return self._wait(jobs)
@@ -142,32 +147,36 @@ class OnSlurmWorkers(CheckedEvaluations):
             if not pending:
                 break
             if time.monotonic() - checked > WORKERS_CHECK:
-                got.update(self._of_ended_workers(pending))
-                pending -= got.keys()
+                self._release_of_ended_workers()
                 checked = time.monotonic()
             poll = FIRST_POLL if finished else min(poll * 2, LAST_POLL)
             time.sleep(poll)
         return [got[number] for number, _ in jobs]
 
-    def _of_ended_workers(self, pending: set[int]) -> dict[int, JobReturn]:
-        """Failed returns of the pending evaluations that workers held when they ended;
-        ``SearchFailed`` if no worker is left."""
-        queued = slurm.queued_tasks()
+    def _release_of_ended_workers(self) -> None:
+        """Put back in the queue the evaluations that workers held when they ended (another
+        worker runs them; a result saved meanwhile is found current); ``SearchFailed`` if no
+        worker is left. A ``squeue`` that fails is asked again at the next check."""
+        try:
+            queued = slurm.queued_tasks()
+        except slurm.SlurmUnreachable as error:
+            log.warning("could not ask SLURM about the search's workers: %s", error)
+            return
         for handle in self.handles:
             if handle.job_id not in queued and handle.job_id not in self.gone:
                 self.gone[handle.job_id] = _how_it_ended(handle)
         if not self.gone:
-            return {}
-        failed = {}
+            return
         ended = {_worker_of(task): task for task in self.gone}
         for number, worker in self.queue.held().items():
-            if number in pending and worker in ended:
-                task = ended[worker]
-                died = ChunkDied(
-                    f"SLURM worker {task} ended during this evaluation: {self.gone[task]}"
+            if worker in ended:
+                log.warning(
+                    "SLURM worker %s ended (%s) during evaluation #%d: queued again",
+                    ended[worker],
+                    self.gone[ended[worker]],
+                    number,
                 )
-                failed[number] = _died(number, died)
-                self.queue.drop(number)
+                self.queue.release(number, worker)
         if len(self.gone) == len(self.handles):
             states = ", ".join(f"{task}: {state}" for task, state in sorted(self.gone.items()))
             raise SearchFailed(
@@ -175,24 +184,21 @@ class OnSlurmWorkers(CheckedEvaluations):
                 f"their logs: {Path(self.handles[0].paths.stderr).parent.parent}. The finished "
                 "evaluations are kept: run the same command again to continue."
             )
-        return failed
 
     def close(self) -> None:
         """The search ended: the workers exit once idle (any still there after
         ``EXIT_WAIT`` seconds are cancelled)."""
         super().close()
-        if not self.handles:
+        if not self.started:
             return
         self.beating.clear()
         self.queue.stop()
         deadline = time.monotonic() + EXIT_WAIT
         try:
-            while time.monotonic() < deadline:
+            while self.handles and time.monotonic() < deadline:
                 if not {h.job_id for h in self.handles} & slurm.queued_tasks():
                     self.handles = []
-                    shutil.rmtree(self.queue.directory, ignore_errors=True)
-                    return
-                time.sleep(0.2)
+                time.sleep(0.5)
         except slurm.SlurmUnreachable:
             pass
         self.stop()
@@ -200,15 +206,15 @@ class OnSlurmWorkers(CheckedEvaluations):
     def stop(self) -> None:
         """Stop the workers now (Ctrl-C, SIGTERM, a failure): cancel the array."""
         super().stop()
-        if not self.handles:
+        if not self.started:
             return
+        self.started = False
         self.beating.clear()
         self.queue.stop()
-        for handle in self.handles:
-            if handle.job_id not in self.gone:
-                handle.cancel(check=False)
-        array = self.handles[0].job_id.split("_")[0]
-        log.info("cancelled the search's SLURM workers (job %s)", array)
+        if self.handles:
+            array = self.handles[0].job_id.split("_")[0]
+            slurm.cancel(array)
+            log.info("cancelled the search's SLURM workers (job %s)", array)
         self.handles = []
         shutil.rmtree(self.queue.directory, ignore_errors=True)
 
@@ -225,12 +231,6 @@ def _how_it_ended(handle: Any) -> str:
         return f"state unknown ({type(error).__name__})"
 
 
-def _died(number: int, error: ChunkDied) -> JobReturn:
-    ret = JobReturn(overrides=[], task_name=None)
-    internals.job_failed(ret, error)
-    return ret
-
-
 def serve(context: ChunkContext, directory: str) -> int:
     """A SLURM array task's work: evaluate what the search's queue in ``directory`` holds
     until the search ends; returns how many evaluations this worker ran."""
@@ -238,6 +238,7 @@ def serve(context: ChunkContext, directory: str) -> int:
     worker = _worker_of(f"{task[0]}_{task[1]}") if all(task) else f"pid-{os.getpid()}"
     queue = EvaluationQueue(Path(directory))
     log_dir = worker_log_dir(context.sweep_dir, worker)
+    queue.release_all(worker)  # a requeued task (preempted, node failure) starts again
     served, poll = 0, FIRST_POLL
     while not queue.ended():
         taken = queue.take(worker)

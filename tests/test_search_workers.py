@@ -285,7 +285,8 @@ def test_a_pool_worker_killed_during_a_search_costs_no_evaluation(tmp_path):
     os.kill(int(workers[0].removeprefix("pid-")), signal.SIGKILL)
     stdout, stderr = process.communicate(timeout=240)
     assert process.returncode == 0, stderr
-    assert "a joblib worker died; evaluating" in stdout + stderr
+    said = stdout + stderr
+    assert "a joblib worker died; evaluating" in said or "died between two batches" in said
     rows = trace(directory)
     assert len(rows) == 60 and all(value for _, value, _ in rows), rows
     (tmp_path / "here").mkdir()

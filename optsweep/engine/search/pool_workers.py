@@ -124,13 +124,12 @@ class OnPoolWorkers(CheckedEvaluations):
         pool is then dropped). A return that could not come back is a failed evaluation."""
         from concurrent.futures.process import BrokenProcessPool
 
-        context = self._context()
-        assert self.context is not None
-        executor = self._executor()
-        futures = [
-            executor.submit(evaluate, self.context.token, context, job, plans.get(job[1]))
-            for job in jobs
-        ]
+        try:
+            futures = self._submit(jobs, plans)
+        except BrokenProcessPool:  # a worker died while idle, between two batches
+            log.warning("a joblib worker died between two batches: starting a new pool")
+            self.executor = None
+            futures = self._submit(jobs, plans)
         returns: list[Any] = []
         for job, future in zip(jobs, futures, strict=True):
             try:
@@ -145,6 +144,15 @@ class OnPoolWorkers(CheckedEvaluations):
                 )
                 returns.append(ret)
         return returns
+
+    def _submit(self, jobs: list[Job], plans: dict[tuple, JobPlan]) -> list[Any]:
+        context = self._context()
+        assert self.context is not None
+        executor = self._executor()  # loky makes a new pool if the last one broke
+        return [
+            executor.submit(evaluate, self.context.token, context, job, plans.get(job[1]))
+            for job in jobs
+        ]
 
     def _saved(self, job: Job, plans: dict[tuple, JobPlan]) -> JobReturn | None:
         """The return of ``job`` from its saved result, if its worker saved it before dying."""

@@ -89,6 +89,14 @@ def test_same_trials_and_results_on_every_launcher(search, launcher, in_process,
     assert again.output.count("\t#") == 0, "a finished search evaluated again"
 
 
+def _wait_for_evaluations(process, directory, count: int) -> None:
+    """Wait until the running search ``process`` has saved ``count`` evaluations."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and evaluations_done(directory) < count:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.02)
+
+
 def _start(arguments, workdir, extra_environment=None):
     environment = {k: v for k, v in os.environ.items() if not k.startswith("HYDRA_")}
     environment.update(extra_environment or {})
@@ -125,10 +133,7 @@ def test_a_stopped_search_keeps_what_finished_and_the_rerun_goes_on(
         arguments.insert(3, f"launcher={where}")
     process = _start(arguments, tmp_path)
     directory = tmp_path / "results" / f"search={search}"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and evaluations_done(directory) < 6:
-        assert process.poll() is None, process.communicate()
-        time.sleep(0.02)
+    _wait_for_evaluations(process, directory, 6)
     if stop == signal.SIGINT:
         os.killpg(process.pid, stop)
     else:
@@ -157,10 +162,7 @@ def test_a_search_whose_slurm_workers_are_cancelled_fails_naming_them(slurm_clus
     arguments = ["-cp", "experiment", "search=tnc", "launcher=slurm", *budget, "-m"]
     process = _start(arguments, tmp_path)
     directory = tmp_path / "results" / "search=tnc"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and evaluations_done(directory) < 4:
-        assert process.poll() is None, process.communicate()
-        time.sleep(0.02)
+    _wait_for_evaluations(process, directory, 4)
     arrays = {p.name.split("_")[0] for p in (tmp_path / "multirun" / ".submitit").glob("[0-9]*")}
     assert len(arrays) == 1, arrays
     subprocess.run(["scancel", *arrays], check=True)
@@ -198,10 +200,7 @@ def _killed_in_the_middle(arguments, workdir, environment=None):
     """Start the search, SIGKILL the sweeping process alone once 4 evaluations are done."""
     process = _start(arguments, workdir, environment)
     directory = workdir / "results" / "search=tnc"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and evaluations_done(directory) < 4:
-        assert process.poll() is None, process.communicate()
-        time.sleep(0.02)
+    _wait_for_evaluations(process, directory, 4)
     process.kill()
     process.communicate()
     return process, directory
@@ -277,10 +276,7 @@ def test_a_pool_worker_killed_during_a_search_costs_no_evaluation(tmp_path):
     arguments = ["-cp", "experiment", "search=tnc", "launcher=local", *LONG["tnc"], "-m"]
     process = _start(arguments, tmp_path)
     directory = tmp_path / "results" / "search=tnc"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and evaluations_done(directory) < 4:
-        assert process.poll() is None, process.communicate()
-        time.sleep(0.02)
+    _wait_for_evaluations(process, directory, 4)
     workers = [p.name for p in (tmp_path / "multirun" / "workers").iterdir()]
     os.kill(int(workers[0].removeprefix("pid-")), signal.SIGKILL)
     stdout, stderr = process.communicate(timeout=240)

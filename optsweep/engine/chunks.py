@@ -56,6 +56,21 @@ class ChunkContext:
     token: str = field(default_factory=lambda: uuid.uuid4().hex)  # one per sweep
 
 
+def chunk_context(
+    hydra_context: HydraContext, master: DictConfig, task: ExperimentTask, composer: FastComposer
+) -> ChunkContext:
+    """The context of the sweep (or search) of ``master``, with the templates ``composer``
+    composed so far and Hydra's global state as it is now."""
+    return ChunkContext(
+        hydra_context,
+        master,
+        task,
+        str(master.hydra.sweep.dir),
+        Singleton.get_state(),
+        templates=dict(composer.templates),
+    )
+
+
 @dataclass(frozen=True)
 class ChunkResult:
     returns: list[JobReturn]

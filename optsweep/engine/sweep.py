@@ -29,7 +29,6 @@ from typing import Any, NoReturn
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Glob, Override
-from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.errors import CompactHydraException, OverrideParseException
 from hydra.types import HydraContext, TaskFunction
@@ -41,6 +40,7 @@ from optsweep.engine.chunks import (
     ChunkContext,
     ChunkDied,
     Job,
+    chunk_context,
     chunk_count,
     import_modules,
     make_chunks,
@@ -655,15 +655,7 @@ class CheckedSweeper(ExperimentSweeper):
     def _chunk_context(self, task: ExperimentTask) -> ChunkContext:
         """What every chunk of this sweep needs, wherever it runs."""
         assert self.config is not None and self.hydra_context is not None
-        sweep_dir = str(self.config.hydra.sweep.dir)
-        return ChunkContext(
-            self.hydra_context,
-            self.config,
-            task,
-            sweep_dir,
-            Singleton.get_state(),
-            templates=dict(self.composer.templates),
-        )
+        return chunk_context(self.hydra_context, self.config, task, self.composer)
 
     def _launcher_batches(self, todo: list[Job]) -> Iterator[Batch]:
         """The jobs through Hydra's launcher, in batches of consecutive numbers: a launcher

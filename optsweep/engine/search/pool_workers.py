@@ -15,13 +15,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.types import HydraContext
 from omegaconf import DictConfig
 
 from optsweep.engine import internals
-from optsweep.engine.chunks import ChunkContext, ChunkDied, Job, import_modules, run_evaluation
+from optsweep.engine.chunks import (
+    ChunkContext,
+    ChunkDied,
+    Job,
+    chunk_context,
+    import_modules,
+    run_evaluation,
+)
 from optsweep.engine.compose import FastComposer
 from optsweep.engine.experiment import ExperimentTask
 from optsweep.engine.files import remove_abandoned_lock
@@ -86,14 +92,7 @@ class OnPoolWorkers(CheckedEvaluations):
     def _context(self) -> bytes:
         """The search's chunk context, pickled once (with the templates composed so far)."""
         if self.context is None:
-            self.context = ChunkContext(
-                self.hydra_context,
-                self.config,
-                self.task,
-                self.sweep_dir,
-                Singleton.get_state(),
-                templates=dict(self.composer.templates),
-            )
+            self.context = chunk_context(self.hydra_context, self.config, self.task, self.composer)
             import cloudpickle  # as loky pickles: the task function may be __main__'s
 
             self.sent = cloudpickle.dumps(self.context)

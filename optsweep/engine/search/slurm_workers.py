@@ -25,13 +25,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn
 from hydra.types import HydraContext
 from omegaconf import DictConfig
 
 from optsweep.engine import internals, slurm
-from optsweep.engine.chunks import ChunkContext, Job, run_evaluation
+from optsweep.engine.chunks import ChunkContext, Job, chunk_context, run_evaluation
 from optsweep.engine.compose import FastComposer
 from optsweep.engine.experiment import ExperimentTask
 from optsweep.engine.plan import JobPlan
@@ -83,14 +82,7 @@ class OnSlurmWorkers(CheckedEvaluations):
         self.queue.create()
         self.started = True
         self._beat()
-        context = ChunkContext(
-            self.hydra_context,
-            self.config,
-            self.task,
-            self.sweep_dir,
-            Singleton.get_state(),
-            templates=dict(self.composer.templates),
-        )
+        context = chunk_context(self.hydra_context, self.config, self.task, self.composer)
         executor = internals.submitit_executor(
             self.launcher, setup=slurm.thread_limits(params.get("setup"))
         )

@@ -11,6 +11,8 @@ budget and number of workers:
 - once, for nevergrad: Hydra's own path, each evaluation composed from scratch by Hydra's basic
   launcher (what every search did before its evaluations were checked and run as a sweep's
   jobs; `hydra.job.chdir=true` selects it today).
+Then once, in this process, nevergrad's search with 5 times the budget: its time over the
+first's says whether the bookkeeping of a search grows with its length (linear: at most 5x).
 The table gives medians of wall time, each one's ratio to the same optimizer's in-process
 median, and the best value each search found. Every run of one optimizer must find the same
 trials (values and parameters in trace.csv) as its first in-process run, or the bench fails:
@@ -35,6 +37,7 @@ OPTIMIZERS = {
     "Optuna (TPESampler)": ("tnc-optuna", "hydra.sweeper.search.optuna.n_trials", "num_workers"),
 }
 STOCK = "Hydra's basic launcher, each evaluation composed by Hydra"
+LONGER = 5  # the scaling run's budget, in times the bench's
 
 
 def search_command(search: str, budget: str, workers: str, n: int, k: int, workdir: Path, *extra):
@@ -118,6 +121,13 @@ def bench(n: int, k: int, repeats: int, slurm: bool) -> list[dict]:
     return rows
 
 
+def scaling(n: int, k: int, rows: list[dict]) -> dict:
+    """nevergrad's in-process search of ``LONGER`` times ``n`` evaluations, against ``n``."""
+    wall, _, found = run_once("nevergrad (NGOpt)", LONGER * n, k, ())
+    base = next(r for r in rows if r["optimizer"].startswith("nevergrad") and r["runs"] > 1)
+    return {"evaluations": LONGER * n, "wall": wall, "ratio": wall / base["wall"], "best": found}
+
+
 def table(rows: list[dict], n: int, k: int, repeats: int, slurm: bool) -> str:
     lines = [
         f"A search of TNC's eta and stepmx, {n} evaluations asked {k} at a time. Medians of "
@@ -149,7 +159,15 @@ def main() -> None:
     slurm = slurm_answers()
     n, k = arguments.evaluations, arguments.workers
     rows = bench(n, k, arguments.repeats, slurm)
+    longer = scaling(n, k, rows)
     text = "# Search benchmark (`make bench`)\n\n" + table(rows, n, k, arguments.repeats, slurm)
+    text += (
+        f"\nWith {LONGER} times the budget ({longer['evaluations']} evaluations, nevergrad, in "
+        f"this process, one run): {longer['wall']:.2f} s, {longer['ratio']:.2f}x the "
+        f"{n}-evaluation search (best value found {longer['best']:.4g}). Linear would be at most "
+        f"{LONGER}x: the optimizer state is pickled at most every second, not after every "
+        "batch.\n"
+    )
     arguments.out.write_text(text)
     print(text)
 

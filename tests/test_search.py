@@ -4,6 +4,7 @@ reproducibility, resume, and the NGOpt regression under the pinned numpy."""
 import csv
 import json
 import os
+import pickle
 import shlex
 import shutil
 import signal
@@ -120,19 +121,31 @@ def test_rerunning_a_finished_search_evaluates_nothing(tnc_search, tmp_path):
     assert {p: p.stat().st_mtime_ns for p in result_files(tmp_path / "results")} == before
 
 
-def test_killed_search_resumes_without_repeating_finished_evaluations(tmp_path):
-    command = [
-        sys.executable,
-        str(ROOT / "task.py"),
-        "-cp",
-        "experiment",
-        "search=tnc",
-        "hydra.sweeper.search.optim.budget=24",
-        "hydra.sweeper.search.optim.num_workers=2",
-        "-m",
-        f"output.dir={tmp_path / 'results'}",
-        f"hydra.sweep.dir={tmp_path / 'a'}",
-    ]
+KILLED = (
+    *("-cp", "experiment", "search=tnc", "hydra.sweeper.search.optim.budget=24"),
+    *("hydra.sweeper.search.optim.num_workers=2", "-m"),
+)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_trace(tmp_path_factory):
+    """The trace of the killed test's search run to its end without a stop."""
+    workdir = tmp_path_factory.mktemp("uninterrupted")
+    run_task(*KILLED, workdir=workdir)
+    return trace(workdir / "results" / "search=tnc")
+
+
+@pytest.mark.parametrize("trace_edited", [False, True])
+def test_killed_search_resumes_without_repeating_finished_evaluations(
+    trace_edited, uninterrupted_trace, tmp_path
+):
+    """kill -9 in the middle: the optimizer state (written at most every second) lags the
+    trace; the rerun tells the restored optimizer the trace's later evaluations with no
+    evaluation, and ends with the uninterrupted run's trace. If the trace does not hold the
+    points the restored optimizer asks for (edited here), those are checked again: their
+    results are found current, and the warning says so."""
+    command = [sys.executable, str(ROOT / "task.py"), *KILLED]
+    command += [f"output.dir={tmp_path / 'results'}", f"hydra.sweep.dir={tmp_path / 'a'}"]
     process = subprocess.Popen(
         command,
         cwd=tmp_path,
@@ -150,21 +163,24 @@ def test_killed_search_resumes_without_repeating_finished_evaluations(tmp_path):
     process.wait()
     done = progress(directory)["evaluations"]
     assert 6 <= done < 24, "kill the search in the middle"
+    told = pickle.loads((directory / "optimizer.state").read_bytes())["told"]
+    assert 2 <= told < done, "the optimizer state should lag the trace"
     finished = trace(directory)
-    completed = run_task(
-        "-cp",
-        "experiment",
-        "search=tnc",
-        "hydra.sweeper.search.optim.budget=24",
-        "hydra.sweeper.search.optim.num_workers=2",
-        "-m",
-        workdir=tmp_path,
-    )
+    assert finished == uninterrupted_trace[:done]
+    saved = {p: p.stat().st_mtime_ns for p in result_files(tmp_path / "results")}
+    if trace_edited:  # a point the restored optimizer will not ask for
+        text = (directory / "trace.csv").read_text().splitlines(keepends=True)
+        eta = '""method.options.eta"": '  # as the CSV quotes the JSON
+        text[1 + told] = text[1 + told].replace(f"{eta}0.", f"{eta}1.")
+        (directory / "trace.csv").write_text("".join(text))
+    completed = run_task(*KILLED, workdir=tmp_path)
     assert f"{done} of 24 evaluations done" in completed.output
-    rows = trace(directory)
-    assert len(rows) == 24 and rows[:done] == finished
-    launched = completed.output.count("\t#")
-    assert launched == 24 - done, "finished evaluations were repeated"
+    assert ("asked for other points" in completed.output) == trace_edited
+    assert trace(directory) == uninterrupted_trace
+    launched = completed.output.count("\t#")  # evaluations checked (run, or found current)
+    assert launched == 24 - (told if trace_edited else done)
+    after = {p: p.stat().st_mtime_ns for p in result_files(tmp_path / "results")}
+    assert {p: after[p] for p in saved} == saved, "finished evaluations were repeated"
 
 
 def test_search_trace_figure_data_is_the_trace(tnc_search):

@@ -6,13 +6,15 @@ Compared with hydra-nevergrad-sweeper 1.4.0rc3, whose parametrization it reuses:
   search fails (upstream: of each batch); past that,
   or if nothing succeeded, the search exits non-zero and reports no best point;
 - a fixed default seed, so the same definition gives the same evaluations;
-- after every batch, the trace, the best evaluated point, nevergrad's recommendation and the
-  optimizer state go to ``state_dir`` (``optsweep.engine.search.state``); rerunning the same
-  search resumes from there without repeating finished evaluations;
+- after every batch, the trace, the best evaluated point and nevergrad's recommendation go to
+  ``state_dir`` (``optsweep.engine.search.state``), the optimizer state at most every second
+  and at the end; rerunning the same search resumes from there without repeating finished
+  evaluations (those after the saved state are told again, not evaluated);
 - at the end, the best *evaluated* point is also written as a settings file, if the search
   tunes a setting of the experiment tree.
 """
 
+import json
 import logging
 from pathlib import Path
 
@@ -158,6 +160,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
                 len(state.evaluations),
                 optim.budget,
             )
+            optimizer = self._told_again(optimizer, state, space, direction)
         self.job_idx = len(state.evaluations)
         assert self.task_function is not None
         self.evaluations = evaluations_for(
@@ -187,6 +190,35 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         recommendation = optimizer.provide_recommendation().value
         log.info("Best parameters: %s", " ".join(f"{k}={v}" for k, v in recommendation.items()))
 
+    def _told_again(self, optimizer, state, space, direction):
+        """The resumed optimizer, told the trace's evaluations beyond its saved state: it asks
+        for them again batch by batch, as the search did, and is told their values with no
+        evaluation. If it asks for other points (it should not), it is restored again and
+        those evaluations are checked as new ones (a saved result is found current)."""
+        optim = self.opt_config
+        told = state.told
+        while told < len(state.evaluations):
+            batch = min(optim.num_workers, optim.budget - told)
+            rows = state.evaluations[told : told + batch]
+            candidates = [optimizer.ask() for _ in range(batch)]
+            asked = [{key: c.value[key] for key in space} for c in candidates]
+            if len(rows) < batch or not all(
+                _same_point(point, row.params) for point, row in zip(asked, rows, strict=True)
+            ):
+                log.warning(
+                    "the restored optimizer asked for other points than evaluations %d-%d of "
+                    "the trace: those are checked again",
+                    told,
+                    told + batch - 1,
+                )
+                return state.restored()
+            for candidate, row in zip(candidates, rows, strict=True):  # None: failed
+                optimizer.tell(
+                    candidate, FAILED_LOSS if row.value is None else direction * row.value
+                )
+            told += batch
+        return optimizer
+
     def _loop(self, optimizer, state, space, direction) -> None:
         """Ask, launch, tell and save batch after batch until the budget is used."""
         optim = self.opt_config
@@ -209,5 +241,11 @@ class NevergradSearch(internals.NevergradSweeperImpl):
                     self.maximize,
                     optimizer=optimizer,
                     recommendation={k: recommendation[k] for k in space},
+                    final=len(state.evaluations) >= optim.budget,
                 )
             raise_if_too_many_failed(state, optim.budget, optim.max_failure_rate)
+
+
+def _same_point(asked: dict, recorded: dict) -> bool:
+    """Whether a point the optimizer asked for is the one the trace recorded (as JSON)."""
+    return json.loads(json.dumps(asked, sort_keys=True)) == recorded

@@ -174,6 +174,33 @@ def test_a_search_whose_slurm_workers_are_cancelled_fails_naming_them(slurm_clus
     assert kept >= 4 and len(trace(directory)) == kept
 
 
+def test_slurm_workers_signalled_before_their_time_limit_are_replaced(slurm_cluster, tmp_path):
+    """SLURM's signal before a task's time limit (``--signal=USR2@signal_delay_s``, sent here
+    by ``scancel --signal``): each worker finishes its evaluation and exits, a new array
+    replaces them at once, and the search ends with every evaluation a success."""
+    budget = ("hydra.sweeper.search.optim.budget=300", "hydra.sweeper.search.optim.num_workers=2")
+    arguments = ["-cp", "experiment", "search=tnc", "launcher=slurm", *budget, "-m"]
+    process = _start(arguments, tmp_path)
+    directory = tmp_path / "results" / "search=tnc"
+    deadline = time.monotonic() + 240
+    while (
+        time.monotonic() < deadline and len(list((tmp_path / "multirun" / "workers").glob("*"))) < 2
+    ):
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    (first,) = {p.name.split("_")[0] for p in (tmp_path / "multirun" / ".submitit").glob("[0-9]*")}
+    subprocess.run(["scancel", "--signal=USR2", first], check=True)
+    stdout, stderr = process.communicate(timeout=240)
+    assert process.returncode == 0, stderr
+    assert "ended (exited at the signal of its time limit): replaced by SLURM job" in stdout
+    arrays = {p.name.split("_")[0] for p in (tmp_path / "multirun" / ".submitit").glob("[0-9]*")}
+    assert len(arrays) == 2, arrays
+    saved = yaml.safe_load((directory / "progress.yaml").read_text())
+    assert saved["evaluations"] == 300 and saved["failures"] == 0
+    assert [int(row[0]) for row in trace(directory)] == list(range(300))
+    assert slurm_tasks_end(tmp_path, 30)
+
+
 def test_plain_tree_search_runs_its_evaluations_on_the_pool(tmp_path):
     """The plain tree's ad-hoc search with Hydra's joblib launcher: evaluated on the pool by
     the same path, with the same evaluations as in this process."""

@@ -8,7 +8,9 @@ directory the sweeping process and the compute nodes share (as submitit's own ar
 - ``heartbeat``: touched by the sweeping process every second; a worker whose sweeping
   process has not touched it for ``ORPHANED_AFTER`` seconds (killed with ``kill -9``) exits
   (the file's time is the shared file system's, compared with the node's clock);
-- ``stop``: the search ended; every worker exits.
+- ``stop``: the search ended; every worker exits;
+- ``retired-<worker>``: that worker exited before the search ended, at SLURM's signal that
+  its time limit is near (or of a preemption), to be replaced.
 
 Every file is written to a temporary name and renamed, so no reader sees half of one. These
 are messages, not results: a result file is written (and fsynced) by the job itself.
@@ -89,6 +91,10 @@ class EvaluationQueue:
             if holder == worker:
                 self.release(number, worker)
 
+    def retired(self, worker: str) -> bool:
+        """Whether ``worker`` exited at SLURM's signal (see ``retire``)."""
+        return (self.directory / f"retired-{worker}").exists()
+
     def beat(self) -> None:
         (self.directory / "heartbeat").touch()
 
@@ -96,6 +102,10 @@ class EvaluationQueue:
         (self.directory / "stop").touch()
 
     # -- a worker ---------------------------------------------------------------------------
+
+    def retire(self, worker: str) -> None:
+        """``worker`` exits before the search ended, at SLURM's signal."""
+        (self.directory / f"retired-{worker}").touch()
 
     def take(self, worker: str) -> tuple[Job, JobPlan | None] | None:
         """The first evaluation nobody took yet, now this worker's; None if there is none."""

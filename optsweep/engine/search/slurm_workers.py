@@ -12,13 +12,21 @@ Python, imports) is paid once.
 A worker that ends early (cancelled, out of time, node failure) puts the evaluation it held
 back in the queue for another worker (a requeued task takes back its own when it starts
 again); when every worker has ended, the search stops with the tasks' states. A stop
-of the search (Ctrl-C, SIGTERM) writes the queue's ``stop`` and cancels the array. A task's
-time limit (``hydra.launcher.timeout_min``) is the time its worker serves the whole search.
+of the search (Ctrl-C, SIGTERM) writes the queue's ``stop`` and cancels the workers.
+
+A search may last longer than a task's time limit (``hydra.launcher.timeout_min``). SLURM
+signals a task ``hydra.launcher.signal_delay_s`` before its limit, or when it is preempted
+(submitit's ``--signal``); the worker then finishes the evaluation it holds, takes no other
+and exits. A worker that exited so, or was ended by its time limit, a preemption or a node
+failure, is replaced by a new task at once (a new job, not a requeue: SLURM holds a requeued
+job for two minutes). One that failed or was cancelled is not; nor are workers that keep
+ending without any evaluation finishing meanwhile (``FRUITLESS`` times in a row).
 """
 
 import logging
 import os
 import shutil
+import signal
 import threading
 import time
 import uuid
@@ -48,6 +56,16 @@ WORKERS_CHECK = 2.0
 BEAT = 1.0
 # Seconds the end of a search waits for its idle workers to exit before cancelling them.
 EXIT_WAIT = 5.0
+# How a worker's task ended, for SLURM, when it is replaced by a new one: ended by its time
+# limit, a preemption or a node failure (or ``RETIRED``: it exited at SLURM's signal before).
+REPLACED = ("TIMEOUT", "PREEMPTED", "NODE_FAIL", "BOOT_FAIL")
+RETIRED = "exited at the signal of its time limit"
+# Checks of a task gone from the queue whose end SLURM's accounting does not say yet, before
+# it is taken as it is.
+UNSETTLED_CHECKS = 5
+# Replacements in a row with no evaluation finished in between, after which workers that
+# end are not replaced any more (a time limit shorter than one evaluation).
+FRUITLESS = 3
 
 
 class OnSlurmWorkers(CheckedEvaluations):
@@ -71,6 +89,11 @@ class OnSlurmWorkers(CheckedEvaluations):
         self.gone: dict[str, str] = {}  # {task id: how it ended} of the workers that ended
         self.beating = threading.Event()
         self.started = False  # whether the queue exists (then the workers may be running)
+        self.context: ChunkContext | None = None
+        self.collected = 0  # evaluations whose returns came back
+        self.fruitless = 0  # replacements in a row with no evaluation finished in between
+        self.collected_at_replacement = 0
+        self.unsettled: dict[str, int] = {}  # {task id: checks} of tasks whose end is unknown
 
     def _start(self) -> None:
         """Submit the workers' array (at the first batch, once the templates are composed)."""
@@ -82,22 +105,27 @@ class OnSlurmWorkers(CheckedEvaluations):
         self.queue.create()
         self.started = True
         self._beat()
-        context = chunk_context(self.hydra_context, self.config, self.task, self.composer)
-        executor = internals.submitit_executor(
-            self.launcher, setup=slurm.thread_limits(params.get("setup"))
-        )
-        self.handles = list(
-            executor.map_array(serve, [context] * workers, [str(self.queue.directory)] * workers)
-        )
-        array = self.handles[0].job_id.split("_")[0]
+        self.context = chunk_context(self.hydra_context, self.config, self.task, self.composer)
+        array = self._submit(workers)
         log.info(
             "Search workers: SLURM job %s, %d array tasks serving every evaluation (time limit "
-            "%d min a task); follow it with: squeue -j %s",
+            "%d min a task, each replaced when it ends); follow it with: squeue -j %s",
             array,
             workers,
             params["timeout_min"],
             array,
         )
+
+    def _submit(self, workers: int) -> str:
+        """Submit ``workers`` more workers as one array; its job id."""
+        params = internals.submitit_params(self.launcher)
+        executor = internals.submitit_executor(
+            self.launcher, setup=slurm.thread_limits(params.get("setup"))
+        )
+        directory = str(self.queue.directory)
+        handles = list(executor.map_array(serve, [self.context] * workers, [directory] * workers))
+        self.handles += handles
+        return handles[0].job_id.split("_")[0]
 
     def _beat(self) -> None:
         """Touch the queue's heartbeat every ``BEAT`` seconds until the workers are stopped,
@@ -135,6 +163,7 @@ class OnSlurmWorkers(CheckedEvaluations):
         while pending:
             finished = self.queue.collect()
             got.update(finished)
+            self.collected += len(finished)
             pending -= finished.keys()
             if not pending:
                 break
@@ -154,9 +183,13 @@ class OnSlurmWorkers(CheckedEvaluations):
         except slurm.SlurmUnreachable as error:
             log.warning("could not ask SLURM about the search's workers: %s", error)
             return
+        ended_now = []
         for handle in self.handles:
             if handle.job_id not in queued and handle.job_id not in self.gone:
-                self.gone[handle.job_id] = _how_it_ended(handle)
+                how = self._how_it_ended(handle)
+                if how is not None:
+                    self.gone[handle.job_id] = how
+                    ended_now.append(handle.job_id)
         if not self.gone:
             return
         ended = {_worker_of(task): task for task in self.gone}
@@ -169,13 +202,40 @@ class OnSlurmWorkers(CheckedEvaluations):
                     number,
                 )
                 self.queue.release(number, worker)
+        self._replace(
+            [t for t in ended_now if self.gone[t] == RETIRED or self.gone[t].startswith(REPLACED)]
+        )
         if len(self.gone) == len(self.handles):
             states = ", ".join(f"{task}: {state}" for task, state in sorted(self.gone.items()))
+            why = (
+                f"; workers were replaced {FRUITLESS} times in a row with no evaluation "
+                "finishing: is the time limit (hydra.launcher.timeout_min) shorter than one "
+                "evaluation?"
+                if self.fruitless >= FRUITLESS
+                else ""
+            )
             raise SearchFailed(
-                f"every SLURM worker of the search ended before the search did ({states}); "
+                f"every SLURM worker of the search ended before the search did ({states}){why}; "
                 f"their logs: {Path(self.handles[0].paths.stderr).parent.parent}. The finished "
                 "evaluations are kept: run the same command again to continue."
             )
+
+    def _replace(self, ended: list[str]) -> None:
+        """New workers for those that ended by their time limit, a preemption or a node."""
+        if not ended:
+            return
+        progress = self.collected > self.collected_at_replacement
+        self.fruitless = 0 if progress else self.fruitless + 1
+        self.collected_at_replacement = self.collected
+        if self.fruitless >= FRUITLESS:
+            return
+        array = self._submit(len(ended))
+        log.info(
+            "Search workers: %s ended (%s): replaced by SLURM job %s",
+            ", ".join(ended),
+            ", ".join(sorted({self.gone[task] for task in ended})),
+            array,
+        )
 
     def close(self) -> None:
         """The search ended: the workers exit once idle (any still there after
@@ -203,12 +263,28 @@ class OnSlurmWorkers(CheckedEvaluations):
         self.started = False
         self.beating.clear()
         self.queue.stop()
-        if self.handles:
-            array = self.handles[0].job_id.split("_")[0]
+        arrays = sorted({h.job_id.split("_")[0] for h in self.handles if h.job_id not in self.gone})
+        for array in arrays:
             slurm.cancel(array)
-            log.info("cancelled the search's SLURM workers (job %s)", array)
+        if arrays:
+            log.info("cancelled the search's SLURM workers (job %s)", ", ".join(arrays))
         self.handles = []
         shutil.rmtree(self.queue.directory, ignore_errors=True)
+
+    def _how_it_ended(self, handle: Any) -> str | None:
+        """How the task of ``handle``, gone from SLURM's queue, ended (``RETIRED`` if its
+        worker said so); None while SLURM's accounting does not say it yet."""
+        if self.queue.retired(_worker_of(handle.job_id)):
+            return RETIRED
+        try:  # asked now: submitit's cached state can be minutes old in a long search
+            state = str(handle.watcher.get_state(handle.job_id, mode="force"))
+        except Exception as error:  # sacct unavailable: say so instead
+            return f"state unknown ({type(error).__name__})"
+        if state in ("RUNNING", "COMPLETING", "PENDING", "REQUEUED", "UNKNOWN"):
+            self.unsettled[handle.job_id] = self.unsettled.get(handle.job_id, 0) + 1
+            if self.unsettled[handle.job_id] < UNSETTLED_CHECKS:
+                return None
+        return state
 
 
 def _worker_of(task_id: str) -> str:
@@ -216,23 +292,23 @@ def _worker_of(task_id: str) -> str:
     return f"task-{task_id}"
 
 
-def _how_it_ended(handle: Any) -> str:
-    try:
-        return str(handle.state)
-    except Exception as error:  # sacct unavailable: say so instead
-        return f"state unknown ({type(error).__name__})"
-
-
 def serve(context: ChunkContext, directory: str) -> int:
     """A SLURM array task's work: evaluate what the search's queue in ``directory`` holds
-    until the search ends; returns how many evaluations this worker ran."""
+    until the search ends, or until SLURM signals that the task's time limit is near (or a
+    preemption): then after the evaluation it holds. Returns how many evaluations it ran."""
     task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
     worker = _worker_of(f"{task[0]}_{task[1]}") if all(task) else f"pid-{os.getpid()}"
     queue = EvaluationQueue(Path(directory))
     log_dir = worker_log_dir(context.sweep_dir, worker)
+    retiring = threading.Event()  # in place of submitit's requeue (see the module docstring)
+    signal.signal(signal.Signals[f"SIG{slurm_signal()}"], lambda *_: retiring.set())
     queue.release_all(worker)  # a requeued task (preempted, node failure) starts again
     served, poll = 0, FIRST_POLL
     while not queue.ended():
+        if retiring.is_set():
+            log.warning("search worker %s: its time limit is near; exits, to be replaced", worker)
+            queue.retire(worker)
+            break
         taken = queue.take(worker)
         if taken is None:
             time.sleep(poll)
@@ -242,3 +318,10 @@ def serve(context: ChunkContext, directory: str) -> int:
         queue.finish(job[0], worker, run_evaluation(context, job, plan, log_dir))
         served, poll = served + 1, FIRST_POLL
     return served
+
+
+def slurm_signal() -> str:
+    """The signal SLURM sends before a task's time limit, as submitit asks for it (USR2)."""
+    from submitit.slurm.slurm import SlurmJobEnvironment
+
+    return str(SlurmJobEnvironment.USR_SIG)

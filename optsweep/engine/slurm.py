@@ -86,7 +86,7 @@ def queued_tasks() -> set[str]:
     return set(_run(*command, timeout=60).split())
 
 
-def cancel(job_id: str) -> None:
-    """Cancel SLURM job ``job_id`` (every task of an array: one ``scancel``); a failure is
-    not raised (the job may have ended meanwhile)."""
-    _ask("scancel", job_id)
+def cancel(job_id: str, pending_only: bool = False) -> None:
+    """Cancel SLURM job ``job_id`` (every task of an array: one ``scancel``; only those not
+    started yet if ``pending_only``); a failure is not raised (the job may have ended)."""
+    _ask("scancel", *(["--state=PENDING"] if pending_only else []), job_id)

@@ -109,7 +109,11 @@ class EvaluationQueue:
 
     def take(self, worker: str) -> tuple[Job, JobPlan | None] | None:
         """The first evaluation nobody took yet, now this worker's; None if there is none."""
-        for name in sorted(os.listdir(self.todo)):
+        try:
+            names = sorted(os.listdir(self.todo))
+        except FileNotFoundError:  # the search removed its queue: it ended
+            return None
+        for name in names:
             if not name.endswith(".pkl"):
                 continue
             mine = self.taken / f"{name}.{worker}"

@@ -48,14 +48,14 @@ from optsweep.engine.search.launching import CheckedEvaluations, worker_log_dir
 
 log = logging.getLogger(__name__)
 
-# Seconds between two looks at the queue: the first right away, then slower while idle.
-FIRST_POLL, LAST_POLL = 0.002, 0.05
+# Seconds between two looks at the queue: every FIRST_POLL for HOT seconds after the last
+# evaluation (the optimizer's step between two batches is shorter), then slower, down to
+# every LAST_POLL while idle.
+FIRST_POLL, LAST_POLL, HOT = 0.002, 0.05, 0.25
 # Seconds between two asks of SLURM whether the workers are still there.
 WORKERS_CHECK = 2.0
 # Seconds between two heartbeats of the sweeping process (see ``EvaluationQueue``).
 BEAT = 1.0
-# Seconds the end of a search waits for its idle workers to exit before cancelling them.
-EXIT_WAIT = 5.0
 # How a worker's task ended, for SLURM, when it is replaced by a new one: ended by its time
 # limit, a preemption or a node failure (or ``RETIRED``: it exited at SLURM's signal before).
 REPLACED = ("TIMEOUT", "PREEMPTED", "NODE_FAIL", "BOOT_FAIL")
@@ -159,7 +159,8 @@ class OnSlurmWorkers(CheckedEvaluations):
         """The returns of ``jobs``, as the workers put them back."""
         got: dict[int, JobReturn] = {}
         pending = {number for number, _ in jobs}
-        poll, checked = FIRST_POLL, time.monotonic()
+        checked = time.monotonic()
+        poll = Polling()
         while pending:
             finished = self.queue.collect()
             got.update(finished)
@@ -170,8 +171,7 @@ class OnSlurmWorkers(CheckedEvaluations):
             if time.monotonic() - checked > WORKERS_CHECK:
                 self._release_of_ended_workers()
                 checked = time.monotonic()
-            poll = FIRST_POLL if finished else min(poll * 2, LAST_POLL)
-            time.sleep(poll)
+            poll.wait(bool(finished))
         return [got[number] for number, _ in jobs]
 
     def _release_of_ended_workers(self) -> None:
@@ -238,22 +238,18 @@ class OnSlurmWorkers(CheckedEvaluations):
         )
 
     def close(self) -> None:
-        """The search ended: the workers exit once idle (any still there after
-        ``EXIT_WAIT`` seconds are cancelled)."""
+        """The search ended: the workers, idle, exit at their next look at the queue (its
+        ``stop``, which stays; the search does not wait for them), and any not started yet
+        are cancelled."""
         super().close()
         if not self.started:
             return
+        self.started = False
         self.beating.clear()
         self.queue.stop()
-        deadline = time.monotonic() + EXIT_WAIT
-        try:
-            while self.handles and time.monotonic() < deadline:
-                if not {h.job_id for h in self.handles} & slurm.queued_tasks():
-                    self.handles = []
-                time.sleep(0.5)
-        except slurm.SlurmUnreachable:
-            pass
-        self.stop()
+        for array in self._arrays():
+            slurm.cancel(array, pending_only=True)
+        self.handles = []
 
     def stop(self) -> None:
         """Stop the workers now (Ctrl-C, SIGTERM, a failure): cancel the array."""
@@ -263,13 +259,17 @@ class OnSlurmWorkers(CheckedEvaluations):
         self.started = False
         self.beating.clear()
         self.queue.stop()
-        arrays = sorted({h.job_id.split("_")[0] for h in self.handles if h.job_id not in self.gone})
+        arrays = self._arrays()
         for array in arrays:
             slurm.cancel(array)
         if arrays:
             log.info("cancelled the search's SLURM workers (job %s)", ", ".join(arrays))
         self.handles = []
         shutil.rmtree(self.queue.directory, ignore_errors=True)
+
+    def _arrays(self) -> list[str]:
+        """The job ids of the workers' arrays with a worker that did not end."""
+        return sorted({h.job_id.split("_")[0] for h in self.handles if h.job_id not in self.gone})
 
     def _how_it_ended(self, handle: Any) -> str | None:
         """How the task of ``handle``, gone from SLURM's queue, ended (``RETIRED`` if its
@@ -303,7 +303,7 @@ def serve(context: ChunkContext, directory: str) -> int:
     retiring = threading.Event()  # in place of submitit's requeue (see the module docstring)
     signal.signal(signal.Signals[f"SIG{slurm_signal()}"], lambda *_: retiring.set())
     queue.release_all(worker)  # a requeued task (preempted, node failure) starts again
-    served, poll = 0, FIRST_POLL
+    served, poll = 0, Polling()
     while not queue.ended():
         if retiring.is_set():
             log.warning("search worker %s: its time limit is near; exits, to be replaced", worker)
@@ -311,13 +311,30 @@ def serve(context: ChunkContext, directory: str) -> int:
             break
         taken = queue.take(worker)
         if taken is None:
-            time.sleep(poll)
-            poll = min(poll * 2, LAST_POLL)
+            poll.wait(False)
             continue
         job, plan = taken
         queue.finish(job[0], worker, run_evaluation(context, job, plan, log_dir))
-        served, poll = served + 1, FIRST_POLL
+        served = served + 1
+        poll.wait(True)
     return served
+
+
+class Polling:
+    """The waits between two looks at the queue (``FIRST_POLL``, ``LAST_POLL``, ``HOT``)."""
+
+    def __init__(self) -> None:
+        self.busy_at, self.interval = time.monotonic(), FIRST_POLL
+
+    def wait(self, found: bool) -> None:
+        """Sleep before the next look; ``found``: whether this look found something."""
+        now = time.monotonic()
+        if found:
+            self.busy_at, self.interval = now, FIRST_POLL
+            return
+        if now - self.busy_at > HOT:
+            self.interval = min(self.interval * 2, LAST_POLL)
+        time.sleep(self.interval)
 
 
 def slurm_signal() -> str:

@@ -155,6 +155,28 @@ def test_a_stopped_search_keeps_what_finished_and_the_rerun_goes_on(
     assert completed.output.count("\t#") <= 60 - done + 2, "finished evaluations were repeated"
 
 
+@pytest.mark.parametrize("search", ["tnc", "tnc-optuna"])
+def test_a_search_stopped_in_process_goes_on_on_the_pool(search, tmp_path):
+    """The launcher is not part of a search: one stopped in this process goes on with
+    ``launcher=local`` and ends with the uninterrupted search's trials (a resumed nevergrad
+    optimizer keeps the first run's constant overrides; the evaluations take this run's)."""
+    arguments = ["-cp", "experiment", f"search={search}", *LONG[search], "-m"]
+    (tmp_path / "whole").mkdir()
+    run_task(*arguments, workdir=tmp_path / "whole")
+    whole = trace(tmp_path / "whole" / "results" / f"search={search}")
+    process = _start(arguments, tmp_path)
+    directory = tmp_path / "results" / f"search={search}"
+    _wait_for_evaluations(process, directory, 6)
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=120)
+    assert process.returncode == 143
+    assert 6 <= evaluations_done(directory) < 60, "stop the search in the middle"
+    completed = run_task(*arguments[:3], "launcher=local", *arguments[3:], workdir=tmp_path)
+    assert "Resuming the search" in completed.output
+    assert "launcher=local" not in completed.output.split("Best parameters:", 1)[1]
+    assert trace(directory) == whole
+
+
 def test_a_search_whose_slurm_workers_are_cancelled_fails_naming_them(slurm_cluster, tmp_path):
     """``scancel`` of the workers' array: the search stops with a non-zero exit, naming the
     tasks and how they ended; the finished evaluations are kept for the rerun."""

@@ -81,6 +81,8 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         self.store: ResultStore | None = None
         self.task_function = None
         self.evaluations: Evaluations | None = None
+        self.order: list[str] = []
+        self.constants: dict = {}
 
     def setup(self, *, hydra_context, task_function, config) -> None:
         super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
@@ -113,6 +115,10 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         for override in OverridesParser.create().parse_overrides(params_conf):
             params[override.get_key_element()] = internals.nevergrad_parameter(override)
         space = sorted(k for k, v in params.items() if isinstance(v, ng.p.Parameter))
+        # This run's constants (launcher=..., output.dir=...), in the parametrization's order:
+        # a resumed optimizer still holds the first run's.
+        self.order = list(params)
+        self.constants = {k: v for k, v in params.items() if k not in space}
         parametrization = ng.p.Dict(**params)
         parametrization.function.deterministic = not self.opt_config.noisy
         parametrization.random_state.seed(self.opt_config.seed)
@@ -188,7 +194,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
             tunes_settings=self.tunes_settings,
         )
         recommendation = optimizer.provide_recommendation().value
-        log.info("Best parameters: %s", " ".join(f"{k}={v}" for k, v in recommendation.items()))
+        log.info("Best parameters: %s", " ".join(f"{k}={recommendation[k]}" for k in space))
 
     def _told_again(self, optimizer, state, space, direction):
         """The resumed optimizer, told the trace's evaluations beyond its saved state: it asks
@@ -219,13 +225,19 @@ class NevergradSearch(internals.NevergradSweeperImpl):
             told += batch
         return optimizer
 
+    def _overrides(self, candidate, space) -> tuple[str, ...]:
+        """The overrides of an evaluation: the candidate's point and this run's constants."""
+        return tuple(
+            f"{k}={candidate.value[k] if k in space else self.constants[k]}" for k in self.order
+        )
+
     def _loop(self, optimizer, state, space, direction) -> None:
         """Ask, launch, tell and save batch after batch until the budget is used."""
         optim = self.opt_config
         while len(state.evaluations) < optim.budget:
             batch = min(optim.num_workers, optim.budget - len(state.evaluations))
             candidates = [optimizer.ask() for _ in range(batch)]
-            overrides = [tuple(f"{k}={v}" for k, v in c.value.items()) for c in candidates]
+            overrides = [self._overrides(c, space) for c in candidates]
             assert self.evaluations is not None
             evaluated = self.evaluations.evaluate(overrides, self.job_idx)
             self.job_idx += len(evaluated)

@@ -255,8 +255,7 @@ class OptunaSearch(Sweeper):
             search_name=self.search_name,
             tunes_settings=self.tunes_settings,
         )
-        best_point = [f"{k}={v}" for k, v in best.params.items()] + fixed
-        log.info("Best parameters: %s", " ".join(best_point))
+        log.info("Best parameters: %s", " ".join(f"{k}={v}" for k, v in best.params.items()))
 
     def _study(self, place: StudyPlace, name: str, definition: dict) -> Any:
         """The study ``name`` in its storage, created if new; its definition recorded in its

@@ -290,3 +290,54 @@ def test_a_non_finite_value_is_a_failed_evaluation_of_a_nevergrad_search(tmp_pat
         check=False,
     )
     assert refused.returncode != 0 and "evaluations failed" in refused.output, completed.output
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (
+            ["method.options.eta=tag(log, interval(0, 1))"],
+            "'method.options.eta=tag(log, interval(0, 1))' cannot be searched: tag(log, "
+            "interval(0.0, ...)): a log interval starts above 0",
+        ),
+        (
+            ["method.options.eta=interval(10, 0.001)"],
+            "interval(10.0, 0.001): the lower bound must be below the upper",
+        ),
+        (["method.options.eta=glob(*)"], "glob(...) selects config keys"),
+        (["method.options.eta=0.5"], "no search dimension: give a parameter a range"),
+        (
+            ["method.options.eta=interval(0.01, 1)", "hydra.sweeper.search.optim.optimizer=NGOptt"],
+            "optim.optimizer=NGOptt: not one of nevergrad's optimizers; did you mean NGOpt?",
+        ),
+        (
+            ["method.options.eta=interval(0.01, 1)", "+hydra.sweeper.search.optim.budjet=3"],
+            "hydra.sweeper.search.optim of search=tnc: Key 'budjet' not in 'CheckedOptimConf'",
+        ),
+    ],
+    ids=["log-from-0", "reversed", "glob", "no-dimension", "optimizer", "misspelt-key"],
+)
+def test_a_nevergrad_search_that_cannot_run_is_refused_naming_it(arguments, said, tmp_path):
+    """Ranges nevergrad would search as NaN (log from 0), or not at all, an optimizer or a
+    key that does not exist: refused in one message before any evaluation, no traceback."""
+    completed = run_task(
+        *("-cp", "experiment", "search=tnc", "~hydra.sweeper.search.params", *arguments, "-m"),
+        workdir=tmp_path,
+        check=False,
+    )
+    assert completed.returncode == 1
+    assert "search refused before any evaluation" in completed.stderr
+    assert said in completed.stderr, completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("search", ["tnc", "tnc-optuna"])
+def test_a_dry_run_of_a_search_says_what_it_would_do_and_runs_nothing(search, tmp_path):
+    arguments = ("-cp", "experiment", f"search={search}", "hydra.sweeper.dry_run=true", "-m")
+    completed = run_task(*arguments, workdir=tmp_path)
+    last = completed.stdout.strip().splitlines()[-1]
+    assert last.startswith(f"dry run: search={search} (")
+    assert "0 of 40 evaluations done" in last and "it would evaluate 40 more" in last
+    assert last.endswith("nothing was run")
+    assert not (tmp_path / "results").exists()

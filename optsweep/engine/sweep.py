@@ -762,6 +762,7 @@ class CheckedSweeper(ExperimentSweeper):
         search.setup(
             hydra_context=self.hydra_context, task_function=self.task_function, config=self.config
         )
+        search.dry_run = self.dry_run
         return search.sweep(arguments)
 
     def _refuse_unsupported_search_launcher(self, name: str | None) -> None:

@@ -39,7 +39,12 @@ def chosen_search(
         from optsweep.engine.search.config import CheckedOptimConf
         from optsweep.engine.search.nevergrad import NevergradSearch
 
-        optim = OmegaConf.merge(OmegaConf.structured(CheckedOptimConf), search.optim)
+        try:
+            optim = OmegaConf.merge(OmegaConf.structured(CheckedOptimConf), search.optim)
+        except OmegaConfBaseException as error:
+            raise SearchRefused(
+                f"search refused before any evaluation:\n  {KEY}.optim of search={name}: {error}"
+            ) from None
         return NevergradSearch(
             optim,
             params=params,

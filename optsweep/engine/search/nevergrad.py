@@ -14,6 +14,7 @@ Compared with hydra-nevergrad-sweeper 1.4.0rc3, whose parametrization it reuses:
   tunes a setting of the experiment tree.
 """
 
+import difflib
 import json
 import logging
 from pathlib import Path
@@ -32,6 +33,7 @@ from optsweep.engine.search.evaluations import evaluation_of
 from optsweep.engine.search.launching import Evaluations, evaluations_for
 from optsweep.engine.search.outcome import (
     best_or_fail,
+    print_dry_run,
     raise_if_too_many_failed,
     report_best,
     stopping_says_so,
@@ -59,6 +61,12 @@ def check_definition(optim) -> None:
     rate = getattr(optim, "max_failure_rate", 0.0)
     if not 0 <= rate <= 1:
         meaningless.append(f"optim.max_failure_rate={rate}: a share of the budget, in [0, 1]")
+    if optim.optimizer not in ng.optimizers.registry:
+        close = difflib.get_close_matches(optim.optimizer, list(ng.optimizers.registry), n=1)
+        meaningless.append(
+            f"optim.optimizer={optim.optimizer}: not one of nevergrad's optimizers"
+            + (f"; did you mean {close[0]}?" if close else " (ng.optimizers.registry)")
+        )
     if meaningless:
         raise SearchRefused("search refused before any evaluation:\n  " + "\n  ".join(meaningless))
 
@@ -82,6 +90,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         self.task_function = None
         self.evaluations: Evaluations | None = None
         self.order: list[str] = []
+        self.dry_run = False  # hydra.sweeper.dry_run of the experiment tree: say, run nothing
         self.constants: dict = {}
 
     def setup(self, *, hydra_context, task_function, config) -> None:
@@ -111,10 +120,30 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         """As upstream: the configured params plus the command-line overrides (sweeps become
         search dimensions, plain values constants). Returns it and its search-space keys."""
         params, params_conf = internals.nevergrad_params(self)
+        given = len(params_conf)
         params_conf.extend(arguments)
-        for override in OverridesParser.create().parse_overrides(params_conf):
-            params[override.get_key_element()] = internals.nevergrad_parameter(override)
+        parser, problems = OverridesParser.create(), []
+        for number, line in enumerate(params_conf):
+            params_of = f"params of search={self.search_name}" if self.search_name else "params"
+            origin = params_of if number < given else "command line"
+            try:
+                (override,) = parser.parse_overrides([line])
+                unsearchable = _unsearchable(override)
+                if unsearchable is None:
+                    params[override.get_key_element()] = internals.nevergrad_parameter(override)
+            except Exception as error:
+                said = str(error).strip().splitlines()
+                unsearchable = f"{type(error).__name__}: {said[0] if said else ''}"
+            if unsearchable is not None:
+                problems.append(f"{origin}: {line!r} cannot be searched: {unsearchable}")
         space = sorted(k for k, v in params.items() if isinstance(v, ng.p.Parameter))
+        if not space and not problems:
+            problems.append(
+                "no search dimension: give a parameter a range to search, interval(low, high), "
+                "tag(log, interval(low, high)), choice(a, b, ...) or range(start, stop)"
+            )
+        if problems:
+            raise SearchRefused("search refused before any evaluation:\n  " + "\n  ".join(problems))
         # This run's constants (launcher=..., output.dir=...), in the parametrization's order:
         # a resumed optimizer still holds the first run's.
         self.order = list(params)
@@ -145,6 +174,10 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         directory = Path(self.state_dir or Path(self.config.hydra.sweep.dir) / "search")
         state = SearchState(directory, self._definition(params_conf))
         optimizer = state.resume()
+        if self.dry_run:
+            what = f"nevergrad {optim.optimizer}, {optim.num_workers} a batch, seed {optim.seed}"
+            print_dry_run(self.search_name, what, len(state.evaluations), optim.budget, directory)
+            return
         if optimizer is None:
             optimizer = ng.optimizers.registry[optim.optimizer](
                 parametrization=parametrization, budget=optim.budget, num_workers=optim.num_workers
@@ -261,3 +294,18 @@ class NevergradSearch(internals.NevergradSweeperImpl):
 def _same_point(asked: dict, recorded: dict) -> bool:
     """Whether a point the optimizer asked for is the one the trace recorded (as JSON)."""
     return json.loads(json.dumps(asked, sort_keys=True)) == recorded
+
+
+def _unsearchable(override) -> str | None:
+    """Why nevergrad cannot search the parsed ``override``, if it cannot (None: it can)."""
+    from hydra.core.override_parser.types import Glob, IntervalSweep
+
+    if isinstance(override.value(), Glob):
+        return "glob(...) selects config keys; search a choice(...) instead"
+    value = override.value() if override.is_sweep_override() else None
+    if isinstance(value, IntervalSweep):
+        if not value.start < value.end:
+            return f"interval({value.start}, {value.end}): the lower bound must be below the upper"
+        if "log" in value.tags and value.start <= 0:
+            return f"tag(log, interval({value.start}, ...)): a log interval starts above 0"
+    return None

@@ -51,6 +51,7 @@ from optsweep.engine.search.optuna_storage import (
 )
 from optsweep.engine.search.outcome import (
     best_or_fail,
+    print_dry_run,
     raise_if_too_many_failed,
     report_best,
     stopping_says_so,
@@ -98,6 +99,7 @@ class OptunaSearch(Sweeper):
         self.store: ResultStore | None = None
         self.experiment: Any = None
         self.objective = "the task's value"
+        self.dry_run = False  # hydra.sweeper.dry_run of the experiment tree: say, run nothing
         self.maximize = definition.direction == "maximize"
         self.job_idx = 0
         self.task_function: TaskFunction | None = None
@@ -219,6 +221,10 @@ class OptunaSearch(Sweeper):
         identity = search_id({k: v for k, v in definition.items() if k != "budget"})
         name = study_name(self.search_name or d.study_prefix, identity)
         state = SearchState(directory, definition, identity=identity)
+        if self.dry_run:
+            what = f"optuna {d.sampler_name}, {d.batch} a batch, seed {d.seed}, study {name}"
+            print_dry_run(self.search_name, what, state.saved_count(), d.n_trials, directory)
+            return
         directory.mkdir(parents=True, exist_ok=True)
         with job_lock(directory / "study"):  # one process runs a search's study at a time
             study = self._study(place, name, definition)

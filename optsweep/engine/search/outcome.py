@@ -128,3 +128,12 @@ def report_best(
         best.number,
         " ".join(f"{k}={v}" for k, v in best.params.items()),
     )
+
+
+def print_dry_run(name: str | None, what: str, done: int, budget: int, directory) -> None:
+    """What a search would do, for ``hydra.sweeper.dry_run=true``: nothing is run."""
+    left = max(0, budget - done)
+    print(
+        f"dry run: search={name} ({what}): {done} of {budget} evaluations done in {directory}; "
+        f"it would evaluate {left} more; nothing was run"
+    )

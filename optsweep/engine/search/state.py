@@ -111,6 +111,15 @@ class SearchState:
         self.told = len(self.evaluations)  # written after every batch, by earlier versions
         return saved_state
 
+    def saved_count(self) -> int:
+        """How many evaluations this directory's progress file says this search has done
+        (0 if it holds none, or another search's), read without changing anything."""
+        try:
+            saved = yaml.safe_load((self.directory / PROGRESS).read_text())
+        except FileNotFoundError:
+            return 0
+        return int(saved.get("evaluations", 0)) if saved.get("search_id") == self.id else 0
+
     def restored(self):
         """The saved optimizer read again, the evaluations cut back to those it was told."""
         self.evaluations.clear()

@@ -303,7 +303,7 @@ def _unsearchable(override) -> str | None:
     if isinstance(override.value(), Glob):
         return "glob(...) selects config keys; search a choice(...) instead"
     value = override.value() if override.is_sweep_override() else None
-    if isinstance(value, IntervalSweep):
+    if isinstance(value, IntervalSweep) and value.start is not None and value.end is not None:
         if not value.start < value.end:
             return f"interval({value.start}, {value.end}): the lower bound must be below the upper"
         if "log" in value.tags and value.start <= 0:

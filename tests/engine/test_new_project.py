@@ -27,6 +27,8 @@ LAYOUT = {
     "config/task.yaml",
     "config/model/logistic.yaml",
     "config/model/svm.yaml",
+    "config/hydra/sweeper/nevergrad.yaml",
+    "config/hydra/sweeper/optuna.yaml",
     "experiment/task.yaml",
     "experiment/settings/logistic.yaml",
     "experiment/settings/svm.yaml",

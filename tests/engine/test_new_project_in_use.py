@@ -206,6 +206,20 @@ def test_the_search_maximizes_the_objective(project, tmp_path):
     assert f"maximizing accuracy: {max(values)!r}" in tuned
 
 
+@pytest.mark.parametrize("sweeper", ["nevergrad", "optuna"])
+def test_the_plain_trees_ad_hoc_search_maximizes_too(project, sweeper, tmp_path):
+    """``hydra/sweeper=nevergrad`` (or ``optuna``) on the plain tree, as the docs show it:
+    the project's own sweeper config selects the engine's search, which takes the
+    experiment's direction (Hydra's stock sweepers would minimize accuracy, silently)."""
+    budget = {"nevergrad": "hydra.sweeper.optim.budget=4", "optuna": "hydra.sweeper.n_trials=4"}
+    output = run(
+        project, tmp_path, f"hydra/sweeper={sweeper}", "model=logistic",
+        "model.learning_rate=tag(log, interval(0.001, 1))", budget[sweeper], "-m",
+    )  # fmt: skip
+    assert "maximizing accuracy" in output
+    assert "Best evaluated (maximizing accuracy)" in output
+
+
 def test_the_generic_figure_and_table_are_drawn_from_its_results(project, swept, tmp_path):
     workdir, _ = swept
     out = tmp_path / "plots"

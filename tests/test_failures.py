@@ -363,14 +363,22 @@ def test_search_where_nothing_succeeds_exits_non_zero_without_a_best(tmp_path):
 
 
 def test_search_with_too_many_failures_exits_non_zero(tmp_path):
-    completed = run_task(
+    """Past the tolerated rate the search stops, non-zero; rerun, it stops again at once,
+    evaluating nothing more (it ran one batch more every time before)."""
+    arguments = (
         *SEARCH,
         "x0_random.high=choice(1.0,nan)",
         "hydra.sweeper.optim.max_failure_rate=0.1",
+        f"hydra.sweeper.state_dir={tmp_path / 'state'}",
         "-m",
-        workdir=tmp_path,
-        check=False,
     )
+    completed = run_task(*arguments, workdir=tmp_path, check=False)
     assert completed.returncode != 0
     assert "more than max_failure_rate=0.1" in completed.output
     assert "Best parameters" not in completed.output
+    trace = (tmp_path / "state" / "trace.csv").read_text()
+    again = run_task(*arguments, workdir=tmp_path, check=False)
+    assert again.returncode != 0
+    assert "this run evaluated nothing more" in again.output
+    assert "\t#" not in again.output
+    assert (tmp_path / "state" / "trace.csv").read_text() == trace

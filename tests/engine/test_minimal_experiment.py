@@ -234,13 +234,19 @@ def test_an_optuna_search_saying_minimize_for_a_maximizing_experiment_is_refused
     assert not (project / "results").exists()
 
 
-def test_a_search_file_contradicting_the_direction_is_refused(project, tmp_path):
-    write_project(project, fields=', objective="score"')  # minimize: the default
+@pytest.mark.parametrize(("direction", "maximize"), [("minimize", "true"), ("maximize", "false")])
+def test_a_search_file_contradicting_the_direction_is_refused(
+    direction, maximize, project, tmp_path
+):
+    write_project(project, fields=f', objective="score", direction="{direction}"')
     search = project / "experiment/search/c.yaml"
-    search.write_text(search.read_text().replace("seed: 0", "seed: 0\n        maximize: true"))
+    search.write_text(
+        search.read_text().replace("seed: 0", f"seed: 0\n        maximize: {maximize}")
+    )
     refused = run(project, "-cp", "experiment", "search=c", "-m", cwd=tmp_path, check=False)
     assert refused.returncode != 0
-    assert "declares direction='minimize'" in refused.output
+    assert f"optim.maximize={maximize}, but experiment" in refused.output
+    assert f"declares direction='{direction}'" in refused.output
     assert not (project / "results").exists()
 
 

@@ -15,6 +15,8 @@ class CheckedOptimConf(OptimConf):
     seed: int | None = 0
     # Largest tolerated share of failed evaluations over the whole search (not per batch).
     max_failure_rate: float = 0.25
+    # null: the experiment's direction (a plain Hydra app's: minimize); given, it must agree.
+    maximize: bool | None = None  # type: ignore[assignment]  # unset: not stated
 
 
 @dataclass

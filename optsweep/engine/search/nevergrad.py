@@ -25,6 +25,7 @@ from omegaconf import OmegaConf
 
 from optsweep.engine import internals
 from optsweep.engine.experiment import experiment_of
+from optsweep.engine.files import job_lock
 from optsweep.engine.limits import deferred_stops
 from optsweep.engine.progress import ProgressReport
 from optsweep.engine.search.context import runs_on
@@ -107,11 +108,11 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         optim = self.opt_config
         stated = OmegaConf.select(self.config, "hydra.sweeper.optim.maximize", default=None)
         stated = optim.maximize if stated is None else stated
-        if stated and not experiment.maximize:
+        if stated is not None and bool(stated) != experiment.maximize:
             raise SearchFailed(
-                f"search refused: optim.maximize=true, but experiment {experiment.name!r} "
-                f"declares direction={experiment.direction!r}; declare the direction once, in "
-                "Experiment(direction=...), and drop optim.maximize"
+                f"search refused: optim.maximize={str(bool(stated)).lower()}, but experiment "
+                f"{experiment.name!r} declares direction={experiment.direction!r}; declare the "
+                "direction once, in Experiment(direction=...), and drop optim.maximize"
             )
         self.maximize = experiment.maximize
         self.objective = experiment.objective or "the task's value"
@@ -173,11 +174,17 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         parametrization, space, params_conf = self._parametrization(arguments)
         directory = Path(self.state_dir or Path(self.config.hydra.sweep.dir) / "search")
         state = SearchState(directory, self._definition(params_conf))
-        optimizer = state.resume()
         if self.dry_run:
+            state.resume()
             what = f"nevergrad {optim.optimizer}, {optim.num_workers} a batch, seed {optim.seed}"
             print_dry_run(self.search_name, what, len(state.evaluations), optim.budget, directory)
             return
+        with job_lock(directory / "search"):  # one process runs a search at a time
+            self._search(optim, state, parametrization, space, direction)
+
+    def _search(self, optim, state, parametrization, space, direction) -> None:
+        directory = state.directory
+        optimizer = state.resume()
         if optimizer is None:
             optimizer = ng.optimizers.registry[optim.optimizer](
                 parametrization=parametrization, budget=optim.budget, num_workers=optim.num_workers
@@ -200,6 +207,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
                 optim.budget,
             )
             optimizer = self._told_again(optimizer, state, space, direction)
+            raise_if_too_many_failed(state, optim.budget, optim.max_failure_rate, resumed=True)
         self.job_idx = len(state.evaluations)
         assert self.task_function is not None
         self.evaluations = evaluations_for(

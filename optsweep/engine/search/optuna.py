@@ -233,6 +233,7 @@ class OptunaSearch(Sweeper):
             state.evaluations = evaluations_of(trials, space)
             left_running = [t for t in trials if t.state.name == "RUNNING"]
             self._say_start(state, directory, name, place, len(left_running))
+            raise_if_too_many_failed(state, d.n_trials, d.max_failure_rate, resumed=True)
             state.save(self.maximize, study=study_info)
             self.job_idx = len(state.evaluations)
             assert self.hydra_context is not None and self.task_function is not None

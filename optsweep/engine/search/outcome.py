@@ -50,15 +50,24 @@ def stopping_says_so(state: SearchState, budget: int, evaluations: Any) -> Itera
         evaluations.close()
 
 
-def raise_if_too_many_failed(state: SearchState, budget: int, max_failure_rate: float) -> None:
-    """``SearchFailed`` once more than ``max_failure_rate`` of ``budget`` evaluations failed."""
+def raise_if_too_many_failed(
+    state: SearchState, budget: int, max_failure_rate: float, resumed: bool = False
+) -> None:
+    """``SearchFailed`` once more than ``max_failure_rate`` of ``budget`` evaluations failed
+    (``resumed``: by the runs before this one, which then evaluates nothing)."""
     failed = [e for e in state.evaluations if not e.ok]
     if len(failed) > max_failure_rate * budget:
+        again = (
+            "; this run evaluated nothing more: fix the failures (the search's files are then "
+            "a fresh start if its definition changed), or raise max_failure_rate to go on"
+            if resumed
+            else ""
+        )
         raise SearchFailed(
             failures_text(
                 failed,
                 f"{len(failed)} of {len(state.evaluations)} evaluations failed: more than "
-                f"max_failure_rate={max_failure_rate} of the budget {budget}",
+                f"max_failure_rate={max_failure_rate} of the budget {budget}{again}",
             )
         )
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas
 import pytest
@@ -376,6 +377,8 @@ def test_search_with_too_many_failures_exits_non_zero(tmp_path):
     assert completed.returncode != 0
     assert "more than max_failure_rate=0.1" in completed.output
     assert "Best parameters" not in completed.output
+    (logs,) = re.findall(r"the evaluations' logs \(with tracebacks\): (\S+)", completed.output)
+    assert any(Path(logs).glob("*.log"))
     trace = (tmp_path / "state" / "trace.csv").read_text()
     again = run_task(*arguments, workdir=tmp_path, check=False)
     assert again.returncode != 0

@@ -55,7 +55,7 @@ def test_results_record_config_and_provenance(full_sweep):
     assert config["jac"] == "2-point" and config["x0"] == [-0.5, -0.5] and config["seed"] == 0
     assert "EVALUATIONS EXCEEDS LIMIT" in record["result"].message  # the budget reached scipy
     assert len(meta["git"]["commit"]) == 40 and isinstance(meta["git"]["dirty"], bool)
-    assert set(meta["versions"]) >= {"python", "numpy", "scipy", "hydra-core"}
+    assert set(meta["versions"]) >= {"python", "numpy", "scipy", "hydra-core", "optsweep"}
     assert all(meta["versions"].values())
     assert meta["host"] and meta["started"] and meta["wall_time"] > 0
     assert "settings=lbfgsb" in meta["overrides"] and "maxfun=30" in meta["overrides"]

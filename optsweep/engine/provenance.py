@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from optsweep.engine.experiment import Experiment
 
 # Recorded in every result besides the experiment's own packages.
-ENGINE_PACKAGES = ("hydra-core", "omegaconf", "hydra-experiment-sweeper")
+ENGINE_PACKAGES = ("hydra-core", "omegaconf", "hydra-experiment-sweeper", "optsweep")
 
 
 def _git(root: Path, *arguments: str) -> str | None:

@@ -174,6 +174,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         parametrization, space, params_conf = self._parametrization(arguments)
         directory = Path(self.state_dir or Path(self.config.hydra.sweep.dir) / "search")
         state = SearchState(directory, self._definition(params_conf))
+        state.logs = str(self.config.hydra.sweep.dir)
         if self.dry_run:
             state.resume()
             what = f"nevergrad {optim.optimizer}, {optim.num_workers} a batch, seed {optim.seed}"

@@ -221,6 +221,7 @@ class OptunaSearch(Sweeper):
         identity = search_id({k: v for k, v in definition.items() if k != "budget"})
         name = study_name(self.search_name or d.study_prefix, identity)
         state = SearchState(directory, definition, identity=identity)
+        state.logs = str(self.config.hydra.sweep.dir)
         if self.dry_run:
             what = f"optuna {d.sampler_name}, {d.batch} a batch, seed {d.seed}, study {name}"
             print_dry_run(self.search_name, what, state.saved_count(), d.n_trials, directory)

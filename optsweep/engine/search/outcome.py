@@ -21,10 +21,12 @@ log = logging.getLogger(__name__)
 LISTED_FAILURES = 10
 
 
-def failures_text(failed: list[Evaluation], headline: str) -> str:
-    """``headline`` and a line for each failed evaluation (its number, parameters, error)."""
+def failures_text(failed: list[Evaluation], headline: str, logs: str | None = None) -> str:
+    """``headline``, a line for each failed evaluation (its number, parameters, error) and
+    where the evaluations logged (``logs``: the sweep directory), with their tracebacks."""
     lines = [f"  #{e.number} {e.params}: {e.error}" for e in failed if not e.ok]
-    return "\n".join([headline] + lines[:LISTED_FAILURES])
+    where = [] if logs is None else [f"  the evaluations' logs (with tracebacks): {logs}"]
+    return "\n".join([headline] + lines[:LISTED_FAILURES] + where)
 
 
 @contextmanager
@@ -68,6 +70,7 @@ def raise_if_too_many_failed(
                 failed,
                 f"{len(failed)} of {len(state.evaluations)} evaluations failed: more than "
                 f"max_failure_rate={max_failure_rate} of the budget {budget}{again}",
+                state.logs,
             )
         )
 
@@ -81,6 +84,7 @@ def best_or_fail(state: SearchState, maximize: bool, max_failure_rate: float) ->
             failures_text(
                 state.evaluations,
                 f"all {len(state.evaluations)} evaluations failed; no best point",
+                state.logs,
             )
         )
     failed = [e for e in state.evaluations if not e.ok]
@@ -92,6 +96,7 @@ def best_or_fail(state: SearchState, maximize: bool, max_failure_rate: float) ->
                 f"{len(failed)} of {len(state.evaluations)} evaluations failed (tolerated: "
                 f"max_failure_rate={max_failure_rate} of the budget); they count as the worst "
                 "value:",
+                state.logs,
             ),
         )
     return best

@@ -74,6 +74,8 @@ class SearchState:
     # How many of ``evaluations`` the saved (or resumed) optimizer state was told.
     told: int = 0
     state_saved_at: float | None = field(default=None, repr=False)
+    # Where the evaluations log (the sweep directory: workers' logs in its workers/).
+    logs: str | None = None
 
     @property
     def id(self) -> str:

@@ -368,6 +368,7 @@ def test_a_meaningless_definition_is_refused_before_any_evaluation(tmp_path, set
     assert refused.returncode != 0
     assert "search refused before any evaluation" in refused.output and said in refused.output
     assert "Launching" not in refused.output and "Traceback" not in refused.output
+    assert "Error" not in refused.output.split("search refused", 1)[0]  # no line before it
     assert not (tmp_path / "results").exists()
 
 

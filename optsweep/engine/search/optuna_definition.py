@@ -5,6 +5,7 @@ nothing: every such key is named before anything is evaluated.
 Optuna itself is imported only to check the sampler and make it (``sampler_for``).
 """
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,12 +106,20 @@ class OptunaDefinition:
         )
         if not self.sampler.startswith(SAMPLER_MODULES):
             raise LookupError(f"not a sampler of optuna.samplers: one of {', '.join(known)}")
-        try:
-            factory = get_object(self.sampler)
-        except Exception:
+        name = self.sampler.removeprefix("optuna.samplers.")
+        if name != self.sampler and "." not in name:  # looked up here: get_object logs misses
+            factory = getattr(optuna.samplers, name, None)
+        else:
+            try:
+                factory = get_object(self.sampler)
+            except Exception:
+                factory = None
+        if factory is None:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
             raise LookupError(
-                f"no such sampler in optuna.samplers: one of {', '.join(known)}"
-            ) from None
+                f"no such sampler in optuna.samplers: {hint}one of {', '.join(known)}"
+            )
         if not callable(factory):
             raise LookupError(f"not a sampler: one of {', '.join(known)}")
         return factory

@@ -57,7 +57,12 @@ def test_the_installed_wheel_makes_a_project_whose_commands_pass(tmp_path, tmp_p
     assert "optsweep/templates/project/.gitignore" in names
     assert "optsweep/templates/project/experiment/settings/svm.yaml" in names
     assert "hydra_plugins/optsweep_sweeper/tree_source.py" in names
-    assert len([n for n in names if n.startswith("optsweep/templates/project/")]) == 20
+    template = subprocess.run(
+        ["git", "ls-files", "optsweep/templates/project"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
+    assert sorted(n for n in names if n.startswith("optsweep/templates/project/")) == sorted(
+        template
+    )
 
     venv = tmp_path / "venv"  # outside the repository
     sh([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path)

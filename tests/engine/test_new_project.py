@@ -104,7 +104,7 @@ def test_an_empty_directory_is_used(tmp_path):
     (tmp_path / "empty").mkdir()
     completed = optsweep("new", "empty", "--name", "study", cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr
-    assert "wrote 20 files into empty/: experiment 'study'" in completed.stdout
+    assert f"wrote {len(LAYOUT)} files into empty/: experiment 'study'" in completed.stdout
     assert (tmp_path / "empty" / "task.py").is_file()
 
 

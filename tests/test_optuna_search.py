@@ -355,6 +355,16 @@ KEY = "hydra.sweeper.search.optuna"
             id="unparsable-param",
         ),
         pytest.param(
+            "+hydra.sweeper.search.params.seed='interval(1, 1)'",
+            "interval(1.0, 1.0): the lower bound must be below the upper",
+            id="empty-interval",
+        ),
+        pytest.param(
+            "+hydra.sweeper.search.params.seed='tag(log, interval(0, 1))'",
+            "a log interval starts above 0",
+            id="log-from-0",
+        ),
+        pytest.param(
             "+hydra.sweeper.search.params.seed='glob(*)'",
             "hydra.sweeper.search.params.seed: 'seed=glob(*)' cannot be searched",
             id="unsupported-param",

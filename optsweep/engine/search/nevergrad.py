@@ -39,6 +39,7 @@ from optsweep.engine.search.outcome import (
     report_best,
     stopping_says_so,
 )
+from optsweep.engine.search.ranges import unsearchable as unsearchable_range
 from optsweep.engine.search.state import SearchState
 from optsweep.engine.store import ResultStore, identifying_overrides
 
@@ -129,7 +130,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
             origin = params_of if number < given else "command line"
             try:
                 (override,) = parser.parse_overrides([line])
-                unsearchable = _unsearchable(override)
+                unsearchable = unsearchable_range(override)
                 if unsearchable is None:
                     params[override.get_key_element()] = internals.nevergrad_parameter(override)
             except Exception as error:
@@ -303,18 +304,3 @@ class NevergradSearch(internals.NevergradSweeperImpl):
 def _same_point(asked: dict, recorded: dict) -> bool:
     """Whether a point the optimizer asked for is the one the trace recorded (as JSON)."""
     return json.loads(json.dumps(asked, sort_keys=True)) == recorded
-
-
-def _unsearchable(override) -> str | None:
-    """Why nevergrad cannot search the parsed ``override``, if it cannot (None: it can)."""
-    from hydra.core.override_parser.types import Glob, IntervalSweep
-
-    if isinstance(override.value(), Glob):
-        return "glob(...) selects config keys; search a choice(...) instead"
-    value = override.value() if override.is_sweep_override() else None
-    if isinstance(value, IntervalSweep) and value.start is not None and value.end is not None:
-        if not value.start < value.end:
-            return f"interval({value.start}, {value.end}): the lower bound must be below the upper"
-        if "log" in value.tags and value.start <= 0:
-            return f"tag(log, interval({value.start}, ...)): a log interval starts above 0"
-    return None

@@ -56,6 +56,7 @@ from optsweep.engine.search.outcome import (
     report_best,
     stopping_says_so,
 )
+from optsweep.engine.search.ranges import unsearchable as unsearchable_range
 from optsweep.engine.search.state import Evaluation, SearchState, search_id
 from optsweep.engine.store import ResultStore, identifying_overrides
 
@@ -177,6 +178,10 @@ class OptunaSearch(Sweeper):
             except OverrideParseException as error:
                 said = str(error).strip().splitlines()
                 refusals.append(f"{origin}: {line!r} is not Hydra's override grammar: {said[0]}")
+                continue
+            unsearchable = unsearchable_range(override)
+            if unsearchable is not None:
+                refusals.append(f"{origin}: {line!r} cannot be searched ({unsearchable})")
                 continue
             try:
                 made = None if override.is_delete() else internals.optuna_distribution(override)

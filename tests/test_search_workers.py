@@ -97,6 +97,11 @@ def _wait_for_evaluations(process, directory, count: int) -> None:
         time.sleep(0.02)
 
 
+def _arrays(workdir) -> set[str]:
+    """The SLURM job ids of the arrays the search in ``workdir`` submitted."""
+    return {p.name.split("_")[0] for p in (workdir / "multirun" / ".submitit").glob("[0-9]*")}
+
+
 def _start(arguments, workdir, extra_environment=None):
     environment = {k: v for k, v in os.environ.items() if not k.startswith("HYDRA_")}
     environment.update(extra_environment or {})
@@ -185,7 +190,7 @@ def test_a_search_whose_slurm_workers_are_cancelled_fails_naming_them(slurm_clus
     process = _start(arguments, tmp_path)
     directory = tmp_path / "results" / "search=tnc"
     _wait_for_evaluations(process, directory, 4)
-    arrays = {p.name.split("_")[0] for p in (tmp_path / "multirun" / ".submitit").glob("[0-9]*")}
+    arrays = _arrays(tmp_path)
     assert len(arrays) == 1, arrays
     subprocess.run(["scancel", *arrays], check=True)
     _, stderr = process.communicate(timeout=120)
@@ -210,12 +215,12 @@ def test_slurm_workers_signalled_before_their_time_limit_are_replaced(slurm_clus
     ):
         assert process.poll() is None, process.communicate()
         time.sleep(0.05)
-    (first,) = {p.name.split("_")[0] for p in (tmp_path / "multirun" / ".submitit").glob("[0-9]*")}
+    (first,) = _arrays(tmp_path)
     subprocess.run(["scancel", "--signal=USR2", first], check=True)
     stdout, stderr = process.communicate(timeout=240)
     assert process.returncode == 0, stderr
     assert "ended (exited at the signal of its time limit): replaced by SLURM job" in stdout
-    arrays = {p.name.split("_")[0] for p in (tmp_path / "multirun" / ".submitit").glob("[0-9]*")}
+    arrays = _arrays(tmp_path)
     assert len(arrays) == 2, arrays
     saved = yaml.safe_load((directory / "progress.yaml").read_text())
     assert saved["evaluations"] == 300 and saved["failures"] == 0

@@ -39,14 +39,8 @@ def chosen_search(
         from optsweep.engine.search.config import CheckedOptimConf
         from optsweep.engine.search.nevergrad import NevergradSearch
 
-        try:
-            optim = OmegaConf.merge(OmegaConf.structured(CheckedOptimConf), search.optim)
-        except OmegaConfBaseException as error:
-            raise SearchRefused(
-                f"search refused before any evaluation:\n  {KEY}.optim of search={name}: {error}"
-            ) from None
         return NevergradSearch(
-            optim,
+            _merged(CheckedOptimConf, search, "optim", name),
             params=params,
             state_dir=state_dir,
             search_name=name,
@@ -56,13 +50,7 @@ def chosen_search(
     from optsweep.engine.search.optuna import OptunaSearch
     from optsweep.engine.search.optuna_definition import from_search_file
 
-    try:
-        optuna = OmegaConf.merge(OmegaConf.structured(OptunaSearchConf), search.optuna)
-    except OmegaConfBaseException as error:
-        raise SearchRefused(
-            f"search refused before any evaluation:\n  {KEY}.optuna of search={name}: {error}"
-        ) from None
-    assert isinstance(optuna, DictConfig)
+    optuna = _merged(OptunaSearchConf, search, "optuna", name)
     return OptunaSearch(
         from_search_file(optuna),
         params=params,
@@ -71,3 +59,16 @@ def chosen_search(
         search_name=name,
         tunes_settings=tunes_settings,
     )
+
+
+def _merged(schema: type, search: DictConfig, key: str, name: str | None) -> DictConfig:
+    """The search file's ``key`` block over its ``schema``'s defaults; ``SearchRefused``,
+    naming the block and the key, if it does not fit."""
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), search[key])
+    except OmegaConfBaseException as error:
+        raise SearchRefused(
+            f"search refused before any evaluation:\n  {KEY}.{key} of search={name}: {error}"
+        ) from None
+    assert isinstance(merged, DictConfig)
+    return merged

@@ -125,8 +125,8 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         given = len(params_conf)
         params_conf.extend(arguments)
         parser, problems = OverridesParser.create(), []
+        params_of = f"params of search={self.search_name}" if self.search_name else "params"
         for number, line in enumerate(params_conf):
-            params_of = f"params of search={self.search_name}" if self.search_name else "params"
             origin = params_of if number < given else "command line"
             try:
                 (override,) = parser.parse_overrides([line])

@@ -90,6 +90,7 @@ class OnSlurmWorkers(CheckedEvaluations):
         self.beating = threading.Event()
         self.started = False  # whether the queue exists (then the workers may be running)
         self.context: ChunkContext | None = None
+        self.executor: Any = None  # submitit's, made at the start, for every array of workers
         self.collected = 0  # evaluations whose returns came back
         self.fruitless = 0  # replacements in a row with no evaluation finished in between
         self.collected_at_replacement = 0
@@ -106,6 +107,9 @@ class OnSlurmWorkers(CheckedEvaluations):
         self.started = True
         self._beat()
         self.context = chunk_context(self.hydra_context, self.config, self.task, self.composer)
+        self.executor = internals.submitit_executor(
+            self.launcher, setup=slurm.thread_limits(params.get("setup"))
+        )
         array = self._submit(workers)
         log.info(
             "Search workers: SLURM job %s, %d array tasks serving every evaluation (time limit "
@@ -117,13 +121,11 @@ class OnSlurmWorkers(CheckedEvaluations):
         )
 
     def _submit(self, workers: int) -> str:
-        """Submit ``workers`` more workers as one array; its job id."""
-        params = internals.submitit_params(self.launcher)
-        executor = internals.submitit_executor(
-            self.launcher, setup=slurm.thread_limits(params.get("setup"))
-        )
+        """Submit ``workers`` more workers as one array (``self.executor``'s); its job id."""
         directory = str(self.queue.directory)
-        handles = list(executor.map_array(serve, [self.context] * workers, [directory] * workers))
+        handles = list(
+            self.executor.map_array(serve, [self.context] * workers, [directory] * workers)
+        )
         self.handles += handles
         return handles[0].job_id.split("_")[0]
 
@@ -315,7 +317,7 @@ def serve(context: ChunkContext, directory: str) -> int:
             continue
         job, plan = taken
         queue.finish(job[0], worker, run_evaluation(context, job, plan, log_dir))
-        served = served + 1
+        served += 1
         poll.wait(True)
     return served
 

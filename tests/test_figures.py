@@ -20,7 +20,7 @@ from optsweep.report.figures import load_spec
 from optsweep.report.precision import shown
 from optsweep.report.sweepdata import UnusableResults, sweep_results
 from plots import landscape
-from rosenbrock import ROSENBROCK
+from rosenbrock import ROSENBROCK, problem
 
 BUDGETS = (10, 20, 30)
 SPECS = ROOT / "plots" / "specs"
@@ -153,6 +153,13 @@ def test_landscape_paths_are_the_recorded_iterates(one_seed):
     assert lines["start $x_0$"].get_xydata().tolist() == [[-0.5, -0.5]]
 
 
+def test_landscape_contours_are_the_runs_objective():
+    """The landscape draws with its own numpy formula (not importing scipy.optimize): it is
+    the objective the runs minimize, exactly, on the figure's grid."""
+    grid = np.stack(np.meshgrid(np.linspace(-1.5, 1.5, 400), np.linspace(-1.0, 1.5, 400)))
+    np.testing.assert_array_equal(landscape.rosenbrock(grid), problem.objective(grid))
+
+
 def test_summary_table_is_the_results(three_seeds, tmp_path):
     summary_spec = spec("summary", "x_values=null", "extra_overrides=[x0=null]")
     table = render.summary_table(render.select(three_seeds, summary_spec), summary_spec)
@@ -241,6 +248,22 @@ def test_a_refused_script_spec_or_generic_spec_writes_none_of_the_set(one_seed, 
     )
     assert completed.returncode == 1 and "missing lbfgsb maxfun=40" in completed.stderr
     assert sorted(path.name for path in tmp_path.iterdir()) == ["landscape-30.yaml"]
+
+
+def test_a_script_that_takes_the_table_is_given_the_one_read_for_every_spec(one_seed, tmp_path):
+    """A script's ``make(..., frame=None)`` is given the table the generic specs use (read
+    once); a script without that parameter is called as before and reads for itself."""
+    (tmp_path / "rows.py").write_text(
+        "def make(results, spec, out, frame=None):\n"
+        "    return {out / 'rows.txt': str(None if frame is None else len(frame)).encode()}\n"
+        "def outputs(spec, out):\n"
+        "    return [out / 'rows.txt']\n"
+    )
+    (tmp_path / "rows.yaml").write_text("kind: script\nscript: rows.py\n")
+    out = tmp_path / "out"
+    completed = optsweep(one_seed, out, "--spec", str(tmp_path / "rows.yaml"))
+    assert completed.returncode == 0, completed.stderr
+    assert (out / "rows.txt").read_text() == str(len(recorded(one_seed)))
 
 
 def test_a_script_spec_without_its_script_or_functions_or_with_a_misspelt_key(one_seed, tmp_path):

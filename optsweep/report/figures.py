@@ -50,10 +50,14 @@ def load_spec(name: str, overrides: list[str], project: Path | None = None) -> D
 
 def figure_bytes(figure: plt.Figure) -> dict[str, bytes]:
     """{".pdf": ..., ".png": ...}: the figure's files, byte-reproducible; closes it."""
+    # The tight box is measured once, by one layout without rendering, and given to both
+    # saves: bbox_inches="tight" would lay the whole figure out again for each file.
+    figure.draw_without_rendering()
+    box = figure.get_tightbbox().padded(plt.rcParams["savefig.pad_inches"])
     made = {}
     for suffix, metadata in _METADATA.items():
         buffer = io.BytesIO()
-        figure.savefig(buffer, format=suffix[1:], metadata=metadata, bbox_inches="tight")
+        figure.savefig(buffer, format=suffix[1:], metadata=metadata, bbox_inches=box)
         made[suffix] = buffer.getvalue()
     plt.close(figure)
     return made

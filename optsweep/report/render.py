@@ -5,11 +5,12 @@ atomically: if the results cannot make one of them honestly (``UnusableResults``
 ``optsweep.report.sweepdata``), nothing is written and existing outputs are left as they are.
 Values are drawn and tabulated at the stated precision (``optsweep.report.precision``), and the
 files carry no dates or versions: the same results give the same bytes. The results are read
-once for all the generic specs; a ``kind: script`` spec's own script (imported once) reads
-what it needs.
+once for all the specs: the generic ones, and a ``kind: script`` spec's own script (imported
+once) whose ``make`` takes ``frame=`` (the results' table); another script reads what it needs.
 """
 
 import importlib.util
+import inspect
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -261,6 +262,8 @@ def make(
 ) -> dict[Path, bytes]:
     """A spec's files, in memory: {path: bytes} (``frame``: the results' table, if read)."""
     if spec.kind == "script":
+        if frame is not None and _takes_frame(spec):
+            return dict(script(spec).make(results, spec, out, frame=frame))
         return dict(script(spec).make(results, spec, out))
     sweep = select(results, spec, frame)
     if spec.kind == "figure":
@@ -302,6 +305,11 @@ def script(spec: DictConfig) -> ModuleType:
     return module
 
 
+def _takes_frame(spec: DictConfig) -> bool:
+    """Whether a ``kind: script`` spec's ``make`` takes the results' table (``frame=``)."""
+    return "frame" in inspect.signature(script(spec).make).parameters
+
+
 # The scripts of ``kind: script`` specs imported so far, by path.
 _scripts: dict[Path, ModuleType] = {}
 
@@ -309,8 +317,8 @@ _scripts: dict[Path, ModuleType] = {}
 def render(specs: Sequence[DictConfig], results: Path, out: Path) -> list[Path]:
     """Make every spec's files, then write them all (atomically, each); if any spec cannot be
     made, raise (``UnusableResults``, ``NoResults``, ``ResultFileError``) before writing any."""
-    generic = [spec for spec in specs if spec.kind != "script"]
-    frame = results_frame(results) if generic else None
+    reading = [spec for spec in specs if spec.kind != "script" or _takes_frame(spec)]
+    frame = results_frame(results) if reading else None
     made: dict[Path, bytes] = {}
     for spec in specs:
         made.update(make(spec, results, out, frame))

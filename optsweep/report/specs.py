@@ -7,7 +7,8 @@ that the schema does not have is an error naming it, and so is a value of the wr
 
 A spec of ``kind: script`` is a project's own figure or table: ``script:`` names its Python
 file (relative to the spec file that names it), which defines ``make(results, spec, out)``,
-returning its files as ``{path: bytes}`` without writing them, and ``outputs(spec, out)``,
+returning its files as ``{path: bytes}`` without writing them (a ``make`` that also takes
+``frame=`` is given the results' table, read once for every spec), and ``outputs(spec, out)``,
 the paths it makes. ``optsweep.report.render`` draws it in the same process as the others,
 under the same rule. Its other keys are the script's own: no schema, but an override must name
 a key the file has.

@@ -53,6 +53,11 @@ def _hashable(value):
     return repr(value) if isinstance(value, (list, dict, tuple)) else value
 
 
+def _hashed(column: pd.Series) -> pd.Series:
+    """``column`` with lists and dicts as their text; only a column of objects can hold them."""
+    return column.map(_hashable) if column.dtype == object else column
+
+
 def _number(text: str):
     for kind in (int, float):
         try:
@@ -131,7 +136,7 @@ def sweep_results(
             f"{results_dir} holds results of several experiments ({', '.join(experiments)}): "
             "give each its own output.dir"
         )
-    texts = frame["overrides"].map(lambda o: _parse(identifying_overrides(list(o))))
+    texts = parsed[frame.index].map(_parse)
     for key in chosen:  # each swept key as a column (a group choice has none in the config)
         column = texts.map(lambda t, key=key: _number(t[key]))
         if key not in frame.columns:
@@ -200,12 +205,12 @@ def check_complete(sweep: Sweep, values: list, extra: list[str]) -> None:
     """Every line has one result for every point and every combination of the aggregated
     keys' values found."""
     frame = sweep.frame
-    levels = [sorted(frame[key].map(_hashable).unique(), key=_sortable) for key in sweep.over]
+    levels = [sorted(_hashed(frame[key]).unique(), key=_sortable) for key in sweep.over]
     have = set(
         zip(
             frame[sweep.hue],
             frame[sweep.along],
-            *(frame[key].map(_hashable) for key in sweep.over),
+            *(_hashed(frame[key]) for key in sweep.over),
             strict=True,
         )
     )
@@ -253,7 +258,7 @@ def check_consistent(sweep: Sweep, config_columns: list[str]) -> None:
     if not checked or frame.empty:
         return
     wanted = dict.fromkeys([*checked, *swept_columns, *sweep.over])
-    hashed = pd.DataFrame({c: frame[c].map(_hashable) for c in wanted}, index=frame.index)
+    hashed = pd.DataFrame({c: _hashed(frame[c]) for c in wanted}, index=frame.index)
     keys = [frame[sweep.hue], *(hashed[key] for key in sweep.over)]
     distinct = hashed[checked].groupby(keys, sort=False).nunique(dropna=False)
     most = distinct.groupby(level=0, sort=False).max()  # per line, per column

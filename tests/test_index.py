@@ -136,3 +136,25 @@ def test_the_index_reads_list_columns_back_as_arrow_writes_them():
         assert read == column.to_pylist() == values
         types = [type(x) for row in read if isinstance(row, list) for x in row]
         assert types == [type(x) for row in values if isinstance(row, list) for x in row]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [[1.5, -2.0], [], None, [3.25]],
+        [["seed=1", "x0=null"], None, [], ["settings=tnc"]],
+        [[True, False], [], None],
+        [[1, 2, 3], [4], None, []],
+    ],
+)
+def test_list_columns_read_back_as_arrow_gives_them(values):
+    """The index's fast path for list columns gives what ``to_pylist`` gives: rows with no
+    list (None), empty lists, sliced arrays and several chunks."""
+    import pyarrow as pa
+
+    from optsweep.engine.index import _python_values
+
+    array = pa.array(values)
+    column = pa.chunked_array([array, array.slice(1), array.slice(0, 2)])
+    assert _python_values(column) == column.to_pylist()
+    assert len(column.to_pylist()) == 2 * len(values) + 1

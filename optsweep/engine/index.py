@@ -147,8 +147,9 @@ def _encode(frame: pd.DataFrame, meta: dict) -> bytes:
 
 def _python_values(column: "pa.ChunkedArray") -> list:
     """``column.to_pylist()``, faster for a column of flat lists without nulls inside them
-    (``x0``, ``overrides``): through numpy, one ``tolist`` a row (``to_pylist`` builds every
-    value through Arrow's scalars, most of the cost of reading the index)."""
+    (``x0``, ``overrides``): each chunk's values made Python objects in one ``tolist``, and
+    each row a slice of them at its offsets (``to_pylist`` builds every value through Arrow's
+    scalars, most of the cost of reading the index)."""
     import pyarrow as pa
 
     kind = column.type
@@ -159,7 +160,16 @@ def _python_values(column: "pa.ChunkedArray") -> list:
     flat = flat or pa.types.is_boolean(inner) or pa.types.is_string(inner)
     if not flat or any(chunk.flatten().null_count for chunk in column.chunks):
         return column.to_pylist()
-    return [None if row is None else row.tolist() for row in column.to_pandas()]
+    rows: list = []
+    for chunk in column.chunks:
+        values = chunk.values.to_numpy(zero_copy_only=False).tolist()
+        offsets = chunk.offsets.to_numpy().tolist()  # into values, the chunk's slice included
+        valid = chunk.is_valid().to_pylist() if chunk.null_count else [True] * len(chunk)
+        rows += [
+            values[start:end] if present else None
+            for start, end, present in zip(offsets, offsets[1:], valid, strict=False)
+        ]
+    return rows
 
 
 def _decode(path: Path) -> tuple[pd.DataFrame, dict]:

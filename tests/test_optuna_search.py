@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import time
+from importlib import metadata
 
 import optuna
 import pytest
@@ -75,6 +76,9 @@ def test_progress_and_tuned_settings_hold_the_best_evaluated_point(tnc_study, tm
     assert best["value"] == min(values)
     assert load_result(best["path"])["result"].fun == best["value"]
     assert saved["definition"]["optimizer"] == "optuna TPESampler"
+    assert saved["versions"]["optuna"] == metadata.version("optuna")
+    header = (directory / f"{SEARCH}-tuned.yaml").read_text().splitlines()[3]
+    assert f"optuna TPESampler of optuna {metadata.version('optuna')}, seed 0;" in header
     assert "recommendation" not in saved and not (directory / "optimizer.state").exists()
     assert f"Best evaluated (minimizing the task's value): {best['value']!r}" in output
     assert output.strip().splitlines()[-1].split("] ", 1)[1].startswith("Best parameters: ")
@@ -365,6 +369,17 @@ KEY = "hydra.sweeper.search.optuna"
             id="log-from-0",
         ),
         pytest.param(
+            "method.options.stepmxx=interval(1, 2)",
+            "'method.options.stepmxx=interval(1, 2)' cannot be searched (the config has no key "
+            "method.options.stepmxx; did you mean method.options.stepmx?)",
+            id="misspelt-param",
+        ),
+        pytest.param(
+            "+maxfnu=3",
+            f"the config of search={SEARCH}: top-level key 'maxfnu' is not a task key",
+            id="unread-key",
+        ),
+        pytest.param(
             "+hydra.sweeper.search.params.seed='glob(*)'",
             "hydra.sweeper.search.params.seed: 'seed=glob(*)' cannot be searched",
             id="unsupported-param",
@@ -397,6 +412,11 @@ def test_a_meaningless_definition_is_refused_before_any_evaluation(tmp_path, set
         ),
         pytest.param(
             "hydra.sweeper.direction=[minimize,maximize]", "hydra.sweeper.direction=", id="two"
+        ),
+        pytest.param(
+            "method.options.etaa=interval(0.01, 1)",
+            "the config has no key method.options.etaa; did you mean method.options.eta?",
+            id="misspelt-param",
         ),
     ],
 )

@@ -11,12 +11,13 @@ import signal
 import subprocess
 import sys
 import time
+from importlib import metadata
 
 import numpy as np
 import pytest
 import yaml
 
-from conftest import ROOT, run_task
+from conftest import ROOT, run_task, task_command
 from optsweep.report.figures import load_spec
 from optsweep.report.table import load_result, load_results, result_files
 from plots import search_trace
@@ -75,6 +76,21 @@ def test_search_records_every_evaluation_like_a_sweep_job(tnc_search):
     assert recorded == sorted(float(value) for _, value, _ in rows)
 
 
+def test_the_results_table_tells_a_searchs_evaluations_from_the_sweeps_jobs(tnc_search, tmp_path):
+    """An evaluation's setting is the one its search tunes (tnc): its ``search`` column says
+    it is the search's, where a sweep's job of the same setting has none."""
+    from optsweep.report.table import results_frame
+
+    results = tmp_path / "results"
+    shutil.copytree(tnc_search[0], results)
+    run_task("-cp", "experiment", "settings=tnc", "maxfun=100", "-m", workdir=tmp_path)
+    frame = results_frame(results)
+    assert sorted(frame["setting"]) == ["tnc"] * 9
+    assert frame["search"].tolist().count("tnc") == 8
+    (job,) = frame[frame["search"].isna()]["path"]
+    assert job == str(results / "settings=tnc" / "maxfun=100.pkl")
+
+
 def test_progress_distinguishes_best_evaluated_from_recommendation(tnc_search):
     results, output = tnc_search
     saved = progress(results / "search=tnc")
@@ -84,6 +100,11 @@ def test_progress_distinguishes_best_evaluated_from_recommendation(tnc_search):
     assert best["value"] == min(values)
     assert load_result(best["path"])["result"].fun == best["value"]
     assert "params" in saved["recommendation"]
+    assert saved["versions"]["nevergrad"] == metadata.version("nevergrad")
+    assert saved["versions"]["optsweep"] == metadata.version("optsweep")
+    header = (results / "search=tnc" / "tnc-tuned.yaml").read_text().splitlines()[3]
+    assert header.startswith(f"# (evaluation {best['evaluation']} of 8, NGOpt of nevergrad ")
+    assert "seed 0; sweep variables: maxfun 100; code " in header
     assert f"Best evaluated (minimizing the task's value): {best['value']!r}" in output
     assert output.strip().splitlines()[-1].split("] ", 1)[1].startswith("Best parameters: ")
 
@@ -314,8 +335,34 @@ def test_a_non_finite_value_is_a_failed_evaluation_of_a_nevergrad_search(tmp_pat
             ["method.options.eta=interval(0.01, 1)", "+hydra.sweeper.search.optim.budjet=3"],
             "hydra.sweeper.search.optim of search=tnc: Key 'budjet' not in 'CheckedOptimConf'",
         ),
+        (
+            ["method.options.etaa=interval(0.01, 1)"],
+            "'method.options.etaa=interval(0.01, 1)' cannot be searched: the config has no key "
+            "method.options.etaa; did you mean method.options.eta?",
+        ),
+        (
+            ["method.options.eta=interval(0.01, 1)", "nosuch.key=interval(0, 1)"],
+            "the config has no key nosuch.key; to add it, write +nosuch.key",
+        ),
+        (
+            ["method.options.eta=interval(0.01, 1)", "+maxfnu=3"],
+            "the config of search=tnc: top-level key 'maxfnu' is not a task key (jac, method, "
+            "seed, x0, x0_random, maxfun) and nothing uses it; did you mean 'maxfun'?\n"
+            "    (from experiment/task.yaml, experiment/search/tnc.yaml, experiment/settings/"
+            "tnc.yaml, config/method/tnc.yaml, command-line overrides)",
+        ),
     ],
-    ids=["log-from-0", "reversed", "glob", "no-dimension", "optimizer", "misspelt-key"],
+    ids=[
+        "log-from-0",
+        "reversed",
+        "glob",
+        "no-dimension",
+        "optimizer",
+        "misspelt-key",
+        "misspelt-param",
+        "absent-param",
+        "unread-key",
+    ],
 )
 def test_a_nevergrad_search_that_cannot_run_is_refused_naming_it(arguments, said, tmp_path):
     """Ranges nevergrad would search as NaN (log from 0), or not at all, an optimizer or a
@@ -341,3 +388,34 @@ def test_a_dry_run_of_a_search_says_what_it_would_do_and_runs_nothing(search, tm
     assert "0 of 40 evaluations done" in last and "it would evaluate 40 more" in last
     assert last.endswith("nothing was run")
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(
+    ("search", "held", "budget"),
+    [
+        ("tnc", "search", "hydra.sweeper.search.optim.budget=4"),
+        ("tnc-optuna", "study", "hydra.sweeper.search.optuna.n_trials=4"),
+    ],
+)
+def test_a_search_another_process_runs_is_waited_for_naming_that_process(
+    search, held, budget, tmp_path
+):
+    """Two runs of one search take turns: the second waits for the first's lock, says which
+    process holds it and that it runs this search, then runs the search to its end."""
+    from optsweep.engine.files import job_lock
+
+    target = tmp_path / "results" / f"search={search}" / held
+    said = tmp_path / "output.txt"
+    command = task_command("-cp", "experiment", f"search={search}", budget, "-m", workdir=tmp_path)
+    with job_lock(target), open(said, "w") as output:  # this test process runs the search
+        process = subprocess.Popen(command, cwd=tmp_path, stdout=output, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and "waiting for" not in said.read_text():
+            assert process.poll() is None, said.read_text()
+            time.sleep(0.2)
+        assert process.poll() is None and not (target.parent / "trace.csv").exists()
+    assert process.wait(timeout=300) == 0, said.read_text()
+    text = said.read_text()
+    assert f"waiting for {target}: process {os.getpid()} on " in text
+    assert "is running this search" in text
+    assert len(trace(target.parent)) == 4

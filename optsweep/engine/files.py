@@ -151,8 +151,9 @@ def move_aside(path: Path) -> Path | None:
 
 
 @contextmanager
-def job_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the job whose result is ``path`` (waits for a holder).
+def job_lock(path: Path, what: str = "this job") -> Iterator[None]:
+    """Hold an exclusive lock on the job whose result is ``path`` (waits for a holder;
+    ``what`` it holds, in the message a waiter gives: a search's lock says "this search").
 
     Two sweeps running the same job one after the other see each other's result; the lock is
     released by the kernel if the process dies, so a killed sweep never blocks the next. The
@@ -178,7 +179,7 @@ def job_lock(path: Path) -> Iterator[None]:
             if not said:
                 lock.seek(0)
                 holder = lock.read().strip() or "another process"
-                log.warning("waiting for %s: %s is running this job", path, holder)
+                log.warning("waiting for %s: %s is running %s", path, holder, what)
                 said = True
             fcntl.flock(lock, fcntl.LOCK_EX)
             with _exit_guard:

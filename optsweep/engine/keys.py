@@ -148,11 +148,12 @@ def referenced_keys(container: Any) -> set[str]:
     return set()
 
 
-def _unknown(dotted: str, candidates: list[str]) -> str:
+def _unknown(dotted: str, candidates: list[str], said: str = "") -> str:
+    """``'<dotted>' is not a task key (<candidates>)<said>; did you mean '<closest>'?``"""
     close = difflib.get_close_matches(dotted, candidates, n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     listed = ", ".join(candidates[:12]) + (", ..." if len(candidates) > 12 else "")
-    return f"{dotted!r} is not a task key ({listed}){hint}"
+    return f"{dotted!r} is not a task key ({listed}){said}{hint}"
 
 
 def _check_node(node: dict, schema: Schema, path: tuple[str, ...], groups: Path) -> None:
@@ -197,12 +198,14 @@ def check_keys(cfg: DictConfig, experiment: "Experiment") -> None:
         unresolved.pop(engine_key, None)
     schema = job_schema(experiment)
     used = referenced_keys(unresolved)
+    variables = sorted(str(k) for k in unresolved if k not in schema and k in used)
     for key in list(unresolved):
         if key not in schema and key in used:  # an experiment variable (budget: 100)
             continue
         if key not in schema:
+            names = [*sorted(schema), *variables]  # a misspelt variable's name is close to one
             raise InvalidJobConfig(
-                f"top-level key {_unknown(str(key), sorted(schema))} and nothing uses it"
+                f"top-level key {_unknown(str(key), names, ' and nothing uses it')}"
                 + _group_hint(str(key), experiment)
             )
     known = {k: v for k, v in unresolved.items() if k in schema}

@@ -66,7 +66,7 @@ def plan_job(cfg: DictConfig, overrides: Iterable[str], store: ResultStore) -> J
     return plan_from_resolved(check_composition(cfg, store), overrides, store)
 
 
-def _where() -> str:
+def config_files() -> str:
     """The config files the current job is made of (primary task.yaml, chosen group options),
     to say where a bad key may come from, e.g. "experiment/settings/tnc.yaml"."""
     if not HydraConfig.initialized():
@@ -125,7 +125,7 @@ def check_sweep(jobs: Iterable[JobConfig], store: ResultStore) -> list[JobPlan]:
             plan = plan_from_resolved(_resolved(job, families, store), job.overrides, store)
         except INVALID as error:
             job.describe()
-            problems[f"{error}\n    (from {_where()})"].append(label)
+            problems[f"{error}\n    (from {config_files()})"].append(label)
             continue
         owners[plan.path].append((label, plan.config))
         plans.append(plan)

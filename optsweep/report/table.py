@@ -23,6 +23,7 @@ __all__ = [
     "result_files",
     "results_frame",
     "scalars_of",
+    "search_of",
     "setting_of",
 ]
 
@@ -30,7 +31,7 @@ READER = ResultReader()
 # Provenance left out of the table: long or nested, and in each file for whoever needs it.
 _META_LEFT_OUT = ("overrides", "choices", "argv", "path", "setting")
 # Columns the table itself sets; a scalar of the same name is shown as ``result.<name>``.
-_OWN_COLUMNS = ("setting", "overrides", "path")
+_OWN_COLUMNS = ("setting", "search", "overrides", "path")
 
 
 def load_result(path: str | Path) -> dict:
@@ -64,10 +65,21 @@ def setting_of(record: dict) -> str | None:
     return meta.get("choices", {}).get("settings")
 
 
+def search_of(record: dict) -> str | None:
+    """The search a result is an evaluation of (``search=tnc``: "tnc"), else None: a sweep's
+    job. Its setting is the one the search tunes, so without this its rows would pass for the
+    sweep's."""
+    overridden = {o.lstrip("+~").split("=", 1)[0] for o in record["meta"].get("overrides", [])}
+    if "search" not in overridden:
+        return None
+    return record["meta"].get("choices", {}).get("search")
+
+
 def results_frame(directory: str | Path, on_error: str = "raise") -> pd.DataFrame:
     """One row per result: flattened config keys (``method.options.maxfun``), the result's
-    scalars (``scalars_of``), ``setting``, the job's Hydra ``overrides``, ``path`` and
-    provenance (``meta.git.commit``, ``meta.wall_time``, ...).
+    scalars (``scalars_of``), ``setting``, ``search`` (``search_of``: None for a sweep's job),
+    the job's Hydra ``overrides``, ``path`` and provenance (``meta.git.commit``,
+    ``meta.wall_time``, ...).
 
     Read through the directory's results index (``optsweep.engine.index``): only files written
     since the last call are read. Errors as in ``ResultReader.load_all``.
@@ -94,6 +106,7 @@ def rows_of(loaded: list[tuple[Path, dict]]) -> pd.DataFrame:
                     for key, value in scalars_of(record).items()
                 },
                 "setting": setting_of(record),
+                "search": search_of(record),
                 "overrides": tuple(record["meta"]["overrides"]),
                 "path": str(path),
             }

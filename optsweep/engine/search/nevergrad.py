@@ -18,6 +18,7 @@ import difflib
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import nevergrad as ng
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -28,6 +29,7 @@ from optsweep.engine.experiment import experiment_of
 from optsweep.engine.files import job_lock
 from optsweep.engine.limits import deferred_stops
 from optsweep.engine.progress import ProgressReport
+from optsweep.engine.search.config_checks import absent_keys, unread_keys
 from optsweep.engine.search.context import runs_on
 from optsweep.engine.search.errors import SearchFailed, SearchRefused
 from optsweep.engine.search.evaluations import evaluation_of
@@ -40,7 +42,7 @@ from optsweep.engine.search.outcome import (
     stopping_says_so,
 )
 from optsweep.engine.search.ranges import unsearchable as unsearchable_range
-from optsweep.engine.search.state import SearchState
+from optsweep.engine.search.state import SearchState, seed_said
 from optsweep.engine.store import ResultStore, identifying_overrides
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         self.state_dir, self.search_name = state_dir, search_name
         self.tunes_settings = tunes_settings
         self.store: ResultStore | None = None
+        self.experiment: Any = None  # the experiment of the task, if it is one
         self.task_function = None
         self.evaluations: Evaluations | None = None
         self.order: list[str] = []
@@ -100,6 +103,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         self.task_function = task_function
         task = experiment_of(task_function)
         self.store = ResultStore(task.experiment) if task is not None else None
+        self.experiment = task.experiment if task is not None else None
         if task is not None:
             self._take_direction(task.experiment)
 
@@ -126,6 +130,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         params_conf.extend(arguments)
         parser, problems = OverridesParser.create(), []
         params_of = f"params of search={self.search_name}" if self.search_name else "params"
+        parsed = {}
         for number, line in enumerate(params_conf):
             origin = params_of if number < given else "command line"
             try:
@@ -133,11 +138,20 @@ class NevergradSearch(internals.NevergradSweeperImpl):
                 unsearchable = unsearchable_range(override)
                 if unsearchable is None:
                     params[override.get_key_element()] = internals.nevergrad_parameter(override)
+                    parsed[number] = override
             except Exception as error:
                 said = str(error).strip().splitlines()
                 unsearchable = f"{type(error).__name__}: {said[0] if said else ''}"
             if unsearchable is not None:
                 problems.append(f"{origin}: {line!r} cannot be searched: {unsearchable}")
+        numbers = list(parsed)
+        for position, why in absent_keys(list(parsed.values()), self.config).items():
+            number = numbers[position]
+            origin = params_of if number < given else "command line"
+            problems.append(f"{origin}: {params_conf[number]!r} cannot be searched: {why}")
+        unread = unread_keys(self.config, self.experiment) if self.experiment else None
+        if unread is not None:
+            problems.append(f"the config of search={self.search_name}: {unread}")
         space = sorted(k for k, v in params.items() if isinstance(v, ng.p.Parameter))
         if not space and not problems:
             problems.append(
@@ -176,12 +190,14 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         directory = Path(self.state_dir or Path(self.config.hydra.sweep.dir) / "search")
         state = SearchState(directory, self._definition(params_conf))
         state.logs = str(self.config.hydra.sweep.dir)
+        state.library = "nevergrad"
         if self.dry_run:
             state.resume()
-            what = f"nevergrad {optim.optimizer}, {optim.num_workers} a batch, seed {optim.seed}"
+            seed = seed_said(optim.seed)
+            what = f"nevergrad {optim.optimizer}, {optim.num_workers} a batch, seed {seed}"
             print_dry_run(self.search_name, what, len(state.evaluations), optim.budget, directory)
             return
-        with job_lock(directory / "search"):  # one process runs a search at a time
+        with job_lock(directory / "search", "this search"):  # one process runs it at a time
             self._search(optim, state, parametrization, space, direction)
 
     def _search(self, optim, state, parametrization, space, direction) -> None:
@@ -198,7 +214,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
                 self.objective,
                 optim.budget,
                 optim.num_workers,
-                optim.seed,
+                seed_said(optim.seed),
                 directory,
             )
         else:

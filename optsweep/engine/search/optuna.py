@@ -38,6 +38,7 @@ from optsweep.engine.experiment import experiment_of
 from optsweep.engine.files import job_lock
 from optsweep.engine.limits import deferred_stops
 from optsweep.engine.progress import ProgressReport
+from optsweep.engine.search.config_checks import absent_keys, unread_keys
 from optsweep.engine.search.context import runs_on
 from optsweep.engine.search.errors import SearchRefused
 from optsweep.engine.search.evaluations import evaluation_of
@@ -57,7 +58,7 @@ from optsweep.engine.search.outcome import (
     stopping_says_so,
 )
 from optsweep.engine.search.ranges import unsearchable as unsearchable_range
-from optsweep.engine.search.state import Evaluation, SearchState, search_id
+from optsweep.engine.search.state import Evaluation, SearchState, search_id, seed_said
 from optsweep.engine.store import ResultStore, identifying_overrides
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,10 @@ class OptunaSearch(Sweeper):
                 f"{storage_forms(directory)}"
             )
         space, fixed, lines = self._space(arguments, refusals)
+        assert self.config is not None
+        unread = unread_keys(self.config, self.experiment) if self.experiment else None
+        if unread is not None:
+            refusals.append(f"the config of search={self.search_name}: {unread}")
         if not space and not refusals:
             refusals.append(
                 f"{self.params_key}: no search space: give it parameters to search ({SEARCHABLE})"
@@ -172,6 +177,7 @@ class OptunaSearch(Sweeper):
         given = configured + [(line, line) for line in arguments]
         space: dict[str, BaseDistribution] = {}
         fixed: dict[str, str] = {}
+        parsed: list = []  # (origin, line, override) of every line that can be searched
         for origin, line in given:
             try:
                 (override,) = parser.parse_overrides([line])
@@ -190,6 +196,7 @@ class OptunaSearch(Sweeper):
                 why = f"{type(error).__name__}: {said[0]}" if said else type(error).__name__
                 refusals.append(f"{origin}: {line!r} cannot be searched ({why}); {SEARCHABLE}")
                 continue
+            parsed.append((origin, line, override))
             key = override.get_key_element()
             space.pop(key, None)
             fixed.pop(key, None)
@@ -197,6 +204,10 @@ class OptunaSearch(Sweeper):
                 space[key] = made
             else:
                 fixed[key] = line if made is None else f"{key}={made}"
+        assert self.config is not None
+        for position, why in absent_keys([o for _, _, o in parsed], self.config).items():
+            origin, line, _ = parsed[position]
+            refusals.append(f"{origin}: {line!r} cannot be searched ({why})")
         return space, list(fixed.values()), [line for _, line in given]
 
     def _definition(self, lines: list[str]) -> dict:
@@ -227,12 +238,14 @@ class OptunaSearch(Sweeper):
         name = study_name(self.search_name or d.study_prefix, identity)
         state = SearchState(directory, definition, identity=identity)
         state.logs = str(self.config.hydra.sweep.dir)
+        state.library = "optuna"
         if self.dry_run:
-            what = f"optuna {d.sampler_name}, {d.batch} a batch, seed {d.seed}, study {name}"
+            seed = seed_said(d.seed)
+            what = f"optuna {d.sampler_name}, {d.batch} a batch, seed {seed}, study {name}"
             print_dry_run(self.search_name, what, state.saved_count(), d.n_trials, directory)
             return
         directory.mkdir(parents=True, exist_ok=True)
-        with job_lock(directory / "study"):  # one process runs a search's study at a time
+        with job_lock(directory / "study", "this search"):  # one process runs it at a time
             study = self._study(place, name, definition)
             study_info = {"name": name, **place.for_people()}
             trials = study.get_trials(deepcopy=False)
@@ -308,7 +321,7 @@ class OptunaSearch(Sweeper):
                 self.objective,
                 d.n_trials,
                 d.batch,
-                d.seed,
+                seed_said(d.seed),
                 directory,
                 where,
             )

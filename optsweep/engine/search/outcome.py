@@ -131,7 +131,9 @@ def report_best(
         tuned = state.directory / f"{search_name}-tuned.yaml"
         write_atomically(
             tuned,
-            tuned_settings(search_name, tunes_settings, best, state.definition, objective).encode(),
+            tuned_settings(
+                search_name, tunes_settings, best, state.definition, objective, state.versions
+            ).encode(),
         )
         log.info("Tuned settings: %s (copy to experiment/settings/ to compare)", tuned)
     log.info(

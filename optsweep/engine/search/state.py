@@ -35,6 +35,7 @@ import yaml
 from optsweep.engine.files import write_atomically
 
 TRACE, PROGRESS, STATE = "trace.csv", "progress.yaml", "optimizer.state"
+LIBRARIES = ("nevergrad", "optuna")  # what ``SearchState.library`` names
 # Seconds between two writes of the optimizer state (the trace is written after every batch).
 STATE_INTERVAL = 1.0
 
@@ -76,6 +77,15 @@ class SearchState:
     state_saved_at: float | None = field(default=None, repr=False)
     # Where the evaluations log (the sweep directory: workers' logs in its workers/).
     logs: str | None = None
+    # The optimizer's library (nevergrad, optuna): its version and the engine's, said in the
+    # progress file and the tuned settings file (its evaluations' results record the task's).
+    library: str | None = None
+
+    @property
+    def versions(self) -> dict:
+        from optsweep.engine.provenance import package_versions
+
+        return package_versions((self.library,) if self.library else ())
 
     @property
     def id(self) -> str:
@@ -180,6 +190,7 @@ class SearchState:
             "evaluations": len(self.evaluations),
             "budget": self.definition["budget"],
             "failures": sum(not e.ok for e in self.evaluations),
+            "versions": self.versions,
             "best_evaluated": None
             if best is None
             else {
@@ -201,13 +212,24 @@ class SearchState:
         )
 
 
+def seed_said(seed) -> str:
+    """The seed as a search's messages say it: a null seed draws other points every run."""
+    return "none (random: another run evaluates other points)" if seed is None else str(seed)
+
+
 def tuned_settings(
-    search: str, settings: str, best: Evaluation, definition: dict, objective: str = "value"
+    search: str,
+    settings: str,
+    best: Evaluation,
+    definition: dict,
+    objective: str = "value",
+    versions: dict | None = None,
 ) -> str:
     """A settings file (experiment/settings/) that applies ``settings`` plus the best point
     (the search-space keys only). Values keep full precision, so with the search's variables
     (``maxfun``: the header lists them) the file reproduces the best value; the header names
-    the ``objective`` and whether the search maximized it."""
+    the ``objective``, whether the search maximized it, and the optimizer's library and
+    version (``versions``: ``SearchState.versions``)."""
     tuned: dict = {}
     for key, value in sorted(best.params.items()):
         node = tuned
@@ -215,15 +237,17 @@ def tuned_settings(
         for parent in parents:
             node = node.setdefault(parent, {})
         node[leaf] = value
-    variables = "".join(f"{k} {v}, " for k, v in definition.get("variables", {}).items())
+    variables = ", ".join(f"{k} {v}" for k, v in definition.get("variables", {}).items())
+    variables = f"; sweep variables: {variables}" if variables else ""
+    library = next((f" of {k} {v}" for k, v in (versions or {}).items() if k in LIBRARIES), "")
     header = (
         "# @package _global_\n"
         f"# Written by `python task.py -cp experiment search={search} -m`: settings {settings}\n"
         f"# with the best evaluated point of the search, "
         f"{'maximizing' if definition.get('maximize') else 'minimizing'} {objective}: "
         f"{best.value!r}\n"
-        f"# (evaluation {best.number} of {definition['budget']}, {definition['optimizer']}, "
-        f"seed {definition['seed']}, {variables}code {definition['code']}).\n"
+        f"# (evaluation {best.number} of {definition['budget']}, {definition['optimizer']}"
+        f"{library}, seed {seed_said(definition['seed'])}{variables}; code {definition['code']}).\n"
         f"# Copy it to experiment/settings/ to compare it: settings={search}-tuned.\n"
     )
     body = yaml.safe_dump({"defaults": [settings], **tuned}, sort_keys=False)

@@ -1,0 +1,74 @@
+"""What would fail every evaluation of a search, checked for nevergrad and Optuna before
+anything is evaluated: a parameter whose key the config has not (Hydra would refuse it in each
+evaluation, advising to append it), and a key of the search file that no part of the
+experiment reads (each evaluation would fail the experiment's key check)."""
+
+import difflib
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from optsweep.engine.errors import InvalidJobConfig
+
+_ABSENT = object()
+
+
+def absent_keys(overrides: list[Any], config: DictConfig) -> dict[int, str]:
+    """{position: why} of the parsed ``overrides`` that set a key the composed ``config``
+    does not have (``key=value``, not ``+key=value``), which Hydra would refuse in every
+    evaluation. Nothing is said if one of them searches a config group, or chooses another
+    group than ``config`` did: the keys then depend on the choice."""
+    from hydra.core.override_parser.types import OverrideType
+
+    choices = config.hydra.runtime.choices if "hydra" in config else {}
+    for override in overrides:
+        group = override.key_or_group
+        if group in choices or "/" in group:
+            if override.is_sweep_override() or choices.get(group) != override.value():
+                return {}
+    absent = {}
+    for position, override in enumerate(overrides):
+        key = override.key_or_group
+        if override.type is not OverrideType.CHANGE or key in choices or "/" in key:
+            continue
+        if key.split(".")[0] == "hydra":
+            continue
+        try:
+            found = OmegaConf.select(config, key, default=_ABSENT, throw_on_missing=False)
+        except Exception:  # a key OmegaConf cannot look up (a list index): Hydra will say
+            continue
+        if found is _ABSENT:
+            closest = _closest(config, key)
+            hint = f"did you mean {closest}?" if closest else f"to add it, write +{key}"
+            absent[position] = f"the config has no key {key}; {hint}"
+    return absent
+
+
+def _closest(config: DictConfig, key: str) -> str:
+    """The existing key nearest to ``key`` beside it (the same parent), or ``""``."""
+    parent, _, name = key.rpartition(".")
+    try:
+        node = OmegaConf.select(config, parent) if parent else config
+    except Exception:
+        return ""
+    if not isinstance(node, DictConfig):
+        return ""
+    names = difflib.get_close_matches(name, [str(k) for k in node.keys()], n=1)
+    return f"{parent + '.' if parent else ''}{names[0]}" if names else ""
+
+
+def unread_keys(config: DictConfig, experiment: Any) -> str | None:
+    """Why the composed ``config`` (the search's, before its parameters are applied) has a key
+    no part of ``experiment`` reads (``keys.check_keys``, the check each evaluation gets, as a
+    sweep's job does), with the files it may come from, else None."""
+    from optsweep.engine.keys import check_keys
+    from optsweep.engine.plan import config_files
+
+    task = config.copy()
+    with open_dict(task):
+        task.pop("hydra", None)
+    try:
+        check_keys(task, experiment)
+    except InvalidJobConfig as error:
+        return f"{error}\n    (from {config_files()})"  # the search's files: its Hydra node
+    return None

@@ -156,15 +156,21 @@ def uninterrupted_trace(tmp_path_factory):
     return trace(workdir / "results" / "search=tnc")
 
 
-@pytest.mark.parametrize("trace_edited", [False, True])
-def test_killed_search_resumes_without_repeating_finished_evaluations(
-    trace_edited, uninterrupted_trace, tmp_path
+@pytest.mark.parametrize(
+    ("stop", "trace_edited"),
+    [(signal.SIGKILL, False), (signal.SIGINT, False), (signal.SIGINT, True)],
+    ids=["killed", "interrupted", "interrupted-trace-edited"],
+)
+def test_stopped_search_resumes_without_repeating_finished_evaluations(
+    stop, trace_edited, uninterrupted_trace, tmp_path
 ):
-    """kill -9 in the middle: the optimizer state (written at most every second) lags the
-    trace; the rerun tells the restored optimizer the trace's later evaluations with no
-    evaluation, and ends with the uninterrupted run's trace. If the trace does not hold the
-    points the restored optimizer asks for (edited here), those are checked again: their
-    results are found current, and the warning says so."""
+    """Stopped in the middle, the search resumes and ends with the uninterrupted run's trace,
+    rerunning no finished evaluation. kill -9: the files (written at most every second) lag
+    the result files, whose evaluations are asked for again and found current. Ctrl-C: the
+    trace is written at the stop, the optimizer state (written at a batch's end) lags it, and
+    the rerun tells the restored optimizer the trace's later evaluations with no evaluation.
+    If the trace does not hold the points the restored optimizer asks for (edited here),
+    those are checked again: their results are found current, and the warning says so."""
     command = [sys.executable, str(ROOT / "task.py"), *KILLED]
     command += [f"output.dir={tmp_path / 'results'}", f"hydra.sweep.dir={tmp_path / 'a'}"]
     process = subprocess.Popen(
@@ -177,18 +183,20 @@ def test_killed_search_resumes_without_repeating_finished_evaluations(
     directory = tmp_path / "results" / "search=tnc"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (
-        (directory / "progress.yaml").exists() and progress(directory)["evaluations"] >= 6
+        directory.exists() and len(result_files(directory)) >= 6
     ):
         time.sleep(0.02)
-    os.killpg(process.pid, signal.SIGKILL)
+    os.killpg(process.pid, stop)
     process.wait()
     done = progress(directory)["evaluations"]
-    assert 6 <= done < 24, "kill the search in the middle"
+    assert 2 <= done < 24, "stop the search in the middle"
     told = pickle.loads((directory / "optimizer.state").read_bytes())["told"]
-    assert 2 <= told < done, "the optimizer state should lag the trace"
-    finished = trace(directory)
-    assert finished == uninterrupted_trace[:done]
     saved = {p: p.stat().st_mtime_ns for p in result_files(tmp_path / "results")}
+    if stop == signal.SIGKILL:
+        assert told == done <= len(saved), "the state and trace are written together"
+    else:
+        assert 2 <= told < done == len(saved), "the trace is written at the stop, not the state"
+    assert trace(directory) == uninterrupted_trace[:done]
     if trace_edited:  # a point the restored optimizer will not ask for
         text = (directory / "trace.csv").read_text().splitlines(keepends=True)
         eta = '""method.options.eta"": '  # as the CSV quotes the JSON
@@ -388,6 +396,17 @@ def test_a_dry_run_of_a_search_says_what_it_would_do_and_runs_nothing(search, tm
     assert "0 of 40 evaluations done" in last and "it would evaluate 40 more" in last
     assert last.endswith("nothing was run")
     assert not (tmp_path / "results").exists()
+
+
+def test_a_dry_run_of_a_finished_search_says_so_and_changes_nothing(tnc_search, tmp_path):
+    shutil.copytree(tnc_search[0], tmp_path / "results")
+    directory = tmp_path / "results" / "search=tnc"
+    before = {p.name: p.stat().st_mtime_ns for p in directory.iterdir()}
+    arguments = ("-cp", "experiment", "search=tnc", *SMALL, "hydra.sweeper.dry_run=true", "-m")
+    last = run_task(*arguments, workdir=tmp_path).stdout.strip().splitlines()[-1]
+    assert "(nevergrad NGOpt, 4 a batch, seed 0): 8 of 8 evaluations done" in last
+    assert "it would evaluate 0 more" in last and last.endswith("nothing was run")
+    assert {p.name: p.stat().st_mtime_ns for p in directory.iterdir()} == before
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,11 @@ Compared with hydra-nevergrad-sweeper 1.4.0rc3, whose parametrization it reuses:
   search fails (upstream: of each batch); past that,
   or if nothing succeeded, the search exits non-zero and reports no best point;
 - a fixed default seed, so the same definition gives the same evaluations;
-- after every batch, the trace, the best evaluated point and nevergrad's recommendation go to
-  ``state_dir`` (``optsweep.engine.search.state``), the optimizer state at most every second
-  and at the end; rerunning the same search resumes from there without repeating finished
-  evaluations (those after the saved state are told again, not evaluated);
+- the trace, the best evaluated point, nevergrad's recommendation and the optimizer state go
+  to ``state_dir`` (``optsweep.engine.search.state``) at a batch's end at most every second,
+  and when the search ends or stops; rerunning the same search resumes from there without
+  repeating finished evaluations (those after the saved state are told again, not
+  evaluated);
 - at the end, the best *evaluated* point is also written as a settings file, if the search
   tunes a setting of the experiment tree.
 """
@@ -42,7 +43,7 @@ from optsweep.engine.search.outcome import (
     stopping_says_so,
 )
 from optsweep.engine.search.ranges import unsearchable as unsearchable_range
-from optsweep.engine.search.state import SearchState, seed_said
+from optsweep.engine.search.state import STATE, SearchState, seed_said
 from optsweep.engine.store import ResultStore, identifying_overrides
 
 log = logging.getLogger(__name__)
@@ -191,11 +192,11 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         state = SearchState(directory, self._definition(params_conf))
         state.logs = str(self.config.hydra.sweep.dir)
         state.library = "nevergrad"
-        if self.dry_run:
-            state.resume()
+        if self.dry_run:  # what the progress file says, the optimizer left unpickled
+            done = state.saved_count() if (directory / STATE).exists() else 0
             seed = seed_said(optim.seed)
             what = f"nevergrad {optim.optimizer}, {optim.num_workers} a batch, seed {seed}"
-            print_dry_run(self.search_name, what, len(state.evaluations), optim.budget, directory)
+            print_dry_run(self.search_name, what, done, optim.budget, directory)
             return
         with job_lock(directory / "search", "this search"):  # one process runs it at a time
             self._search(optim, state, parametrization, space, direction)

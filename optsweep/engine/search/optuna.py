@@ -18,7 +18,8 @@ override grammar into Optuna distributions it reuses:
 - the direction is the experiment's, declared once; the definition is checked before any
   evaluation, naming each key that means nothing;
 - the trace, progress and tuned settings files are the nevergrad search's
-  (``optsweep.engine.search.state``), rewritten from the study after every batch.
+  (``optsweep.engine.search.state``), rewritten from the study at a batch's end at most
+  every second, and when the search ends or stops.
 """
 
 import logging
@@ -377,7 +378,8 @@ class OptunaSearch(Sweeper):
         with deferred_stops():  # told and saved whole: the files say what the study holds
             self._tell(study, batch, space, evaluated)
             state.evaluations = evaluations_of(study.get_trials(deepcopy=False), space)
-            state.save(self.maximize, study=study_info)
+            final = len(state.evaluations) >= self.definition.n_trials
+            state.save(self.maximize, study=study_info, final=final)
 
     def _tell(self, study: Any, batch: list, space: dict, evaluated: list) -> None:
         """Tell each trial of the batch its value or its failure."""

@@ -32,8 +32,9 @@ def failures_text(failed: list[Evaluation], headline: str, logs: str | None = No
 @contextmanager
 def stopping_says_so(state: SearchState, budget: int, evaluations: Any) -> Iterator[None]:
     """Around a search's loop: its ``evaluations``' workers stop when it ends, however it
-    ends. Ctrl-C or SIGTERM (which raises ``Terminated`` meanwhile) stops the evaluations in
-    flight and says in a line what was kept; the search exits 130 or 143."""
+    ends, and its trace and progress are written (``SearchState.flush``). Ctrl-C or SIGTERM
+    (which raises ``Terminated`` meanwhile) stops the evaluations in flight and says in a
+    line what was kept; the search exits 130 or 143."""
     try:
         with stop_signals():
             yield
@@ -49,7 +50,10 @@ def stopping_says_so(state: SearchState, budget: int, evaluations: Any) -> Itera
         )
         raise SystemExit(code) from None
     finally:
-        evaluations.close()
+        try:
+            state.flush()  # each file atomically: a second Ctrl-C leaves the last whole one
+        finally:
+            evaluations.close()
 
 
 def raise_if_too_many_failed(

@@ -11,6 +11,7 @@ where a ``joblib.Parallel`` call costs ~10 ms (measured with 2 workers).
 import logging
 import os
 import pickle
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,16 @@ def pool(options: dict[str, Any]) -> Any:
     workers = joblib_workers(options)
     threads = str(max(1, (os.cpu_count() or 1) // workers))
     environment = {variable: os.environ.get(variable, threads) for variable in THREAD_VARIABLES}
-    return get_reusable_executor(max_workers=workers, timeout=IDLE_TIMEOUT, env=environment)
+    return get_reusable_executor(
+        max_workers=workers, timeout=IDLE_TIMEOUT, env=environment, initializer=ignore_interrupts
+    )
+
+
+def ignore_interrupts() -> None:
+    """A pool worker's start: Ctrl-C (SIGINT, which reaches the whole process group) is the
+    sweeping process's to handle, and it stops the workers. Only an evaluation is interrupted
+    by it (``evaluate``): an idle worker, interrupted in loky's loop, would print a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def warm_up(options: dict[str, Any], modules: Sequence[str]) -> None:
@@ -201,4 +211,8 @@ def evaluate(token: str, context: bytes, job: Job, plan: JobPlan | None) -> JobR
         _CONTEXTS[token] = pickle.loads(context)
     unpacked = _CONTEXTS[token]
     log_dir: Path = worker_log_dir(unpacked.sweep_dir, f"pid-{os.getpid()}")
-    return run_evaluation(unpacked, job, plan, log_dir)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops the evaluation
+    try:
+        return run_evaluation(unpacked, job, plan, log_dir)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -11,13 +11,17 @@ A search directory holds:
   read back from the same directory). An Optuna search keeps its state in its study's
   storage instead (``study.db`` by default);
 - ``<search>-tuned.yaml`` once the search succeeded: the best evaluated point as a settings file.
-Each file is rewritten atomically: the trace and progress after every batch of evaluations,
-the optimizer state at most every ``STATE_INTERVAL`` seconds and when the search ends.
-Pickling the optimizer costs time in proportion to what it was told (NGOpt: ~15 ms after
-200 evaluations, 0.6 MB), so pickling it after every batch made a long search's bookkeeping
-grow with the square of its budget. The evaluations the trace holds beyond the saved state
-are told again on resume (``told``), with no evaluation: the restored optimizer asks for the
-same points again, in the same batches.
+Each file is rewritten atomically, at a batch's end, at most every ``SAVE_INTERVAL``
+seconds, and when the search ends or stops (``flush``: the trace and progress; the optimizer
+state only at a batch's end, when the optimizer has been told everything it asked). Each
+write costs time in proportion to what the search has done (the trace rewritten whole;
+pickling NGOpt: ~15 ms after 200 evaluations, 0.6 MB), so writing them after every batch
+made a long search's bookkeeping grow with the square of its budget. The trace is always
+written before the state, so it holds at least what the state was told: its evaluations
+beyond the saved state are told again on resume (``told``), with no evaluation (the restored
+optimizer asks for the same points again, in the same batches). Evaluations done since the
+trace's last write (a ``kill -9``) are asked for again on resume and found current: their
+result files were saved as each finished.
 """
 
 import csv
@@ -36,8 +40,8 @@ from optsweep.engine.files import write_atomically
 
 TRACE, PROGRESS, STATE = "trace.csv", "progress.yaml", "optimizer.state"
 LIBRARIES = ("nevergrad", "optuna")  # what ``SearchState.library`` names
-# Seconds between two writes of the optimizer state (the trace is written after every batch).
-STATE_INTERVAL = 1.0
+# Seconds between two writes of a search's files while it goes (see the module docstring).
+SAVE_INTERVAL = 1.0
 
 
 @dataclass
@@ -74,7 +78,9 @@ class SearchState:
     identity: str | None = None
     # How many of ``evaluations`` the saved (or resumed) optimizer state was told.
     told: int = 0
-    state_saved_at: float | None = field(default=None, repr=False)
+    saved_at: float | None = field(default=None, repr=False)
+    # What the next write of the trace and progress says, if they lag the evaluations.
+    pending: dict | None = field(default=None, repr=False)
     # Where the evaluations log (the sweep directory: workers' logs in its workers/).
     logs: str | None = None
     # The optimizer's library (nevergrad, optuna): its version and the engine's, said in the
@@ -139,10 +145,8 @@ class SearchState:
         del self.evaluations[self.told :]
         return optimizer
 
-    def _state_due(self) -> bool:
-        return (
-            self.state_saved_at is None or time.monotonic() - self.state_saved_at >= STATE_INTERVAL
-        )
+    def _due(self) -> bool:
+        return self.saved_at is None or time.monotonic() - self.saved_at >= SAVE_INTERVAL
 
     def best(self, maximize: bool) -> Evaluation | None:
         done = [(e.value, e) for e in self.evaluations if e.value is not None and e.ok]
@@ -160,10 +164,33 @@ class SearchState:
         study: dict | None = None,
         final: bool = False,
     ) -> None:
-        """Write trace, progress and, given a nevergrad ``optimizer`` told every evaluation,
-        its state (each atomically; the state only if ``final`` or ``STATE_INTERVAL`` seconds
-        after its last write). ``recommendation``: nevergrad's; ``study``: an Optuna search's
-        name and storage, said in the progress file."""
+        """At a batch's end: write trace, progress and, given a nevergrad ``optimizer`` told
+        every evaluation, its state (each atomically), if ``final`` or ``SAVE_INTERVAL``
+        seconds after the last write; else only remember what to write (``flush``).
+        ``recommendation``: nevergrad's; ``study``: an Optuna search's name and storage, said
+        in the progress file."""
+        self.pending = {"maximize": maximize, "recommendation": recommendation, "study": study}
+        if not (final or self._due()):
+            return
+        self._write_trace()  # before the state: the trace holds what the state was told
+        if optimizer is not None:
+            told = len(self.evaluations)
+            saved_state = {"told": told, "optimizer": optimizer}
+            write_atomically(self.directory / STATE, pickle.dumps(saved_state))
+            self.told = told
+        self._write_progress(**self.pending)
+        self.pending, self.saved_at = None, time.monotonic()
+
+    def flush(self) -> None:
+        """Write the trace and progress if they lag the evaluations (the search ends or
+        stops). The optimizer state is left as last saved: it may have asked since."""
+        if self.pending is None:
+            return
+        self._write_trace()
+        self._write_progress(**self.pending)
+        self.pending, self.saved_at = None, time.monotonic()
+
+    def _write_trace(self) -> None:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(["evaluation", "value", "error", "params", "path"])
@@ -177,12 +204,11 @@ class SearchState:
                     e.path or "",
                 ]
             )
-        write_atomically(self.directory / TRACE, buffer.getvalue().encode())  # before the state
-        if optimizer is not None and (final or self._state_due()):
-            told = len(self.evaluations)
-            saved_state = {"told": told, "optimizer": optimizer}
-            write_atomically(self.directory / STATE, pickle.dumps(saved_state))
-            self.told, self.state_saved_at = told, time.monotonic()
+        write_atomically(self.directory / TRACE, buffer.getvalue().encode())
+
+    def _write_progress(
+        self, maximize: bool, recommendation: dict | None, study: dict | None
+    ) -> None:
         best = self.best(maximize)
         progress: dict = {
             "search_id": self.id,

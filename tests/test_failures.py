@@ -21,6 +21,9 @@ from optsweep.report.table import NoResults, load_results, result_files, results
 from rosenbrock import ROSENBROCK
 
 
+TEXT = {"capture_output": True, "text": True}
+
+
 def mtimes(results):
     return {p: p.stat().st_mtime_ns for p in result_files(results)}
 
@@ -285,6 +288,11 @@ def test_a_foreign_file_keeps_the_figure_drawn_from_the_results(small_results, t
     assert completed.returncode == 0, completed.stderr
     assert f"skipped {small_results / 'mine.pkl'}: not a result file" in completed.stderr
     assert (tmp_path / "figures" / "convergence.pdf").exists()
+    table = [sys.executable, "-m", "optsweep.cli", "table", str(small_results), "x=maxfun"]
+    completed = subprocess.run([*table, "y=fun", "--out", str(tmp_path / "table")], **TEXT)
+    assert completed.returncode == 0, completed.stderr
+    said = f"optsweep: warning: skipped {small_results / 'mine.pkl'}: not a result file"
+    assert completed.stderr.startswith(said) and "UserWarning" not in completed.stderr
 
 
 def test_csv_export_has_one_row_per_result(small_results, tmp_path):
@@ -385,3 +393,22 @@ def test_search_with_too_many_failures_exits_non_zero(tmp_path):
     assert "this run evaluated nothing more" in again.output
     assert "\t#" not in again.output
     assert (tmp_path / "state" / "trace.csv").read_text() == trace
+
+
+def test_a_job_whose_value_is_not_finite_fails_and_saves_nothing(tmp_path):
+    """A grid job whose value (the experiment's objective) is NaN fails like a raising one:
+    the command exits non-zero naming it, no result is saved for it (and an older one is
+    moved aside), the other jobs' results are kept. The engine checks it for any experiment
+    (the quadratic diverges at rate 3.0; it raises nothing itself)."""
+    from conftest import QUADRATIC
+
+    results = tmp_path / "results"
+    arguments = ["-cp", "experiment", "settings=unit", "budget=2000", "rate=0.1,3.0", "-m"]
+    completed = run_task(*arguments, workdir=tmp_path, script=QUADRATIC / "task.py", check=False)
+    assert completed.returncode == 1, completed.output
+    assert "2 jobs: 0 skipped (up to date), 1 ran, 1 failed" in completed.output
+    assert "NonFiniteValue: the task's value is nan: not a finite value, not saved" in (
+        completed.output
+    )
+    (kept,) = result_files(results)
+    assert "rate=0.1" in kept.name

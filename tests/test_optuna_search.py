@@ -317,7 +317,9 @@ def test_a_non_finite_value_is_a_failed_trial(tmp_path):
     failed = [row for row in trace(directory) if not row[1]]
     assert failed and all(p == {"rate": 3.0} for _, _, p, _ in failed)
     errors = {t.user_attrs["error"] for t in study_of(directory).trials if t.state.name == "FAIL"}
-    assert errors == {"the task returned nan: not a finite value"}, completed.output[-2000:]
+    assert errors == {"NonFiniteValue: the task's value is nan: not a finite value, not saved"}, (
+        completed.output[-2000:]
+    )
 
 
 KEY = "hydra.sweeper.search.optuna"

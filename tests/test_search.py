@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -173,9 +174,12 @@ def test_stopped_search_resumes_without_repeating_finished_evaluations(
     those are checked again: their results are found current, and the warning says so."""
     command = [sys.executable, str(ROOT / "task.py"), *KILLED]
     command += [f"output.dir={tmp_path / 'results'}", f"hydra.sweep.dir={tmp_path / 'a'}"]
+    # The files are written at the first batch's end, then only at a stop: the state lags.
+    environment = {**os.environ, "OPTSWEEP_SAVE_INTERVAL": "3600"}
     process = subprocess.Popen(
         command,
         cwd=tmp_path,
+        env=environment,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -192,10 +196,11 @@ def test_stopped_search_resumes_without_repeating_finished_evaluations(
     assert 2 <= done < 24, "stop the search in the middle"
     told = pickle.loads((directory / "optimizer.state").read_bytes())["told"]
     saved = {p: p.stat().st_mtime_ns for p in result_files(tmp_path / "results")}
+    assert told == 2, "the state is written at the first batch's end"
     if stop == signal.SIGKILL:
-        assert told == done <= len(saved), "the state and trace are written together"
+        assert done == 2 and len(saved) >= 6, "the trace lags the result files"
     else:
-        assert 2 <= told < done == len(saved), "the trace is written at the stop, not the state"
+        assert 4 <= done <= len(saved), "the trace is written at the stop, not the state"
     assert trace(directory) == uninterrupted_trace[:done]
     if trace_edited:  # a point the restored optimizer will not ask for
         text = (directory / "trace.csv").read_text().splitlines(keepends=True)
@@ -308,7 +313,9 @@ def test_a_non_finite_value_is_a_failed_evaluation_of_a_nevergrad_search(tmp_pat
         rows = list(csv.DictReader(file))
     failed = [row for row in rows if not row["value"]]
     assert failed and all(json.loads(row["params"]) == {"rate": 3.0} for row in failed)
-    assert {row["error"] for row in failed} == {"the task returned nan: not a finite value"}
+    said = "NonFiniteValue: the task's value is nan: not a finite value, not saved"
+    assert {row["error"] for row in failed} == {said}
+    assert not any(Path(row["path"]).exists() for row in failed if row["path"]), "saved"
     assert progress(directory)["failures"] == len(failed)
     (tmp_path / "strict").mkdir()
     refused = run_task(
@@ -438,3 +445,31 @@ def test_a_search_another_process_runs_is_waited_for_naming_that_process(
     assert f"waiting for {target}: process {os.getpid()} on " in text
     assert "is running this search" in text
     assert len(trace(target.parent)) == 4
+
+
+@pytest.mark.parametrize(
+    ("search", "block", "budget"),
+    [("tnc", "optim", "budget=4"), ("tnc-optuna", "optuna", "n_trials=4")],
+)
+def test_another_definition_in_a_searchs_directory_sets_the_first_aside(
+    search, block, budget, tmp_path
+):
+    """A search with another seed in the same directory moves the first one's trace,
+    progress, state and tuned file to previous/<its id>/ (nothing lost, nothing mixed);
+    the first definition run again takes them back and resumes: nothing is evaluated."""
+    key = f"hydra.sweeper.search.{block}"
+    arguments = ("-cp", "experiment", f"search={search}", f"{key}.{budget}")
+    directory = tmp_path / "results" / f"search={search}"
+    run_task(*arguments, f"{key}.seed=0", "-m", workdir=tmp_path)
+    kept = (".pkl", ".db")  # result files and the study's storage are shared
+    first = {p.name: p.read_bytes() for p in directory.iterdir() if p.suffix not in kept}
+    assert f"{search}-tuned.yaml" in first and "trace.csv" in first
+    other = run_task(*arguments, f"{key}.seed=1", "-m", workdir=tmp_path)
+    assert "held another search (another definition, 4 evaluations)" in other.output
+    (aside,) = (directory / "previous").iterdir()
+    assert {p.name: p.read_bytes() for p in aside.iterdir()} == first
+    assert trace(directory) != trace(aside) and progress(directory)["definition"]["seed"] == 1
+    again = run_task(*arguments, f"{key}.seed=0", "-m", workdir=tmp_path)
+    assert "restored from" in again.output and again.output.count("\t#") == 0
+    assert {p.name: p.read_bytes() for p in directory.iterdir() if p.name in first} == first
+    assert not aside.exists() and len(list((directory / "previous").iterdir())) == 1

@@ -151,7 +151,7 @@ def test_a_stopped_search_keeps_what_finished_and_the_rerun_goes_on(
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 128 + stop, stderr
     done = evaluations_done(directory)
-    assert 6 <= done < 60, "stop the search in the middle"
+    assert 4 <= done < 60, "stop the search in the middle"
     name = "SIGINT" if stop == signal.SIGINT else "SIGTERM"
     assert f"search stopped by {name}: {done} of 60 evaluations finished" in stderr
     assert "Traceback" not in stderr, stderr
@@ -180,7 +180,7 @@ def test_a_search_stopped_in_process_goes_on_on_the_pool(search, tmp_path):
     process.send_signal(signal.SIGTERM)
     process.communicate(timeout=120)
     assert process.returncode == 143
-    assert 6 <= evaluations_done(directory) < 60, "stop the search in the middle"
+    assert 4 <= evaluations_done(directory) < 60, "stop the search in the middle"
     completed = run_task(*arguments[:3], "launcher=local", *arguments[3:], workdir=tmp_path)
     assert "Resuming the search" in completed.output
     assert "launcher=local" not in completed.output.split("Best parameters:", 1)[1]
@@ -344,7 +344,7 @@ def test_a_pool_worker_killed_during_a_search_costs_no_evaluation(tmp_path):
     stdout, stderr = process.communicate(timeout=240)
     assert process.returncode == 0, stderr
     said = stdout + stderr
-    assert "a joblib worker died; evaluating" in said or "died between two batches" in said
+    assert "a joblib worker died" in said
     rows = trace(directory)
     assert len(rows) == 60 and all(value for _, value, _ in rows), rows
     (tmp_path / "here").mkdir()

@@ -15,6 +15,7 @@ function that tests call.
 import argparse
 import importlib
 import sys
+import warnings
 
 # Subcommand modules of this package, in the order ``optsweep --help`` lists them.
 COMMANDS = ("new", "plot", "table", "export", "compare", "convert")
@@ -38,7 +39,21 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
     return top
 
 
+def _say_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as the command's own line (``optsweep: warning: skipped ...``), not Python's
+    format with the source line that warned."""
+    print(f"optsweep: warning: {message}", file=sys.stderr if file is None else file)
+
+
 def main(argv: list[str] | None = None) -> int:
+    shown, warnings.showwarning = warnings.showwarning, _say_warning
+    try:
+        return _main(argv)
+    finally:
+        warnings.showwarning = shown
+
+
+def _main(argv: list[str] | None) -> int:
     words = sys.argv[1:] if argv is None else argv
     top = parser(words[0] if words and words[0] in COMMANDS else None)
     arguments, rest = top.parse_known_args(argv)

@@ -1,5 +1,6 @@
 """Errors every engine module may name without importing the rest: the one an experiment
-raises for a job config it refuses, and the one a job gets when the sweep did not start it."""
+raises for a job config it refuses, the one a job gets when the sweep did not start it, and
+the one of a job whose value is not a number to keep."""
 
 import errno
 
@@ -11,6 +12,11 @@ class InvalidJobConfig(ValueError):
 class JobNotRun(Exception):
     """A job the sweep did not start, because an earlier job failed with an error that every
     job would hit (``stops_every_job``): a full disk, a read-only results directory."""
+
+
+class NonFiniteValue(ArithmeticError):
+    """A job's value (the experiment's objective: ``Experiment.value_of``) is NaN or infinite:
+    the job failed, and its result is not saved."""
 
 
 # OSError numbers that say the file system refuses writes, for this job and every other.

@@ -6,6 +6,7 @@ the in-process runner passes the plan the sweep's checks made for the same confi
 
 import copy
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -14,12 +15,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from optsweep.engine.errors import NonFiniteValue
 from optsweep.engine.files import job_lock, move_aside
 from optsweep.engine.keys import result_groups
 from optsweep.engine.limits import raise_if_stopped, time_limit, watching_stops
 from optsweep.engine.plan import INVALID, JobPlan, plan_job
 from optsweep.engine.provenance import now, provenance
-from optsweep.engine.single_run import refusal
+from optsweep.engine.single_run import JobRefused, refusal
 from optsweep.engine.store import ResultStore
 
 if TYPE_CHECKING:
@@ -70,10 +72,13 @@ def run_job(task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None
             with watching_stops(), time_limit(facts.timeout, what):
                 result = task.compute(copy.deepcopy(plan.config))  # the record keeps the original
                 raise_if_stopped(what)  # a stop the task swallowed: its result is not saved
-        except Exception:
+            refuse_non_finite(experiment, result)
+        except Exception as error:
             stale = move_aside(plan.path)
             if stale is not None:
                 log.warning("job failed; its older result was moved aside to %s", stale)
+            if isinstance(error, NonFiniteValue) and hydra_cfg.mode == RunMode.RUN:
+                raise JobRefused(f"failed: {error}") from error  # its message, no traceback
             raise
         meta = provenance(experiment, overrides, started, time.perf_counter() - clock)
         meta["path"] = str(plan.path)
@@ -91,6 +96,21 @@ def run_job(task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None
         store.save(plan.path, record, locked=True)
     log.info("%s -> %s", experiment.describe(plan.config, result), plan.path)
     return value(result)
+
+
+def refuse_non_finite(experiment: Any, result: Any) -> None:
+    """``NonFiniteValue`` if the job's value (``Experiment.value_of``: its objective) is NaN or
+    infinite: such a job failed, in a grid as in a search, and is not saved. A result without
+    a single value (no objective declared, none to infer) is not judged."""
+    from optsweep.engine.experiment import NoObjective
+
+    try:
+        number = experiment.value_of(result)
+    except NoObjective:
+        return
+    if not math.isfinite(number):
+        what = f"objective {experiment.objective!r}" if experiment.objective else "value"
+        raise NonFiniteValue(f"the task's {what} is {number!r}: not a finite value, not saved")
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,15 @@ def sweep_results(
         order = found_lines
     if frame.empty:
         raise UnusableResults(f"no results left after where={dict(where or {})}")
+    if hue != "setting":  # the settings are the compared methods, never repeats of one
+        mixed = frame.groupby(hue, dropna=False)["setting"].nunique(dropna=False)
+        if (mixed > 1).any():
+            found = sorted(map(str, frame["setting"].dropna().unique()))
+            raise UnusableResults(
+                f"each line of hue={hue} would aggregate the results of several settings "
+                f"({', '.join(found)}) as if they were repeats: show one "
+                f"(where={{setting: {found[0]}}}), or a line per setting (hue=setting)"
+            )
     group = [hue, along, *over]
     duplicated = frame[frame.duplicated(group, keep=False)]
     if not duplicated.empty:

@@ -16,6 +16,7 @@ from conftest import QUADRATIC, ROOT, run_task
 from optsweep.engine.store import ResultStore, StandIn, UnreadableResult, encode
 from optsweep.report import render, specs
 from optsweep.report.precision import shown
+from optsweep.report.sweepdata import UnusableResults
 from optsweep.report.table import load_result, result_files, results_frame
 
 sys.path.append(str(QUADRATIC))  # after the repository: its task.py must not shadow ours
@@ -202,9 +203,16 @@ def test_mean_figure_with_a_seeded_bootstrap_interval(quadratic, tmp_path):
 
 
 def test_a_line_per_swept_key_and_wall_time_on_x(quadratic):
-    by_seed = spec("x=budget", "y=f", "hue=seed")
+    by_seed = spec("x=budget", "y=f", "hue=seed", "where={setting: unit}")
     sweep = render.select(quadratic, by_seed)
     assert (sweep.order, sweep.over) == ([0, 1, 2], ["settings"])
+    assert set(sweep.frame["setting"]) == {"unit"}
+    with pytest.raises(
+        UnusableResults,
+        match=r"each line of hue=seed would aggregate the "
+        r"results of several settings \(steep, unit\) as if they were repeats",
+    ):
+        render.select(quadratic, spec("x=budget", "y=f", "hue=seed"))
     timed = spec("x=meta.wall_time", "along=budget", "y=f", "logx=true")
     sweep = render.select(quadratic, timed)
     frame = results_frame(quadratic)

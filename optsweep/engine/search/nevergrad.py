@@ -203,6 +203,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
 
     def _search(self, optim, state, parametrization, space, direction) -> None:
         directory = state.directory
+        state.take_directory()
         optimizer = state.resume()
         if optimizer is None:
             optimizer = ng.optimizers.registry[optim.optimizer](

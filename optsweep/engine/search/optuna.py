@@ -247,6 +247,7 @@ class OptunaSearch(Sweeper):
             return
         directory.mkdir(parents=True, exist_ok=True)
         with job_lock(directory / "study", "this search"):  # one process runs it at a time
+            state.take_directory()
             study = self._study(place, name, definition)
             study_info = {"name": name, **place.for_people()}
             trials = study.get_trials(deepcopy=False)

@@ -93,6 +93,7 @@ class OnPoolWorkers(CheckedEvaluations):
         self.executor: Any = None
         self.context: ChunkContext | None = None
         self.sent: bytes = b""
+        self.broke = False  # the pool broke during the batch being run
 
     def _executor(self) -> Any:
         if self.executor is None:
@@ -113,8 +114,14 @@ class OnPoolWorkers(CheckedEvaluations):
         every evaluation in flight with it: those whose result was not saved run again once,
         on a new pool; a second death fails them, naming it."""
         try:
+            self.broke = False
             returns = self._submitted(jobs, plans)
             broken = [i for i, ret in enumerate(returns) if isinstance(ret, BaseException)]
+            if self.broke and not broken:
+                log.warning(
+                    "a joblib worker died; every evaluation in flight had saved its result: "
+                    "going on on a new pool"
+                )
             if broken:
                 log.warning("a joblib worker died; evaluating %d again on a new pool", len(broken))
                 again = self._submitted([jobs[i] for i in broken], plans)
@@ -145,7 +152,7 @@ class OnPoolWorkers(CheckedEvaluations):
                 returns.append(future.result())
             except BrokenProcessPool as error:
                 returns.append(self._saved(job, plans) or error)
-                self.executor = None
+                self.executor, self.broke = None, True
             except Exception as error:  # the return (or its error) did not survive pickling
                 ret = JobReturn(overrides=list(job[1]))
                 internals.job_failed(

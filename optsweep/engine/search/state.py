@@ -28,7 +28,9 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import math
+import os
 import pickle
 import time
 from dataclasses import dataclass, field
@@ -38,9 +40,14 @@ import yaml
 
 from optsweep.engine.files import write_atomically
 
+log = logging.getLogger(__name__)
+
 TRACE, PROGRESS, STATE = "trace.csv", "progress.yaml", "optimizer.state"
+PREVIOUS = "previous"  # other searches' files, set aside by ``SearchState.take_directory``
 LIBRARIES = ("nevergrad", "optuna")  # what ``SearchState.library`` names
-# Seconds between two writes of a search's files while it goes (see the module docstring).
+# Seconds between two writes of a search's files while it goes (see the module docstring);
+# $OPTSWEEP_SAVE_INTERVAL sets another (the tests: a state that lags its trace for certain).
+SAVE_INTERVAL_VARIABLE = "OPTSWEEP_SAVE_INTERVAL"
 SAVE_INTERVAL = 1.0
 
 
@@ -130,13 +137,43 @@ class SearchState:
         return saved_state
 
     def saved_count(self) -> int:
-        """How many evaluations this directory's progress file says this search has done
-        (0 if it holds none, or another search's), read without changing anything."""
-        try:
-            saved = yaml.safe_load((self.directory / PROGRESS).read_text())
-        except FileNotFoundError:
-            return 0
-        return int(saved.get("evaluations", 0)) if saved.get("search_id") == self.id else 0
+        """How many evaluations this search's progress file says it has done (in this
+        directory, or set aside in ``previous/`` by another search: ``take_directory``; 0 if
+        neither holds it), read without changing anything."""
+        for directory in (self.directory, self.directory / PREVIOUS / self.id):
+            saved = _saved_id_and_count(directory / PROGRESS)
+            if saved[0] == self.id:
+                return saved[1]
+        return 0
+
+    def take_directory(self) -> None:
+        """Make the directory this search's before it writes there. Another search's files
+        (another definition: a changed seed, budget or search file) are moved to
+        ``previous/<its id>/``, so that none is lost, and this search's own, if an earlier
+        run set them aside so, come back: it resumes. Result files stay where they are: each
+        is current for its point, whichever search asked for it."""
+        other, done = _saved_id_and_count(self.directory / PROGRESS)
+        if other is not None and other != self.id:
+            aside = self.directory / PREVIOUS / other
+            _move(self._files(self.directory), aside)
+            log.warning(
+                "%s held another search (another definition, %d evaluations): its trace, "
+                "progress and state were moved to %s",
+                self.directory,
+                done,
+                aside,
+            )
+        mine = self.directory / PREVIOUS / self.id
+        if mine.is_dir():
+            _move(self._files(mine), self.directory)
+            if not any(mine.iterdir()):
+                mine.rmdir()
+            log.warning("this search's files, set aside by another, were restored from %s", mine)
+
+    @staticmethod
+    def _files(directory: Path) -> list[Path]:
+        named = [directory / name for name in (TRACE, PROGRESS, STATE)]
+        return [p for p in named if p.exists()] + sorted(directory.glob("*-tuned.yaml"))
 
     def restored(self):
         """The saved optimizer read again, the evaluations cut back to those it was told."""
@@ -146,7 +183,8 @@ class SearchState:
         return optimizer
 
     def _due(self) -> bool:
-        return self.saved_at is None or time.monotonic() - self.saved_at >= SAVE_INTERVAL
+        interval = float(os.environ.get(SAVE_INTERVAL_VARIABLE, SAVE_INTERVAL))
+        return self.saved_at is None or time.monotonic() - self.saved_at >= interval
 
     def best(self, maximize: bool) -> Evaluation | None:
         done = [(e.value, e) for e in self.evaluations if e.value is not None and e.ok]
@@ -236,6 +274,23 @@ class SearchState:
         write_atomically(
             self.directory / PROGRESS, yaml.safe_dump(progress, sort_keys=False).encode()
         )
+
+
+def _saved_id_and_count(progress: Path) -> tuple[str | None, int]:
+    """(search id, evaluations) of a progress file; (None, 0) if there is none to read."""
+    try:
+        saved = yaml.safe_load(progress.read_text())
+    except (OSError, yaml.YAMLError):
+        return None, 0
+    if not isinstance(saved, dict) or saved.get("search_id") is None:
+        return None, 0
+    return str(saved["search_id"]), int(saved.get("evaluations", 0))
+
+
+def _move(paths: list[Path], directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        os.replace(path, directory / path.name)
 
 
 def seed_said(seed) -> str:

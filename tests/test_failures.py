@@ -20,7 +20,6 @@ from optsweep.report.export import export
 from optsweep.report.table import NoResults, load_results, result_files, results_frame
 from rosenbrock import ROSENBROCK
 
-
 TEXT = {"capture_output": True, "text": True}
 
 

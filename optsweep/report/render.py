@@ -94,6 +94,7 @@ def lines(sweep: Sweep, spec: DictConfig) -> dict:
     at the stated precision."""
     for column in (spec.x, spec.y):
         _need(sweep, column)
+        _finite(sweep, column)
     center, low, high = _center_band(spec)
     drawn = {}
     for line in sweep.order:
@@ -109,6 +110,30 @@ def lines(sweep: Sweep, spec: DictConfig) -> dict:
             counts.append(len(group))
         drawn[line] = tuple(shown(v) for v in (xs, ys, lows, highs)) + (counts,)
     return drawn
+
+
+_LISTED = 5  # results named in a refusal; the others are counted
+
+
+def _finite(sweep: Sweep, column: str) -> None:
+    """``UnusableResults`` naming the results whose ``column`` is no finite number (NaN,
+    inf, missing): a figure would leave them out of its line, or its band, silently."""
+    values = pd.to_numeric(sweep.frame[column], errors="coerce").astype(float)
+    bad = sweep.frame[~np.isfinite(values.to_numpy())]
+    if bad.empty:
+        return
+    keys = [sweep.along, *sweep.over]
+    named = [
+        f"{row[sweep.hue]} {' '.join(f'{k}={row[k]}' for k in keys)}: {row[column]!r} "
+        f"({row['path']})"
+        for _, row in bad.head(_LISTED).iterrows()
+    ]
+    more = f" and {len(bad) - _LISTED} more" if len(bad) > _LISTED else ""
+    raise UnusableResults(
+        f"{column} is not a finite number in {len(bad)} result(s), which the figure would "
+        f"leave out: {'; '.join(named)}{more}; remove them and rerun the sweep, or draw "
+        "another column"
+    )
 
 
 def label(spec: DictConfig, line) -> str:

@@ -360,3 +360,22 @@ def test_an_export_that_cannot_write_writes_nothing_and_says_why(quadratic, tmp_
     assert "export failed, nothing written:" in completed.stderr and reason in completed.stderr
     assert "Traceback" not in completed.stderr
     assert not out.with_suffix(".parquet").exists()
+
+
+def test_a_figure_of_a_column_that_is_not_finite_is_refused_naming_the_results(
+    quadratic, tmp_path
+):
+    """A result whose y is NaN (written before the engine refused such jobs, or a scalar
+    other than the objective) would drop out of its line silently: refused, naming it."""
+    results = tmp_path / "results"
+    shutil.copytree(quadratic, results)
+    store = ResultStore(EXPERIMENT)
+    (path, *_) = sorted(result_files(results))
+    record = store.load(path)
+    record["scalars"]["f"] = float("nan")
+    store.save(path, record)
+    with pytest.raises(UnusableResults, match=r"f is not a finite number in 1 result\(s\)"):
+        render.lines(render.select(results, spec("x=budget", "y=f")), spec("x=budget", "y=f"))
+    completed = optsweep("plot", results, "x=budget", "y=f", "--out", tmp_path / "out")
+    assert completed.returncode == 1 and f"nan ({path})" in completed.stderr
+    assert not (tmp_path / "out").exists()

@@ -362,9 +362,7 @@ def test_an_export_that_cannot_write_writes_nothing_and_says_why(quadratic, tmp_
     assert not out.with_suffix(".parquet").exists()
 
 
-def test_a_figure_of_a_column_that_is_not_finite_is_refused_naming_the_results(
-    quadratic, tmp_path
-):
+def test_a_figure_of_a_column_that_is_not_finite_is_refused_naming_the_results(quadratic, tmp_path):
     """A result whose y is NaN (written before the engine refused such jobs, or a scalar
     other than the objective) would drop out of its line silently: refused, naming it."""
     results = tmp_path / "results"

@@ -9,7 +9,7 @@ then, in this process, medians over --repeats of:
 - results_frame: a later call (the index up to date, files older than its 2 s window);
 and, in a subprocess, what `make figures` runs (one `optsweep plot` of the convergence, summary
 and landscape specs) into a temporary directory, against one Python process that imports
-matplotlib and pandas and writes one PDF (the figures' baseline). Written to
+matplotlib and pandas and writes one PDF (the figures' baseline), the two in turn. Written to
 bench/results-reading.md. Timings only: no assertions.
 """
 
@@ -82,17 +82,29 @@ def one_pdf() -> None:
         measure([sys.executable, "-c", ONE_PDF, str(Path(out) / "one.pdf")])
 
 
+def alternated(first, second, repeats: int) -> tuple[float, float]:
+    """Median times of ``first`` and of ``second``, run in turn ``repeats`` times each: this
+    machine's speed drifts by a third within minutes, which runs in a row would measure."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeats):
+        for action, measured in zip((first, second), times, strict=True):
+            start = time.perf_counter()
+            action()
+            measured.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def bench(jobs: int, repeats: int, workdir: Path) -> dict[str, float]:
     measure(sweep_command(jobs, workdir))
     results = workdir / "results"
     drop_index = lambda: (results / INDEX).unlink(missing_ok=True)  # noqa: E731
-    return {
+    times = {
         "pickle loop": median_time(lambda: pickle_loop(results), repeats),
         "results_frame, no index": median_time(lambda: results_frame(results), repeats, drop_index),
         "results_frame": settled_then(lambda: median_time(lambda: results_frame(results), repeats)),
-        "make figures": median_time(lambda: figures(results), max(1, repeats // 2)),
-        "one process writing one PDF": median_time(one_pdf, max(1, repeats // 2)),
     }
+    figures_time, pdf_time = alternated(lambda: figures(results), one_pdf, repeats)
+    return {**times, "make figures": figures_time, "one process writing one PDF": pdf_time}
 
 
 def main() -> None:
@@ -109,8 +121,8 @@ def main() -> None:
     lines = [
         "# Reading results (`make bench`)",
         "",
-        f"Medians of {arguments.repeats} runs in one process (`make figures`: of "
-        f"{max(1, arguments.repeats // 2)}, each a new process); Python "
+        f"Medians of {arguments.repeats} runs in one process (`make figures` and its "
+        "baseline: each a new process, the two in turn); Python "
         f"{platform.python_version()} on {os.cpu_count()} cores. 'vs pickle loop' is the time "
         "over the pickle loop's for the same results, measured in the same run; `make "
         "figures` is compared with one Python process that imports matplotlib and pandas and "

@@ -105,8 +105,8 @@ class SearchState:
         return self.identity or search_id(self.definition)
 
     def resume(self):
-        """The saved optimizer if this directory holds the same search, else None (the old
-        files are then replaced as the new search goes)."""
+        """The saved optimizer if this directory holds the same search, else None (another
+        search's files were set aside first: ``take_directory``)."""
         progress = self.directory / PROGRESS
         if not progress.exists():
             return None
@@ -210,14 +210,12 @@ class SearchState:
         self.pending = {"maximize": maximize, "recommendation": recommendation, "study": study}
         if not (final or self._due()):
             return
-        self._write_trace()  # before the state: the trace holds what the state was told
+        self.flush()  # the trace before the state: it holds what the state was told
         if optimizer is not None:
             told = len(self.evaluations)
             saved_state = {"told": told, "optimizer": optimizer}
             write_atomically(self.directory / STATE, pickle.dumps(saved_state))
             self.told = told
-        self._write_progress(**self.pending)
-        self.pending, self.saved_at = None, time.monotonic()
 
     def flush(self) -> None:
         """Write the trace and progress if they lag the evaluations (the search ends or

@@ -366,6 +366,11 @@ def test_a_non_finite_value_is_a_failed_evaluation_of_a_nevergrad_search(tmp_pat
             "    (from experiment/task.yaml, experiment/search/tnc.yaml, experiment/settings/"
             "tnc.yaml, config/method/tnc.yaml, command-line overrides)",
         ),
+        (
+            ["method.options.eta=interval(0.01, 1)", "settings=lbfgsb"],
+            "search=tnc chooses settings 'tnc' (experiment/search/tnc.yaml), but the override "
+            "settings=lbfgsb replaces it with 'lbfgsb'",
+        ),
     ],
     ids=[
         "log-from-0",
@@ -377,6 +382,7 @@ def test_a_non_finite_value_is_a_failed_evaluation_of_a_nevergrad_search(tmp_pat
         "misspelt-param",
         "absent-param",
         "unread-key",
+        "replaced-setting",
     ],
 )
 def test_a_nevergrad_search_that_cannot_run_is_refused_naming_it(arguments, said, tmp_path):

@@ -4,8 +4,11 @@ Hydra merges config files without complaint, so ``jacc: 2-point`` in a settings 
 in experiment/task.yaml or ``model.params.max_itr`` would just add a key that nothing reads.
 Here such a key is an error. The keys a job may have are the plain task's (the experiment's
 ``task_config``, to every depth) and, for each config group of the plain tree (a folder of
-option files: ``config/model/*.yaml``), the keys of its options, to every depth (a key is
-known if any option of the group has it); a top-level key may also be an experiment variable
+option files: ``config/model/*.yaml``), the keys of the option the job chose, to every depth
+(``model=svm``: config/model/svm.yaml's; ``model.max_iter``, logistic's, is refused there). Where
+the choice is not known, or the option takes keys from elsewhere (``- base`` in its defaults
+list, a ``@package`` header), a key is known if any option of the group has it. A top-level
+key may also be an experiment variable
 that some interpolation uses (``budget``). Where an option leaves a mapping empty (``{}``) or
 null, anything below it is accepted. An experiment's ``group_keys`` checks a group one level
 deep instead (for groups whose options do not list every key they accept).
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from optsweep.engine.errors import InvalidJobConfig
@@ -70,17 +74,53 @@ def _group_schema(directory: Path, top: Schema) -> Schema:
     for file in sorted(directory.glob("*.yaml")):
         content, global_package = _load(file)
         _merge(top if global_package else schema, _schema_of(content))
+    _merge_nested(schema, directory, top, group="", choices={})
+    return schema
+
+
+def _merge_nested(schema: Schema, directory: Path, top: Schema, group: str, choices: dict) -> None:
+    """Add the schema of each nested group of ``directory`` at its key."""
     for sub in sorted(p for p in directory.iterdir() if p.is_dir()):
         if any(sub.rglob("*.yaml")):
             nested = schema.setdefault(sub.name, {})
             if isinstance(nested, dict):
-                _merge(nested, _group_schema(sub, top))
+                _merge(nested, _chosen_schema(sub, top, f"{group}/{sub.name}", choices))
+
+
+def _self_contained(content: Any, text: str) -> bool:
+    """Whether an option's keys are all in its own file: no ``@package`` header, and a
+    defaults list of nothing but ``_self_`` and nested group choices (an option extending
+    another, ``- base``, takes keys from elsewhere)."""
+    if "@package" in text or not isinstance(content, dict):
+        return False
+    defaults = content.get("defaults") or []
+    return isinstance(defaults, list) and all(
+        entry == "_self_" or isinstance(entry, dict) for entry in defaults
+    )
+
+
+def _chosen_schema(directory: Path, top: Schema, group: str, choices: dict) -> Schema:
+    """The keys of the option the job chose for ``group`` (``choices``, Hydra's
+    ``runtime.choices``), with those of its nested groups; the union of every option's where
+    the choice is not known or the option takes keys from elsewhere."""
+    choice = choices.get(group.strip("/"))
+    file = directory / f"{choice}.yaml" if isinstance(choice, str) else None
+    if file is None or not file.is_file():
+        return _group_schema(directory, top)
+    text = file.read_text()
+    content, _ = _load(file)
+    if not _self_contained(content, text):
+        return _group_schema(directory, top)
+    schema = _schema_of(content)
+    schema = schema if isinstance(schema, dict) else {}
+    _merge_nested(schema, directory, top, group, choices)
     return schema
 
 
 @cache
-def job_schema(experiment: "Experiment") -> Schema:
-    """The keys a job config of ``experiment`` may have (see the module docstring)."""
+def job_schema(experiment: "Experiment", choices: tuple[tuple[str, str], ...] = ()) -> Schema:
+    """The keys a job config of ``experiment`` may have (see the module docstring), given
+    the job's group choices (Hydra's ``runtime.choices``: ``(("model", "svm"), ...)``)."""
     task_config = experiment.task_config_file()
     if not task_config.is_file():
         raise InvalidJobConfig(
@@ -101,7 +141,7 @@ def job_schema(experiment: "Experiment") -> Schema:
         if any(directory.rglob("*.yaml")):
             groups = schema.setdefault(directory.name, {})
             if isinstance(groups, dict):
-                _merge(groups, _group_schema(directory, schema))
+                _merge(groups, _chosen_schema(directory, schema, directory.name, dict(choices)))
     for group, sub_keys in experiment.group_keys.items():
         schema[group] = {key: ANY for key in sub_keys}
     for engine_key in ENGINE_KEYS:
@@ -150,27 +190,42 @@ def referenced_keys(container: Any) -> set[str]:
 
 def _unknown(dotted: str, candidates: list[str], said: str = "") -> str:
     """``'<dotted>' is not a task key (<candidates>)<said>; did you mean '<closest>'?``"""
-    close = difflib.get_close_matches(dotted, candidates, n=1, cutoff=0.5)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    # By the last part: 'model.max_iter' is close to every 'model.*' as a whole.
+    leaves = {candidate.rsplit(".", 1)[-1]: candidate for candidate in candidates}
+    close = difflib.get_close_matches(dotted.rsplit(".", 1)[-1], list(leaves), n=1, cutoff=0.5)
+    hint = f"; did you mean {leaves[close[0]]!r}?" if close else ""
     listed = ", ".join(candidates[:12]) + (", ..." if len(candidates) > 12 else "")
     return f"{dotted!r} is not a task key ({listed}){said}{hint}"
 
 
-def _check_node(node: dict, schema: Schema, path: tuple[str, ...], groups: Path) -> None:
+def _check_node(
+    node: dict, schema: Schema, path: tuple[str, ...], groups: Path, choices: dict
+) -> None:
     for key, value in node.items():
         sub = schema.get(str(key), ANY) if str(key) in schema else _MISSING
         if sub is _MISSING:
             dotted = ".".join((*path, str(key)))
             candidates = [".".join((*path, k)) for k in sorted(schema)]
-            group = groups / path[0] if path else None
-            where = (
-                f"; declare it in the options of {group.name}/ ({group})"
-                if group is not None and group.is_dir()
-                else ""
+            raise InvalidJobConfig(
+                f"key {_unknown(dotted, candidates)}{_where(path, groups, choices)}"
             )
-            raise InvalidJobConfig(f"key {_unknown(dotted, candidates)}{where}")
         if isinstance(sub, dict) and isinstance(value, dict):
-            _check_node(value, sub, (*path, str(key)), groups)
+            _check_node(value, sub, (*path, str(key)), groups, choices)
+
+
+def _where(path: tuple[str, ...], groups: Path, choices: dict) -> str:
+    """Where a key under ``path`` would be declared: the chosen option of its group, else
+    the group's options."""
+    for depth in range(len(path), 0, -1):
+        group = "/".join(path[:depth])
+        directory = groups / group
+        if not directory.is_dir():
+            continue
+        option = directory / f"{choices.get(group)}.yaml"
+        if option.is_file():
+            return f"; {group}={choices[group]} chose {shown(option)}, which does not have it"
+        return f"; declare it in the options of {group}/ ({directory})"
+    return ""
 
 
 _MISSING = object()
@@ -196,7 +251,8 @@ def check_keys(cfg: DictConfig, experiment: "Experiment") -> None:
     assert isinstance(unresolved, dict)
     for engine_key in ENGINE_KEYS:
         unresolved.pop(engine_key, None)
-    schema = job_schema(experiment)
+    choices = _job_choices()
+    schema = job_schema(experiment, tuple(sorted(choices.items())))
     used = referenced_keys(unresolved)
     variables = sorted(str(k) for k in unresolved if k not in schema and k in used)
     for key in list(unresolved):
@@ -209,4 +265,16 @@ def check_keys(cfg: DictConfig, experiment: "Experiment") -> None:
                 + _group_hint(str(key), experiment)
             )
     known = {k: v for k, v in unresolved.items() if k in schema}
-    _check_node(known, schema, (), experiment.task_config_file().parent)
+    _check_node(known, schema, (), experiment.task_config_file().parent, choices)
+
+
+def _job_choices() -> dict[str, str]:
+    """The current job's group choices (Hydra's ``runtime.choices``), without Hydra's own."""
+    if not HydraConfig.initialized():
+        return {}
+    chosen = HydraConfig.get().runtime.choices
+    return {
+        str(group): str(option)
+        for group, option in chosen.items()
+        if isinstance(option, str) and not str(group).startswith("hydra/")
+    }

@@ -18,8 +18,9 @@ from omegaconf.errors import OmegaConfBaseException
 from optsweep.engine.compose import JobConfig
 from optsweep.engine.errors import InvalidJobConfig
 from optsweep.engine.group_choices import FILE_SCHEME, TREE_SCHEME
-from optsweep.engine.keys import check_keys
+from optsweep.engine.keys import check_keys, result_groups
 from optsweep.engine.paths import shown
+from optsweep.engine.replaced_choices import refuse_replaced_choices
 from optsweep.engine.resolve import FamilyResolver, resolve_in_full
 from optsweep.engine.store import ResultStore, refuse_foreign
 
@@ -46,6 +47,7 @@ class JobPlan:
 def check_composition(cfg: DictConfig, store: ResultStore) -> dict:
     """Check the keys of one composed job config and resolve it: its plain, resolved form
     (``output`` included), or one of ``INVALID`` naming the problem."""
+    refuse_replaced_choices(result_groups(store.experiment))
     check_keys(cfg, store.experiment)
     return resolve_in_full(cfg)
 

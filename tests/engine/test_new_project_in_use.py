@@ -139,6 +139,32 @@ def test_rerun_skips_every_job(project, swept):
     assert mtimes(workdir / "results") == before
 
 
+def test_an_override_replacing_a_settings_model_is_refused_before_any_job(project, tmp_path):
+    """``model=svm`` on the command line would win over settings/logistic.yaml's ``- /model:
+    logistic``: SVM results filed and drawn as logistic's. Refused, naming the file."""
+    output = run(project, tmp_path, "-cp", "experiment", *SMALL, "model=svm", "-m", check=False)
+    assert "sweep refused before running any job" in output, output
+    assert (
+        "settings=logistic chooses model 'logistic' (experiment/settings/logistic.yaml), but "
+        "the override model=svm replaces it with 'svm'"
+    ) in output
+    assert "in 4 job(s)" in output  # svm's own setting keeps its model
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_key_of_another_option_of_the_group_is_refused(project, tmp_path):
+    """``model.max_iter`` is logistic's option; with the SVM chosen nothing reads it."""
+    output = run(
+        project, tmp_path, "-cp", "experiment", "settings=svm", *SMALL, "+model.max_iter=5",
+        "-m", check=False,
+    )  # fmt: skip
+    assert "key 'model.max_iter' is not a task key (model.epochs, model.lam, model.name)" in (
+        output
+    ), output
+    assert "model=svm chose config/model/svm.yaml, which does not have it" in output
+    assert not (tmp_path / "results").exists()
+
+
 def test_killed_sweep_resumes_running_only_the_missing_jobs(project, tmp_path):
     # Bigger data and budgets: jobs long enough (about half a second) to kill the sweep
     # between them.

@@ -60,14 +60,17 @@ def _closest(config: DictConfig, key: str) -> str:
 def unread_keys(config: DictConfig, experiment: Any) -> str | None:
     """Why the composed ``config`` (the search's, before its parameters are applied) has a key
     no part of ``experiment`` reads (``keys.check_keys``, the check each evaluation gets, as a
-    sweep's job does), with the files it may come from, else None."""
-    from optsweep.engine.keys import check_keys
+    sweep's job does), or an override replacing a choice of its files
+    (``replaced_choices``), with the files it may come from, else None."""
+    from optsweep.engine.keys import check_keys, result_groups
     from optsweep.engine.plan import config_files
+    from optsweep.engine.replaced_choices import refuse_replaced_choices
 
     task = config.copy()
     with open_dict(task):
         task.pop("hydra", None)
     try:
+        refuse_replaced_choices(result_groups(experiment))
         check_keys(task, experiment)
     except InvalidJobConfig as error:
         return f"{error}\n    (from {config_files()})"  # the search's files: its Hydra node

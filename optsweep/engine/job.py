@@ -69,7 +69,7 @@ def run_job(task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None
         started, clock = now(), time.perf_counter()
         what = f"job [{' '.join(overrides)}]"
         try:
-            with watching_stops(), time_limit(facts.timeout, what):
+            with watching_stops(what), time_limit(facts.timeout, what):
                 result = task.compute(copy.deepcopy(plan.config))  # the record keeps the original
                 raise_if_stopped(what)  # a stop the task swallowed: its result is not saved
             refuse_non_finite(experiment, result)

@@ -15,10 +15,19 @@
   runs again next time. The sweeping process watches the same way while it checks a
   sweep: a stop swallowed on the way (a library's ``except``) is raised again by
   ``raise_if_stop_requested`` at the next job checked, and before anything is launched.
+- A task that swallows a stop and goes on computing (a loop catching ``KeyboardInterrupt`` at
+  every step) is stopped by the next one: the second Ctrl-C or SIGTERM, or the time limit
+  again after a grace period, raises ``StillRunning``, which neither ``except
+  KeyboardInterrupt`` nor ``except Exception`` catches, and the job's block turns it back into
+  the stop it got, so the job ends as stopped or timed out and the sweep says so. A third
+  Ctrl-C or SIGTERM (the task swallowed even that, with a bare ``except``) ends the process at
+  once, with a line on stderr: every result saved before is kept, the job's is not.
 """
 
 import logging
+import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,14 +47,53 @@ class JobTimeout(Exception):
     """A job ran past ``hydra.sweeper.job_timeout``."""
 
 
+class StillRunning(BaseException):
+    """Raised where a task goes on computing after it swallowed a stop: no ``except
+    KeyboardInterrupt`` or ``except Exception`` catches it (see the module docstring)."""
+
+
 # The stops requested while the current job computes (``watching_stops``), oldest first.
 _requested: list[BaseException] = []
+# What computes in the innermost ``watching_stops(task=...)`` block ("job [seed=0]"), else
+# None: a block that escalates a stop its code swallowed.
+_task: str | None = None
+# Ctrl-C or SIGTERM this many times while the task computes ends the process.
+_FORCE_AFTER = 3
 
 
 def _request(stop: BaseException) -> NoReturn:
-    """Record ``stop`` for ``raise_if_stopped``, then raise it where the job is."""
+    """Record ``stop`` for ``raise_if_stopped``, then raise it where the job is; where the
+    task computes on after a stop it swallowed, ``StillRunning``, or the end of the process."""
     _requested.append(stop)
-    raise stop
+    if _task is None or len(_requested) == 1:
+        raise stop
+    signalled = [s for s in _requested if isinstance(s, KeyboardInterrupt)]
+    if len(signalled) >= _FORCE_AFTER:
+        _end_process(_task, signalled[0])
+    raise StillRunning()
+
+
+def _end_process(task: str, stop: KeyboardInterrupt) -> NoReturn:
+    """End this process now (in a signal handler: no logging, whose lock the interrupted
+    code may hold), saying why on stderr."""
+    name, code = signal_of(stop)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # a write the signal interrupted: its buffer is lost
+            pass
+    said = (
+        f"optsweep: {task} went on computing after {_FORCE_AFTER} stops ({name}; its task "
+        "swallows them): this process ends now, without that job's result. Every result "
+        "saved before it is kept: run the same command again to go on.\n"
+    )
+    os.write(2, said.encode())
+    os._exit(code)
+
+
+def _strongest(stops: list[BaseException]) -> BaseException:
+    """The stop a job ends with: the first Ctrl-C or SIGTERM, else the first (a time limit)."""
+    return next((s for s in stops if isinstance(s, KeyboardInterrupt)), stops[0])
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -57,10 +105,13 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 
 @contextmanager
-def watching_stops() -> Iterator[None]:
+def watching_stops(task: str | None = None) -> Iterator[None]:
     """Record every stop requested while the block runs (SIGINT, SIGTERM, the time limit);
-    see ``raise_if_stopped``. In a thread other than the main one, signals cannot be caught:
-    only the time limit, which needs the main thread too, is then not watched."""
+    see ``raise_if_stopped``. With ``task`` (what computes in the block: "job [seed=0]"), a
+    stop that the block's code swallows is escalated (the module docstring) and said in the
+    log. In a thread other than the main one, signals cannot be caught: only the time limit,
+    which needs the main thread too, is then not watched."""
+    global _task
     _requested.clear()
     if not _main_thread():
         yield
@@ -72,16 +123,27 @@ def watching_stops() -> Iterator[None]:
         for number, handler in ((signal.SIGINT, _interrupt), (signal.SIGTERM, _terminate))
         if signal.getsignal(number) is not signal.SIG_IGN
     }
+    outer, _task = _task, task
     try:
         yield
+    except StillRunning:
+        stop = _strongest(_requested)
+        _requested.clear()
+        note = f"{task} went on computing after {_named(stop)}: stopped again, not saved"
+        log.warning("%s", note)
+        again = type(stop)(*stop.args)
+        again.add_note(note)
+        raise again from None
     finally:
+        _task = outer
         for number, handler in previous.items():
             signal.signal(number, handler)
 
 
 def _take_request() -> BaseException | None:
-    """The oldest stop requested while ``watching_stops`` watches (forgetting them all)."""
-    stop = _requested[0] if _requested else None
+    """The stop requested while ``watching_stops`` watches, the first Ctrl-C or SIGTERM
+    before a time limit (forgetting them all)."""
+    stop = _strongest(_requested) if _requested else None
     _requested.clear()
     return stop
 
@@ -177,6 +239,8 @@ def time_limit(seconds: float | None, what: str) -> Iterator[None]:
         return
 
     def expire(signum: int, frame: FrameType | None) -> None:
+        # Again after a grace period, for a task that swallows it and goes on.
+        signal.setitimer(signal.ITIMER_REAL, max(1.0, seconds / 10))
         _request(JobTimeout(f"{what} ran past job_timeout={seconds:g} s and was stopped"))
 
     previous = signal.signal(signal.SIGALRM, expire)

@@ -144,3 +144,115 @@ def test_a_time_limit_the_task_swallows_fails_the_job_and_saves_nothing(project)
     assert "2 jobs: 0 skipped (up to date), 1 ran, 1 failed" in output
     assert "ran past job_timeout=0.5 s" in output
     assert [p.name for p in results(project)] == ["steps=5.pkl"]
+
+
+STUBBORN_TASK = """
+import time
+from pathlib import Path
+
+import hydra
+
+from optsweep import Experiment
+
+STUBBORN = Experiment(name="stubborn", objective="steps")
+
+
+@hydra.main(config_path="config", config_name="task")
+@STUBBORN.task
+def main(config: dict) -> dict:
+    steps = 0
+    Path(config["started"]).write_text("started")
+    while steps < config["steps"]:
+        if config["swallow"] == "bare":
+            try:
+                time.sleep(0.01)
+            except:  # noqa: E722  swallows everything, and goes on
+                pass
+        else:
+            try:
+                time.sleep(0.01)
+            except KeyboardInterrupt:  # a step's stop is swallowed, and the loop goes on
+                pass
+            except Exception:
+                pass
+        steps += 1
+    return {"steps": steps}
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.fixture
+def stubborn(project):
+    (project / "task.py").write_text(STUBBORN_TASK)
+    with open(project / "config" / "task.yaml", "a") as config:
+        config.write("swallow: step\n")
+    return project
+
+
+def stop_until_ended(process: subprocess.Popen, sending: int, times: int) -> str:
+    """Send ``sending`` to the process group ``times`` times, half a second apart; what the
+    process printed (it must end within a minute of the last)."""
+    for _ in range(times):
+        os.killpg(process.pid, sending)
+        time.sleep(0.5)
+    output, _ = process.communicate(timeout=60)
+    return output
+
+
+@pytest.mark.parametrize(
+    ("sending", "code", "named"),
+    [
+        pytest.param(signal.SIGINT, 130, "a stop (SIGINT, Ctrl-C)", id="ctrl-c"),
+        pytest.param(signal.SIGTERM, 143, "SIGTERM", id="sigterm"),
+    ],
+)
+def test_a_task_that_computes_on_after_a_stop_is_stopped_by_the_second(
+    stubborn, sending, code, named
+):
+    """The task swallows every stop and goes on (30 s of steps): the second one stops it,
+    the sweep ends with its summary and status, and nothing is saved."""
+    process = start(stubborn, "steps=3000,3001", "-m")
+    wait_started(stubborn)
+    output = stop_until_ended(process, sending, times=2)
+    assert process.returncode == code, output
+    assert f"went on computing after {named}: stopped again, not saved" in output
+    assert "did not finish" in output or "stopped" in output, output
+    assert results(stubborn) == []
+
+
+def test_a_task_that_swallows_everything_ends_the_process_at_the_third_stop(stubborn):
+    process = start(stubborn, "steps=3000", "swallow=bare", "-m")
+    wait_started(stubborn)
+    output = stop_until_ended(process, signal.SIGINT, times=3)
+    assert process.returncode == 130, output
+    assert "went on computing after 3 stops (SIGINT; its task swallows them)" in output
+    assert "this process ends now, without that job's result" in output
+    assert results(stubborn) == []
+
+
+def test_a_time_limit_the_task_swallows_at_every_step_still_ends_the_job(stubborn):
+    """The time limit again after a grace period (1 s) stops the job; the other runs."""
+    clock = time.monotonic()
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(stubborn / "task.py"),
+            "steps=3000,5",
+            "hydra.sweeper.job_timeout=0.5",
+            "-m",
+        ],
+        cwd=stubborn,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode != 0, output
+    assert time.monotonic() - clock < 25, "the job ran its 30 s"
+    assert "2 jobs: 0 skipped (up to date), 1 ran, 1 failed" in output
+    assert "ran past job_timeout=0.5 s" in output
+    assert "went on computing after its time limit: stopped again, not saved" in output
+    assert [p.name for p in results(stubborn)] == ["steps=5.pkl"]

@@ -92,4 +92,4 @@ def test_a_missing_job_fails_naming_it(results, tmp_path):
 def test_a_missing_directory_is_bad_input(results, tmp_path):
     completed = compare(results, tmp_path / "nowhere")
     assert completed.returncode == 2
-    assert f"no results in {tmp_path / 'nowhere'}" in completed.stderr
+    assert f"{tmp_path / 'nowhere'} does not exist" in completed.stderr

@@ -275,8 +275,36 @@ def test_a_damaged_result_refuses_the_figure_and_keeps_the_old_one(small_results
     completed = subprocess.run(script, capture_output=True, text=True)
     assert completed.returncode != 0
     assert f"{victim}: truncated" in completed.stderr
+    assert "run its sweep again, which computes that job anew and replaces" in completed.stderr
     assert "left as they were (not made from these results)" in completed.stderr
     assert [path.read_bytes() for path in figures] == before
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncate", "cut", "flip"])
+def test_the_rerun_computes_a_damaged_result_again_and_replaces_it(small_results, damage):
+    """As the reading commands say: an empty, cut or corrupt result (a copy cut short) is no
+    result; the same sweep computes that job again, and the rest are up to date."""
+    victim, _ = result_files(small_results)
+
+    def victims_result() -> tuple:
+        result = dict(load_results(small_results))[victim]["result"]
+        return float(result["fun"]), int(result["nfev"])
+
+    good = victims_result()
+    data = victim.read_bytes()
+    victim.write_bytes(
+        {
+            "empty": b"",
+            "truncate": data[: len(data) - 40],
+            "cut": data[: len(data) // 2],
+            "flip": data[:-10] + bytes([data[-10] ^ 1]) + data[-9:],
+        }[damage]
+    )
+    completed = run_task(
+        "-cp", "experiment", "settings=tnc", "maxfun=20,40", "-m", workdir=small_results.parent
+    )
+    assert "2 jobs: 1 skipped (up to date), 1 ran, 0 failed" in completed.output
+    assert victims_result() == good
 
 
 def test_a_foreign_file_keeps_the_figure_drawn_from_the_results(small_results, tmp_path):

@@ -310,9 +310,9 @@ def test_unknown_setting_misspelt_key_and_missing_results_are_refused(one_seed, 
     completed = optsweep(one_seed, tmp_path, *summary("order=[tnc,powell]"))
     assert completed.returncode == 1 and "no results for setting(s) powell" in completed.stderr
     completed = landscape_script(tmp_path / "empty", tmp_path)
-    assert completed.returncode != 0 and "no results in" in completed.stderr
+    assert completed.returncode != 0 and "empty does not exist" in completed.stderr
     completed = optsweep(tmp_path / "empty", tmp_path, *convergence())
-    assert completed.returncode == 1 and "no results in" in completed.stderr
+    assert completed.returncode == 1 and "empty does not exist" in completed.stderr
     completed = landscape_script(one_seed, tmp_path, "budgett=3")
     assert completed.returncode != 0 and "budgett" in completed.stderr
     completed = optsweep(one_seed, tmp_path, *convergence("logyy=true"))

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 from optsweep.engine.paths import project_root
-from optsweep.engine.store import NoResults, ResultFileError
+from optsweep.engine.store import NoResults, ResultFileError, advice
 from optsweep.report.specs import SpecError
 from optsweep.report.sweepdata import UnusableResults
 
@@ -71,7 +71,7 @@ def run_specs(arguments: argparse.Namespace, kind: str) -> int:
             if kept
             else ""
         )
-        print(f"optsweep: nothing written: {error}{note}", file=sys.stderr)
+        print(f"optsweep: nothing written: {error}{advice(error)}{note}", file=sys.stderr)
         return 1
     for path in written:
         print(f"wrote {path}")

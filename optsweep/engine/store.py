@@ -78,6 +78,21 @@ class ResultFileError(Exception):
         self.path, self.reason = Path(path), reason
 
 
+# The reasons of a damaged result file (``verified_payload``), which its sweep's rerun replaces.
+_DAMAGED = ("empty file", "cut short", "truncated", "corrupt")
+
+
+def advice(error: Exception) -> str:
+    """How to go on from ``error`` where a reading command stops at it: a damaged result is
+    computed again by a rerun of its sweep; anything else is said as it is."""
+    if not isinstance(error, ResultFileError) or not error.reason.startswith(_DAMAGED):
+        return ""
+    return (
+        "\n  it is no usable result: run its sweep again, which computes that job anew and "
+        "replaces the file (or move the file out of the results directory)"
+    )
+
+
 # The reason a ``ForeignFile`` gives.
 FOREIGN = "not a result file written by this project"
 
@@ -97,9 +112,12 @@ class NoResults(Exception):
 
     @classmethod
     def of(cls, directory: str | Path) -> "NoResults":
+        path = Path(directory)
+        if path.exists() and not path.is_dir():
+            return cls(f"{directory} is a file, not a results directory")
+        where = f"no results in {directory}" if path.is_dir() else f"{directory} does not exist"
         return cls(
-            f"no results in {directory}: run `python task.py -cp experiment -m` "
-            "(or `make sweep`) to produce them"
+            f"{where}: run `python task.py -cp experiment -m` (or `make sweep`) to produce them"
         )
 
 
@@ -137,6 +155,8 @@ def refuse_foreign(path: Path) -> None:
         ) from None
     except ResultFileError as error:
         raise NotAResultFile(f"result path {path} cannot be read: {error.reason}") from None
+    if head == b"":
+        return  # an empty file (a copy cut short, a touch): nothing to lose, the job replaces it
     if head is None or not (head.startswith(MAGIC) or _begins_a_record(head)):
         what = "a directory" if head is None else "a file that is not a result"
         raise NotAResultFile(

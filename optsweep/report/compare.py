@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from optsweep.engine.store import NoResults, ResultFileError
+from optsweep.engine.store import NoResults, ResultFileError, advice
 from optsweep.engine.trackers import flatten
 from optsweep.report.table import load_results, scalars_of
 
@@ -145,7 +145,7 @@ def run(arguments: argparse.Namespace) -> int:
             arguments.mine, arguments.theirs, Tolerance(arguments.rtol, arguments.atol)
         )
     except (NoResults, ResultFileError) as error:
-        print(f"compare: {error}", file=sys.stderr)
+        print(f"compare: {error}{advice(error)}", file=sys.stderr)
         return 2
     print("\n".join(lines))
     return 0 if agree else 1

@@ -22,7 +22,7 @@ import pandas as pd
 
 from optsweep.engine.files import unwritable, write_atomically
 from optsweep.engine.paths import project_root
-from optsweep.engine.store import NoResults, ResultFileError
+from optsweep.engine.store import NoResults, ResultFileError, advice
 from optsweep.report.table import results_frame
 
 SUFFIXES = (".csv", ".parquet")
@@ -117,7 +117,7 @@ def run(arguments: argparse.Namespace) -> int:
         print(f"export: {error}", file=sys.stderr)
         return 2
     except (NoResults, ResultFileError) as error:
-        print(f"export failed: {error}", file=sys.stderr)
+        print(f"export failed: {error}{advice(error)}", file=sys.stderr)
         return 1
     except OSError as error:
         print(f"export failed, nothing written: {error}", file=sys.stderr)

@@ -19,7 +19,7 @@ from omegaconf.errors import OmegaConfBaseException  # noqa: E402
 
 from optsweep.engine.files import write_atomically  # noqa: E402
 from optsweep.engine.paths import project_root  # noqa: E402
-from optsweep.engine.store import NoResults, ResultFileError  # noqa: E402
+from optsweep.engine.store import NoResults, ResultFileError, advice  # noqa: E402
 from optsweep.report.sweepdata import UnusableResults  # noqa: E402
 
 # No creation dates or software versions in the files: same results, same bytes.
@@ -116,7 +116,7 @@ def run_script(
             if kept
             else ""
         )
-        sys.exit(f"plots/{name}.py: nothing written: {error}{note}")
+        sys.exit(f"plots/{name}.py: nothing written: {error}{advice(error)}{note}")
     for path in written:
         print(f"wrote {path}")
 

@@ -9,6 +9,7 @@ once for all the specs: the generic ones, and a ``kind: script`` spec's own scri
 once) whose ``make`` takes ``frame=`` (the results' table); another script reads what it needs.
 """
 
+import difflib
 import importlib.util
 import inspect
 import sys
@@ -83,8 +84,11 @@ def select(results: Path, spec: DictConfig, frame: pd.DataFrame | None = None) -
 def _need(sweep: Sweep, column: str) -> None:
     if column not in sweep.frame.columns:
         scalars = [c for c in sweep.frame.columns if not c.startswith("meta.")]
+        close = difflib.get_close_matches(column, scalars, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
         raise UnusableResults(
-            f"no column {column!r} in the results (they have {', '.join(sorted(scalars)[:30])})"
+            f"no column {column!r} in the results{hint} "
+            f"(they have {', '.join(sorted(scalars)[:30])})"
         )
 
 

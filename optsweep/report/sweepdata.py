@@ -13,6 +13,7 @@ swept key: the option a settings file maps the budget onto, a start point drawn 
 Results of several experiments are never mixed.
 """
 
+import difflib
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,24 @@ def _command(extra: list[str], *assignments: str) -> str:
     return f"`python task.py -cp experiment {words} -m`".replace("  ", " ")
 
 
+def _refuse_unknown(
+    needed: set[str], swept: set[str], frame: pd.DataFrame, results_dir, along: str
+) -> None:
+    """A key to draw along or by (``along``, ``hue``) that no job swept and no column has
+    is a typo: say so, with the closest key, instead of asking for a sweep over it."""
+    for key in sorted(needed):
+        if key in swept or key in frame.columns:
+            continue  # a column never swept: the caller asks for a sweep over it
+        known = sorted(swept | {c for c in frame.columns if not str(c).startswith("meta.")})
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        role = "x" if key == along else "hue"
+        raise UnusableResults(
+            f"{role}={key}: no job of {results_dir} swept {key!r} and no result has it{hint} "
+            f"(swept there: {', '.join(sorted(swept)) or 'nothing'})"
+        )
+
+
 def _joined(values) -> str:
     return ",".join(map(str, values))
 
@@ -107,6 +126,7 @@ def sweep_results(
         lambda ids: frozenset(o.split("=", 1)[0] for o in ids if o not in extra)
     )
     needed = {along} | ({hue} if hue != "setting" else set())
+    _refuse_unknown(needed, set().union(*keysets), frame, results_dir, along)
     if swept is not None:
         chosen = frozenset(swept)
         if not needed <= chosen:

@@ -377,3 +377,28 @@ def test_a_figure_of_a_column_that_is_not_finite_is_refused_naming_the_results(q
     completed = optsweep("plot", results, "x=budget", "y=f", "--out", tmp_path / "out")
     assert completed.returncode == 1 and f"nan ({path})" in completed.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("typo", "said"),
+    [
+        (
+            "x=budgte",
+            "x=budgte: no job of {results} swept 'budgte' and no result has it; did you mean "
+            "'budget'? (swept there: budget, seed, settings)",
+        ),
+        ("y=ff", "no column 'ff' in the results; did you mean 'f'?"),
+        ("hue=setings", "hue=setings: no job of {results} swept 'setings'"),
+    ],
+    ids=["x", "y", "hue"],
+)
+def test_a_misspelt_key_to_draw_is_named_with_the_closest(quadratic, tmp_path, typo, said):
+    """Not "run a sweep over budgte", nor a complaint about x for a misspelt hue."""
+    keys = {"x": "x=budget", "y": "y=f", "hue": "hue=settings"}
+    keys[typo.split("=")[0]] = typo
+    for command in ("plot", "table"):
+        completed = optsweep(command, quadratic, *keys.values(), "--out", tmp_path)
+        assert completed.returncode == 1, completed.stderr
+        assert said.format(results=quadratic) in completed.stderr
+        assert "python task.py" not in completed.stderr
+    assert not list(tmp_path.iterdir())

@@ -4,7 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from optsweep.engine.paths import project_root
+from optsweep.engine.paths import MARKER, find_project, project_root
 from optsweep.engine.store import NoResults, ResultFileError, advice
 from optsweep.report.specs import SpecError
 from optsweep.report.sweepdata import UnusableResults
@@ -16,8 +16,17 @@ def add_results(command: argparse.ArgumentParser) -> None:
     )
 
 
-def results_of(arguments: argparse.Namespace) -> Path:
-    return arguments.results if arguments.results is not None else project_root() / "results"
+def project_of(spec_files: list[Path]) -> Path:
+    """The project whose results/ and plots/ are the defaults: the working directory's if it
+    is one (a ``.project-root`` there or above); else, from elsewhere, that of the spec files
+    (``optsweep plot --spec study/plots/specs/accuracy.yaml`` from study's parent) when they
+    are all in one."""
+    here = project_root()
+    if (here / MARKER).is_file() or not spec_files:
+        return here
+    projects = {find_project(spec) for spec in spec_files if spec.is_file()}
+    marked = [project for project in projects if (project / MARKER).is_file()]
+    return marked[0] if len(projects) == 1 and marked else here
 
 
 def add_spec_arguments(command: argparse.ArgumentParser, kind: str) -> None:
@@ -54,7 +63,9 @@ def run_specs(arguments: argparse.Namespace, kind: str) -> int:
     if positional:  # RESULTS given after a key=value, or a second directory
         print(f"optsweep: not key=value: {' '.join(positional)}", file=sys.stderr)
         return 2
-    out = arguments.out if arguments.out is not None else project_root() / "plots"
+    project = project_of(arguments.spec)
+    out = arguments.out if arguments.out is not None else project / "plots"
+    results = arguments.results if arguments.results is not None else project / "results"
     try:
         loaded = specs.load_all(arguments.spec or [None], arguments.overrides, kind)
         for spec in loaded:
@@ -63,7 +74,7 @@ def run_specs(arguments: argparse.Namespace, kind: str) -> int:
         print(f"optsweep: bad spec: {error}", file=sys.stderr)
         return 2
     try:
-        written = render.render(loaded, results_of(arguments), out)
+        written = render.render(loaded, results, out)
     except (NoResults, ResultFileError, UnusableResults) as error:
         kept = [path for spec in loaded for path in render.outputs(spec, out) if path.exists()]
         note = (

@@ -402,3 +402,20 @@ def test_a_misspelt_key_to_draw_is_named_with_the_closest(quadratic, tmp_path, t
         assert said.format(results=quadratic) in completed.stderr
         assert "python task.py" not in completed.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_from_a_directory_in_no_project_a_spec_draws_its_own_projects_results(quadratic, tmp_path):
+    """``optsweep plot --spec study/plots/specs/f.yaml`` from study's parent: study's
+    results, into study's plots/ (not ./results, which does not exist)."""
+    study = tmp_path / "study"
+    shutil.copytree(quadratic, study / "results")
+    (study / ".project-root").touch()
+    (study / "plots" / "specs").mkdir(parents=True)
+    spec_file = study / "plots" / "specs" / "f.yaml"
+    spec_file.write_text("kind: figure\nx: budget\ny: f\noutput: f\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    completed = optsweep("plot", "--spec", spec_file, cwd=elsewhere)
+    assert completed.returncode == 0, completed.stderr
+    assert sorted(p.name for p in (study / "plots").glob("f.*")) == ["f.pdf", "f.png"]
+    assert list(elsewhere.iterdir()) == []

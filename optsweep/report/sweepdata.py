@@ -15,6 +15,7 @@ Results of several experiments are never mixed.
 
 import difflib
 import itertools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -208,9 +209,16 @@ def sweep_results(
     group = [hue, along, *over]
     duplicated = frame[frame.duplicated(group, keep=False)]
     if not duplicated.empty:
+        paths = sorted(duplicated["path"])
+        links = [p for p in paths if os.path.islink(p)]
+        said = "\n  ".join(
+            f"{p} (a symbolic link to {os.path.realpath(p)})" if p in links else p for p in paths
+        )
         raise UnusableResults(
-            f"several results for one {', '.join(group)}; remove the stale ones:\n  "
-            + "\n  ".join(sorted(duplicated["path"]))
+            f"several results for one {', '.join(group)}; remove the stale ones"
+            + (" (a link to a result is a second copy of it)" if links else "")
+            + ":\n  "
+            + said
         )
     found = sorted(frame[along].unique(), key=_sortable)
     values = found if values is None else list(values)

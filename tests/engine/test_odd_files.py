@@ -1,7 +1,8 @@
 """One rule for what a result file is, shared by the sweep and every reader: symlinked
 setting directories are followed by both (a link loop ends), a dangling ``*.pkl`` link, a
 directory named ``notes.pkl`` and a FIFO named ``*.pkl`` are named and skipped by readers,
-and nothing ever blocks on a path that is not a regular file."""
+nothing ever blocks on a path that is not a regular file, and a link to a result beside it
+is named as the second copy it is."""
 
 import os
 import shutil
@@ -81,3 +82,15 @@ def test_a_sweep_refuses_a_job_path_that_is_a_fifo_without_blocking(tmp_path):
     )
     assert refused.returncode != 0
     assert f"result path {fifo} is not a regular file" in refused.output
+
+
+def test_a_link_to_a_result_beside_it_is_named_as_a_second_copy(results, tmp_path):
+    """Counted twice, the result would be a repeat of itself: the figure is refused, and the
+    message says which of the two is the link."""
+    target = sorted((results / "settings=steep").glob("*.pkl"))[0]
+    (results / "copy.pkl").symlink_to(target)
+    figure = optsweep("plot", results, "x=budget", "y=f", "--out", tmp_path / "out", cwd=tmp_path)
+    assert figure.returncode == 1
+    assert "remove the stale ones (a link to a result is a second copy of it)" in figure.stderr
+    assert f"{results / 'copy.pkl'} (a symbolic link to {target})" in figure.stderr
+    assert not (tmp_path / "out").exists()

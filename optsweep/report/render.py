@@ -119,9 +119,10 @@ def lines(sweep: Sweep, spec: DictConfig) -> dict:
 _LISTED = 5  # results named in a refusal; the others are counted
 
 
-def _finite(sweep: Sweep, column: str) -> None:
+def _finite(sweep: Sweep, column: str, made: str = "figure") -> None:
     """``UnusableResults`` naming the results whose ``column`` is no finite number (NaN,
-    inf, missing): a figure would leave them out of its line, or its band, silently."""
+    inf, missing): a figure would leave them out of its line, or its band, silently; a table
+    out of its statistics, though its count has them."""
     values = pd.to_numeric(sweep.frame[column], errors="coerce").astype(float)
     bad = sweep.frame[~np.isfinite(values.to_numpy())]
     if bad.empty:
@@ -134,7 +135,7 @@ def _finite(sweep: Sweep, column: str) -> None:
     ]
     more = f" and {len(bad) - _LISTED} more" if len(bad) > _LISTED else ""
     raise UnusableResults(
-        f"{column} is not a finite number in {len(bad)} result(s), which the figure would "
+        f"{column} is not a finite number in {len(bad)} result(s), which the {made} would "
         f"leave out: {'; '.join(named)}{more}; remove them and rerun the sweep, or draw "
         "another column"
     )
@@ -184,6 +185,7 @@ def summary_table(sweep: Sweep, spec: DictConfig) -> pd.DataFrame:
     (``<name>_<stat>``), at the stated precision."""
     for column in spec.columns:
         _need(sweep, column.y)
+        _finite(sweep, column.y, "table")
     rows = []
     for line in sweep.order:
         selected = sweep.frame[sweep.frame[sweep.hue] == line]

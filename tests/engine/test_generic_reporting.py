@@ -362,7 +362,9 @@ def test_an_export_that_cannot_write_writes_nothing_and_says_why(quadratic, tmp_
     assert not out.with_suffix(".parquet").exists()
 
 
-def test_a_figure_of_a_column_that_is_not_finite_is_refused_naming_the_results(quadratic, tmp_path):
+def test_a_figure_or_table_of_a_column_that_is_not_finite_is_refused_naming_the_results(
+    quadratic, tmp_path
+):
     """A result whose y is NaN (written before the engine refused such jobs, or a scalar
     other than the objective) would drop out of its line silently: refused, naming it."""
     results = tmp_path / "results"
@@ -376,6 +378,10 @@ def test_a_figure_of_a_column_that_is_not_finite_is_refused_naming_the_results(q
         render.lines(render.select(results, spec("x=budget", "y=f")), spec("x=budget", "y=f"))
     completed = optsweep("plot", results, "x=budget", "y=f", "--out", tmp_path / "out")
     assert completed.returncode == 1 and f"nan ({path})" in completed.stderr
+    # A table's median would leave it out too, while its count of results has it.
+    completed = optsweep("table", results, "x=budget", "y=f", "--out", tmp_path / "out")
+    assert completed.returncode == 1 and f"nan ({path})" in completed.stderr
+    assert "which the table would leave out" in completed.stderr
     assert not (tmp_path / "out").exists()
 
 

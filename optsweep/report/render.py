@@ -235,8 +235,19 @@ def _cells(table: pd.DataFrame, spec: DictConfig) -> list[list[str]]:
 
 def _headers(spec: DictConfig) -> list[str]:
     return [_hue_header(spec), _x_header(spec), spec.count_header] + [
-        column.header or column.name or column.y for column in spec.columns
+        _column_header(column, spec) for column in spec.columns
     ]
+
+
+def _column_header(column, spec: DictConfig) -> str:
+    """A column's header: the spec's, else its name with the statistics its cells show
+    (``accuracy: median [q25, q75]``: a reader must not guess what the brackets hold)."""
+    if column.header:
+        return str(column.header)
+    stats = _stats(column, spec)
+    bounds = f"{spec.ci:.0%} CI" if stats[1:] == ["ci_low", "ci_high"] else ", ".join(stats[1:])
+    said = f"{stats[0]} [{bounds}]" if len(stats) > 1 else stats[0]
+    return f"{column.name or column.y}: {said}"
 
 
 def markdown(table: pd.DataFrame, spec: DictConfig) -> str:
@@ -264,7 +275,7 @@ def latex(table: pd.DataFrame, spec: DictConfig) -> str:
     header = [latex_escape(h) for h in _headers(spec)[:3]] + [
         column.tex
         if column.tex is not None
-        else latex_escape(column.header or column.name or column.y)
+        else latex_escape(_column_header(column, spec))
         for column in spec.columns
     ]
     align = "lrr" + "".join("l" if len(_stats(c, spec)) > 1 else "r" for c in spec.columns)

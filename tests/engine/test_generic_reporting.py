@@ -260,11 +260,19 @@ def test_summary_table_of_another_experiment(quadratic, tmp_path):
         stats = shown([np.median(f), *np.percentile(f, [25, 75])])
         assert [row.f_median, row.f_q25, row.f_q75] == [float(f"{v:.6g}") for v in stats]
     md = (tmp_path / "summary-budget.md").read_text().splitlines()
-    assert md[0] == "| setting | budget | seeds | f | steps |" and len(md) == 8
+    # The headers say what the brackets hold.
+    assert md[0] == (
+        "| setting | budget | seeds | f: median [q25, q75] | steps: median [q25, q75] |"
+    )
+    assert len(md) == 8
     f = shown([np.median([expected["unit", 1, s] for s in SEEDS])])[0]
     assert md[5].startswith(f"| unit | 1 | 3 | {f:.6g} [")
     tex = (tmp_path / "summary-budget.tex").read_text()
     assert tex.startswith(r"\begin{tabular}{lrrll}") and tex.count(r"\\") == 7
+    means = optsweep("table", quadratic, "x=budget", "y=f", "agg=mean", "--out", tmp_path / "m")
+    assert means.returncode == 0, means.stderr
+    header = (tmp_path / "m" / "summary-budget.md").read_text().splitlines()[0]
+    assert header == "| setting | budget | n | f: mean [95% CI] |"
 
 
 @pytest.mark.parametrize(

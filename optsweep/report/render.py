@@ -273,9 +273,7 @@ def latex_escape(text: str) -> str:
 def latex(table: pd.DataFrame, spec: DictConfig) -> str:
     """A LaTeX ``tabular``: text left-aligned, numbers right-aligned."""
     header = [latex_escape(h) for h in _headers(spec)[:3]] + [
-        column.tex
-        if column.tex is not None
-        else latex_escape(_column_header(column, spec))
+        column.tex if column.tex is not None else latex_escape(_column_header(column, spec))
         for column in spec.columns
     ]
     align = "lrr" + "".join("l" if len(_stats(c, spec)) > 1 else "r" for c in spec.columns)

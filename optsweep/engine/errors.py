@@ -1,6 +1,6 @@
 """Errors every engine module may name without importing the rest: the one an experiment
-raises for a job config it refuses, the one a job gets when the sweep did not start it, and
-the one of a job whose value is not a number to keep."""
+raises for a job config it refuses, the one a job gets when the sweep did not start it, the
+one of a job whose value is not a number to keep, and the one of a task that exited."""
 
 import errno
 
@@ -17,6 +17,11 @@ class JobNotRun(Exception):
 class NonFiniteValue(ArithmeticError):
     """A job's value (the experiment's objective: ``Experiment.value_of``) is NaN or infinite:
     the job failed, and its result is not saved."""
+
+
+class TaskExited(Exception):
+    """A job's task raised ``SystemExit`` (``sys.exit()``, in it or in a library it calls)
+    instead of returning a result: the job failed, and the sweep goes on with the others."""
 
 
 # OSError numbers that say the file system refuses writes, for this job and every other.

@@ -15,7 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from optsweep.engine.errors import NonFiniteValue
+from optsweep.engine.errors import NonFiniteValue, TaskExited
 from optsweep.engine.files import job_lock, move_aside
 from optsweep.engine.keys import result_groups
 from optsweep.engine.limits import raise_if_stopped, time_limit, watching_stops
@@ -70,14 +70,17 @@ def run_job(task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None
         what = f"job [{' '.join(overrides)}]"
         try:
             with watching_stops(what), time_limit(facts.timeout, what):
-                result = task.compute(copy.deepcopy(plan.config))  # the record keeps the original
+                result = _computed(task, plan.config)
                 raise_if_stopped(what)  # a stop the task swallowed: its result is not saved
             refuse_non_finite(experiment, result)
         except Exception as error:
             stale = move_aside(plan.path)
             if stale is not None:
                 log.warning("job failed; its older result was moved aside to %s", stale)
-            if isinstance(error, NonFiniteValue) and hydra_cfg.mode == RunMode.RUN:
+            from optsweep.engine.experiment import NoObjective
+
+            said = (NonFiniteValue, TaskExited, NoObjective)  # a line says it all
+            if isinstance(error, said) and hydra_cfg.mode == RunMode.RUN:
                 raise JobRefused(f"failed: {error}") from error  # its message, no traceback
             raise
         meta = provenance(experiment, overrides, started, time.perf_counter() - clock)
@@ -98,15 +101,33 @@ def run_job(task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None
     return value(result)
 
 
+def _computed(task: "ExperimentTask", config: dict) -> Any:
+    """The task's result for ``config`` (a copy: the record keeps the original); a task that
+    exits instead (``sys.exit()``, in it or in a library) fails as ``TaskExited``, where
+    ``SystemExit`` would end the whole sweep, with status 0 for ``sys.exit(0)``, and no
+    summary."""
+    try:
+        return task.compute(copy.deepcopy(config))
+    except SystemExit as exited:
+        raise TaskExited(
+            f"the task raised SystemExit({exited.code!r}) (sys.exit) instead of returning a "
+            "result: not saved"
+        ) from exited
+
+
 def refuse_non_finite(experiment: Any, result: Any) -> None:
     """``NonFiniteValue`` if the job's value (``Experiment.value_of``: its objective) is NaN or
-    infinite: such a job failed, in a grid as in a search, and is not saved. A result without
-    a single value (no objective declared, none to infer) is not judged."""
+    infinite, ``NoObjective`` if the experiment declares an objective (or ``value``) that the
+    result does not have (``None``, a mapping without it): such a job failed, in a grid as in
+    a search, and is not saved. A result without a single value, where none is declared, is
+    not judged."""
     from optsweep.engine.experiment import NoObjective
 
     try:
         number = experiment.value_of(result)
     except NoObjective:
+        if experiment.objective is not None or experiment.value is not None:
+            raise
         return
     if not math.isfinite(number):
         what = f"objective {experiment.objective!r}" if experiment.objective else "value"

@@ -1,0 +1,101 @@
+"""A job whose task does not return a result to keep fails, and the sweep goes on and says so.
+
+A task (or a library it calls) that calls ``sys.exit()`` used to end the whole sweep with that
+status (0 for ``sys.exit(0)``) and no summary, the remaining jobs never run. A task returning
+``None``, a string, or a mapping without the experiment's declared objective was saved as a
+success in a grid (a search failed it). Each now fails its job, nothing is saved for it, the
+other jobs run, and the sweep ends with its summary and a non-zero status; a plain run says so
+in a line.
+"""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+TASK = """
+import sys
+
+import hydra
+
+from optsweep import Experiment
+
+RETURNS = Experiment(name="returns", objective="f")
+
+
+@hydra.main(config_path="config", config_name="task")
+@RETURNS.task
+def main(config: dict):
+    kind = config["kind"]
+    if kind == "exit0":
+        sys.exit(0)
+    if kind == "exit3":
+        sys.exit(3)
+    return {"ok": {"f": 1.0}, "none": None, "text": "done", "other": {"g": 2.0}}[kind]
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+KINDS = "ok,exit0,exit3,none,text,other"
+
+
+@pytest.fixture
+def project(tmp_path):
+    root = tmp_path / "returns"
+    (root / "config").mkdir(parents=True)
+    (root / "config" / "task.yaml").write_text(
+        textwrap.dedent(
+            """
+            defaults:
+              - override hydra/sweeper: checked_experiment
+              - _self_
+            kind: ok
+            """
+        )
+    )
+    (root / "task.py").write_text(TASK)
+    return root
+
+
+def run(project, *arguments):
+    completed = subprocess.run(
+        [sys.executable, str(project / "task.py"), *arguments],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return completed.returncode, completed.stdout + completed.stderr
+
+
+@pytest.mark.parametrize("launcher", [[], ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]])
+def test_a_task_that_exits_or_returns_no_objective_fails_its_job_only(project, launcher):
+    code, output = run(project, f"kind={KINDS}", *launcher, "-m")
+    assert code == 1, output
+    assert "6 jobs: 0 skipped (up to date), 1 ran, 5 failed" in output
+    for said in (
+        "TaskExited: the task raised SystemExit(0) (sys.exit) instead of returning a result",
+        "TaskExited: the task raised SystemExit(3)",
+        "objective='f', but the task returned a NoneType",
+        "objective='f', but the task returned a str",
+        "objective='f', but the task returned a mapping with keys 'g'",
+    ):
+        assert said in output, output
+    assert sorted(p.name for p in (project / "results").rglob("*.pkl")) == ["kind=ok.pkl"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "said"),
+    [
+        ("exit0", "failed: the task raised SystemExit(0) (sys.exit) instead of returning"),
+        ("none", "failed: experiment 'returns': objective='f', but the task returned a NoneType"),
+    ],
+)
+def test_a_plain_run_says_why_in_a_line(project, kind, said):
+    code, output = run(project, f"kind={kind}")
+    assert code == 1, output
+    assert said in output and "Traceback" not in output
+    assert not (project / "results").exists() or not list((project / "results").rglob("*.pkl"))

@@ -19,7 +19,7 @@ from types import ModuleType
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from optsweep.report.figures import FIGURE_SUFFIXES, figure_bytes, new_figure, write_all
 from optsweep.report.precision import DECIMAL_DIGITS, shown
@@ -76,7 +76,7 @@ def select(results: Path, spec: DictConfig, frame: pd.DataFrame | None = None) -
         order=None if spec.order is None else list(spec.order),
         values=None if spec.x_values is None else list(spec.x_values),
         extra_overrides=list(spec.extra_overrides),
-        where=dict(spec.where),
+        where=OmegaConf.to_container(spec.where),  # plain lists: [0, 1] is a list of values
         swept=None if spec.swept is None else list(spec.swept),
     )
 

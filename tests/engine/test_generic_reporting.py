@@ -433,3 +433,17 @@ def test_from_a_directory_in_no_project_a_spec_draws_its_own_projects_results(qu
     assert completed.returncode == 0, completed.stderr
     assert sorted(p.name for p in (study / "plots").glob("f.*")) == ["f.pdf", "f.png"]
     assert list(elsewhere.iterdir()) == []
+
+
+def test_where_takes_a_list_of_values(quadratic, tmp_path):
+    """``where={seed: [0, 1]}``: the rows of either seed (a list of values matched nothing)."""
+    completed = optsweep(
+        "table", quadratic, "x=budget", "y=f", "where={seed: [0, 1]}", "--out", tmp_path
+    )
+    assert completed.returncode == 0, completed.stderr
+    table = pd.read_csv(tmp_path / "summary-budget.csv")
+    assert len(table) == 6 and set(table["n"]) == {2}
+    expected = values(quadratic)
+    for row in table.itertuples():
+        f = [expected[row.setting, row.budget, s] for s in (0, 1)]
+        assert row.f_median == float(f"{shown([np.median(f)])[0]:.6g}")

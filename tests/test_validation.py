@@ -114,3 +114,20 @@ def test_dry_run_lists_every_job_and_runs_none(tmp_path):
     ).output
     assert "dry run: 45 jobs, 30 would run, 15 would be skipped" in output
     assert output.count("skip (up to date)") == 15
+
+
+@pytest.mark.parametrize(
+    ("override", "said"),
+    [
+        (
+            "settings=glob(tnx*)",
+            "settings=glob(tnx*) lists no value, so the sweep has no job (the options of "
+            "settings: lbfgsb, nelder-mead, tnc)",
+        ),
+        ("seed=range(0,0)", "seed=range(0,0) lists no value, so the sweep has no job"),
+    ],
+)
+def test_a_sweep_of_no_job_is_refused_naming_the_override(tmp_path, override, said):
+    """A misspelt glob made a sweep that ran nothing and ended with status 0."""
+    output = refused("-cp", "experiment", override, workdir=tmp_path)
+    assert said in output and "Traceback" not in output

@@ -127,6 +127,24 @@ def _refuse_unparsable_options(key: str, options: list[str], parser: OverridesPa
             )
 
 
+def _refuse_empty(override: Override, loader: Any) -> NoReturn:
+    """A sweep override that lists no value (a misspelt ``glob(plian*)``, ``range(0, 0)``)
+    makes a sweep of no job, which would end "0 jobs ... 0 failed", status 0: refuse it."""
+    key = override.get_key_element()
+    said = override.input_line or f"{key}=[]"
+    options = ""
+    if isinstance(override.value(), Glob):
+        try:
+            found = loader.get_group_options(key)
+        except Exception:  # not a config group: nothing to list
+            found = []
+        options = f" (the options of {key}: {', '.join(found)})" if found else ""
+    raise SweepRefused(
+        f"sweep refused before running any job: {said} lists no value, so the sweep has no "
+        f"job{options}"
+    )
+
+
 def _stopped_before_launch(stop: KeyboardInterrupt, jobs: int) -> NoReturn:
     """Ctrl-C or SIGTERM while the sweep's jobs were checked: say so in a line (no job ran),
     exit 130 or 143."""
@@ -308,6 +326,8 @@ class CheckedSweeper(ExperimentSweeper):
                 values = list(override.sweep_string_iterator())
                 if isinstance(override.value(), Glob):
                     _refuse_unparsable_options(key, values, parser)
+                if not values:
+                    _refuse_empty(override, loader)
             else:
                 values = [override.get_value_element_as_str()]
             choices.append([f"{key}={value}" for value in values])

@@ -1,6 +1,7 @@
 """What the reporting subcommands share: the results directory, the output directory, specs."""
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -73,8 +74,20 @@ def run_specs(arguments: argparse.Namespace, kind: str) -> int:
     except SpecError as error:
         print(f"optsweep: bad spec: {error}", file=sys.stderr)
         return 2
+    unusable = _unusable_out(out)
+    if unusable is not None:
+        print(f"optsweep: nothing written: --out {out}: {unusable}", file=sys.stderr)
+        return 2
     try:
         written = render.render(loaded, results, out)
+    except OSError as error:  # the checks above passed, the writes did not (a full disk)
+        done = [path for spec in loaded for path in render.outputs(spec, out) if path.exists()]
+        print(
+            f"optsweep: writing failed: {error}; the outputs there now: "
+            f"{', '.join(map(str, done)) or 'none'}",
+            file=sys.stderr,
+        )
+        return 1
     except (NoResults, ResultFileError, UnusableResults) as error:
         kept = [path for spec in loaded for path in render.outputs(spec, out) if path.exists()]
         note = (
@@ -87,3 +100,15 @@ def run_specs(arguments: argparse.Namespace, kind: str) -> int:
     for path in written:
         print(f"wrote {path}")
     return 0
+
+
+def _unusable_out(out: Path) -> str | None:
+    """Why the output directory ``out`` cannot take the outputs (checked before any is made,
+    nothing created), else None."""
+    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        where = "" if existing == out else f" ({existing} is a file)"
+        return f"not a directory{where}: --out names the directory the outputs go to"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot be written: {existing} is not writable"
+    return None

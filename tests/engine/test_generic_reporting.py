@@ -447,3 +447,16 @@ def test_where_takes_a_list_of_values(quadratic, tmp_path):
     for row in table.itertuples():
         f = [expected[row.setting, row.budget, s] for s in (0, 1)]
         assert row.f_median == float(f"{shown([np.median(f)])[0]:.6g}")
+
+
+def test_an_out_that_is_a_file_is_refused_before_anything_is_made(quadratic, tmp_path):
+    """``--out plots/f.png`` (a file given for the directory): a line, not a traceback."""
+    existing = tmp_path / "f.png"
+    existing.write_bytes(b"mine")
+    for out in (existing, existing / "sub"):
+        for command in ("plot", "table"):
+            completed = optsweep(command, quadratic, "x=budget", "y=f", "--out", out)
+            assert completed.returncode == 2, completed.stderr
+            assert f"--out {out}: not a directory" in completed.stderr
+            assert "Traceback" not in completed.stderr
+    assert existing.read_bytes() == b"mine"

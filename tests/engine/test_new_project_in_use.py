@@ -165,6 +165,17 @@ def test_a_key_of_another_option_of_the_group_is_refused(project, tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+def test_an_option_set_across_the_settings_with_plus_plus_is_checked_per_setting(project, tmp_path):
+    """As its README says: ``++model.l2=0.01`` reaches every setting's model; the SVM, whose
+    model has no l2, is refused, naming its file; with logistic alone the jobs run."""
+    across = ("-cp", "experiment", *SMALL, "++model.l2=0.01", "hydra.sweeper.dry_run=true")
+    output = run(project, tmp_path, *across, "-m", check=False)
+    assert "model=svm chose config/model/svm.yaml, which does not have it" in output, output
+    assert "in 4 job(s)" in output
+    output = run(project, tmp_path, *across, "settings=logistic", "-m")
+    assert "dry run: 4 jobs, 4 would run" in output
+
+
 def test_killed_sweep_resumes_running_only_the_missing_jobs(project, tmp_path):
     # Bigger data and budgets: jobs long enough (about half a second) to kill the sweep
     # between them.

@@ -8,8 +8,9 @@ stock composition does after merging. A job whose plain ``key=value`` overrides 
 keys the previous job of its template set (as in any grid) reuses that job's config in place,
 each value overwritten (so a task function must not modify its config); any other job
 (``+key``/``~key``, dict values, other keys) gets a fresh copy of the template. An override it
-cannot classify with certainty (Hydra overrides, package or group paths, sweeps) makes that job
-fall back to stock composition. tests/test_compose.py compares both on every settings file.
+cannot classify with certainty (Hydra overrides, packages, sweeps) makes that job fall back
+to stock composition; a nested group's path (``integrand/transform=none``) is a group choice.
+tests/test_compose.py compares both on every settings file.
 
 Jobs whose overrides set the same keys to values without interpolations form a *family*
 (``JobConfig.family``), which ``optsweep.engine.resolve`` resolves from what they share.
@@ -194,11 +195,12 @@ class FastComposer:
             if (
                 override.is_hydra_override()
                 or override.package is not None
-                or "/" in key
                 or override.is_sweep_override()
             ):
                 return None
-            if key in self.groups:
+            # A key with a slash is a group's path (a nested group, integrand/transform=none,
+            # which an option chooses, so the master config's choices may not have it).
+            if key in self.groups or "/" in key:
                 groups.append(str(override.input_line))
             else:
                 values.append(override)

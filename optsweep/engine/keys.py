@@ -4,12 +4,12 @@ Hydra merges config files without complaint, so ``jacc: 2-point`` in a settings 
 in experiment/task.yaml or ``model.params.max_itr`` would just add a key that nothing reads.
 Here such a key is an error. The keys a job may have are the plain task's (the experiment's
 ``task_config``, to every depth) and, for each config group of the plain tree (a folder of
-option files: ``config/model/*.yaml``), the keys of the option the job chose, to every depth
-(``model=svm``: config/model/svm.yaml's; ``model.max_iter``, logistic's, is refused there). Where
-the choice is not known, or the option takes keys from elsewhere (``- base`` in its defaults
-list, a ``@package`` header), a key is known if any option of the group has it. A top-level
-key may also be an experiment variable
-that some interpolation uses (``budget``). Where an option leaves a mapping empty (``{}``) or
+option files: ``config/model/*.yaml``), the keys of the option the job chose and of the
+options it extends (``- base`` in its defaults list), to every depth (``model=svm``:
+config/model/svm.yaml's; ``model.max_iter``, logistic's, is refused there). Where the choice is
+not known, or the option takes keys from elsewhere (a ``@package`` header, a file that is not
+there), a key is known if any option of the group has it. A top-level key may also be an
+experiment variable that some interpolation uses (``budget``). Where an option leaves a mapping empty (``{}``) or
 null, anything below it is accepted. An experiment's ``group_keys`` checks a group one level
 deep instead (for groups whose options do not list every key they accept).
 """
@@ -87,32 +87,53 @@ def _merge_nested(schema: Schema, directory: Path, top: Schema, group: str, choi
                 _merge(nested, _chosen_schema(sub, top, f"{group}/{sub.name}", choices))
 
 
-def _self_contained(content: Any, text: str) -> bool:
-    """Whether an option's keys are all in its own file: no ``@package`` header, and a
-    defaults list of nothing but ``_self_`` and nested group choices (an option extending
-    another, ``- base``, takes keys from elsewhere)."""
-    if "@package" in text or not isinstance(content, dict):
-        return False
+def _option_keys(file: Path, root: Path, seen: frozenset[Path] = frozenset()) -> Schema | None:
+    """The keys of an option file, with those of the options it extends (the plain entries of
+    its defaults list: ``- base`` in its own group, ``- /model/base`` from the tree's
+    ``root``); None where they cannot all be known from files (an ``@package`` header, an
+    extended file that is missing, a loop)."""
+    if file in seen or not file.is_file():
+        return None
+    content, _ = _load(file)
+    if "@package" in file.read_text() or not isinstance(content, dict):
+        return None
     defaults = content.get("defaults") or []
-    return isinstance(defaults, list) and all(
-        entry == "_self_" or isinstance(entry, dict) for entry in defaults
-    )
+    if not isinstance(defaults, list):
+        return None
+    schema: Schema = {}
+    for entry in defaults:
+        if entry == "_self_" or isinstance(entry, dict):
+            continue  # itself, or a nested group's choice (its folder gives its keys)
+        if not isinstance(entry, str):
+            return None
+        name = entry.strip()
+        base = (
+            root / f"{name.lstrip('/')}.yaml"
+            if name.startswith("/")
+            else file.parent / f"{name}.yaml"
+        )
+        extended = _option_keys(base, root, seen | {file})
+        if extended is None:
+            return None
+        _merge(schema, extended)
+    own = _schema_of(content)
+    _merge(schema, own if isinstance(own, dict) else {})
+    return schema
 
 
 def _chosen_schema(directory: Path, top: Schema, group: str, choices: dict) -> Schema:
     """The keys of the option the job chose for ``group`` (``choices``, Hydra's
-    ``runtime.choices``), with those of its nested groups; the union of every option's where
-    the choice is not known or the option takes keys from elsewhere."""
-    choice = choices.get(group.strip("/"))
-    file = directory / f"{choice}.yaml" if isinstance(choice, str) else None
-    if file is None or not file.is_file():
+    ``runtime.choices``) and of the options it extends, with those of its nested groups; the
+    union of every option's where the choice is not known or the option takes keys from
+    elsewhere."""
+    name = group.strip("/")
+    choice = choices.get(name)
+    root = directory
+    for _ in name.split("/"):
+        root = root.parent
+    schema = _option_keys(directory / f"{choice}.yaml", root) if isinstance(choice, str) else None
+    if schema is None:
         return _group_schema(directory, top)
-    text = file.read_text()
-    content, _ = _load(file)
-    if not _self_contained(content, text):
-        return _group_schema(directory, top)
-    schema = _schema_of(content)
-    schema = schema if isinstance(schema, dict) else {}
     _merge_nested(schema, directory, top, group, choices)
     return schema
 

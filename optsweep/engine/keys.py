@@ -9,9 +9,10 @@ options it extends (``- base`` in its defaults list), to every depth (``model=sv
 config/model/svm.yaml's; ``model.max_iter``, logistic's, is refused there). Where the choice is
 not known, or the option takes keys from elsewhere (a ``@package`` header, a file that is not
 there), a key is known if any option of the group has it. A top-level key may also be an
-experiment variable that some interpolation uses (``budget``). Where an option leaves a mapping empty (``{}``) or
-null, anything below it is accepted. An experiment's ``group_keys`` checks a group one level
-deep instead (for groups whose options do not list every key they accept).
+experiment variable that some interpolation uses (``budget``). Where an option leaves a
+mapping empty (``{}``) or null, anything below it is accepted. An experiment's ``group_keys``
+checks a group one level deep instead (for groups whose options do not list every key they
+accept).
 """
 
 import difflib

@@ -78,6 +78,23 @@ def _command(extra: list[str], *assignments: str) -> str:
     return f"`python task.py -cp experiment {words} -m`".replace("  ", " ")
 
 
+def _swept_as_given(frame: pd.DataFrame, swept: frozenset, parsed: pd.Series) -> pd.DataFrame:
+    """``frame`` with each swept key that every row's override gives as an integer
+    (``budget=10``) in integers: pandas makes a column of floats where some other result lacks
+    the key (a plain run's), and the messages would ask for ``budget=10.0``, which the sweep
+    refuses. Floats swept as floats (``lr=1.0``) stay floats."""
+    changed = {}
+    for key in sorted(swept):
+        if key not in frame.columns or frame[key].dtype.kind != "f":
+            continue
+        given = parsed[frame.index].map(
+            lambda ids, key=key: _number(dict(o.split("=", 1) for o in ids).get(key, ""))
+        )
+        if len(given) and given.map(lambda v: type(v) is int).all():
+            changed[key] = given.astype("int64")
+    return frame.assign(**changed) if changed else frame
+
+
 def _refuse_unknown(
     needed: set[str], swept: set[str], frame: pd.DataFrame, results_dir, along: str
 ) -> None:
@@ -146,6 +163,7 @@ def sweep_results(
             )
         chosen = frozenset(tied[0]) if tied else frozenset()
     frame = frame[keysets == chosen] if chosen else frame.iloc[0:0]
+    frame = _swept_as_given(frame, chosen, parsed)
     if frame.empty:
         raise UnusableResults(
             f"no sweep over {along}{' with' + with_extra if extra else ''} in {results_dir}; "

@@ -460,3 +460,21 @@ def test_an_out_that_is_a_file_is_refused_before_anything_is_made(quadratic, tmp
             assert f"--out {out}: not a directory" in completed.stderr
             assert "Traceback" not in completed.stderr
     assert existing.read_bytes() == b"mine"
+
+
+def test_a_result_without_the_swept_key_leaves_the_advice_in_integers(quadratic, tmp_path):
+    """A plain run's result has no budget: pandas makes the column floats, and the advice
+    asked for ``budget=2.0``, which the sweep refuses. It says ``budget=2``."""
+    results = tmp_path / "results"
+    shutil.copytree(quadratic, results)
+    (first, second, *_) = sorted(result_files(results))
+    record = STORE.load(first)
+    del record["config"]["budget"]
+    record["meta"]["overrides"] = []
+    STORE.save(results / "plain.pkl", record)
+    assert results_frame(results)["budget"].dtype.kind == "f"
+    second.unlink()
+    completed = optsweep("table", results, "x=budget", "y=f", "--out", tmp_path / "out")
+    assert completed.returncode == 1
+    assert "incomplete results: missing" in completed.stderr
+    assert "budget=1 " in completed.stderr and "budget=1.0" not in completed.stderr

@@ -22,6 +22,7 @@ import logging
 import shlex
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -50,7 +51,7 @@ from optsweep.engine.chunks import (
 from optsweep.engine.compose import FastComposer, JobConfig
 from optsweep.engine.errors import JobNotRun
 from optsweep.engine.experiment import ExperimentTask, experiment_of
-from optsweep.engine.files import unwritable
+from optsweep.engine.files import remove_abandoned_lock, unwritable
 from optsweep.engine.job import FoundCurrent
 from optsweep.engine.limits import (
     raise_if_stop_requested,
@@ -143,6 +144,22 @@ def _refuse_empty(override: Override, loader: Any) -> NoReturn:
         f"sweep refused before running any job: {said} lists no value, so the sweep has no "
         f"job{options}"
     )
+
+
+def _remove_abandoned_locks(paths: Sequence[Path], patience: float = 2.0) -> None:
+    """After a stop: remove the lock files of ``paths`` that no process holds any more (a
+    joblib worker ended by the stop leaves its job's, where an in-process job removes its own
+    as it stops); one still held, for up to ``patience`` seconds, by a worker being ended, is
+    waited for; one held after that (another sweep running that job) is left to its holder."""
+    locked = [path for path in paths if (path.parent / f".{path.name}.lock").exists()]
+    deadline = time.monotonic() + patience
+    while locked:
+        for path in locked:
+            remove_abandoned_lock(path)
+        locked = [path for path in locked if (path.parent / f".{path.name}.lock").exists()]
+        if not locked or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
 
 
 def _stopped_before_launch(stop: KeyboardInterrupt, jobs: int) -> NoReturn:
@@ -461,7 +478,12 @@ class CheckedSweeper(ExperimentSweeper):
         if self.detach:
             return self._detach(task, todo, by_overrides, len(plans), skipped, flying)
         return self._launch_all(
-            todo, len(plans), skipped, self._launch_for(task, by_overrides), followed
+            todo,
+            len(plans),
+            skipped,
+            self._launch_for(task, by_overrides),
+            followed,
+            paths=[plans[index].path for index, _ in todo],
         )
 
     def _in_flight(self, plans: list[JobPlan], statuses: list[str]) -> dict[int, InFlight]:
@@ -693,9 +715,11 @@ class CheckedSweeper(ExperimentSweeper):
         skipped: int,
         launch: Launch,
         followed: dict[str, InFlight] | None = None,
+        paths: Sequence[Path] = (),
     ) -> list[Sequence[JobReturn]]:
         """Run ``todo`` with ``launch`` and wait for the ``followed`` jobs (in flight on SLURM,
-        {result path: its task}), then the summary (``SweepFailed`` if a job failed)."""
+        {result path: its task}), then the summary (``SweepFailed`` if a job failed).
+        ``paths``: the result paths of ``todo``, whose lock files a stop cleans up."""
         assert self.config is not None
         followed = followed or {}
         running = len(todo) + len(followed)
@@ -715,6 +739,7 @@ class CheckedSweeper(ExperimentSweeper):
                             (r, log_file) for r in results if r.status is not JobStatus.COMPLETED
                         ]
             except KeyboardInterrupt as stop:
+                _remove_abandoned_locks(paths)
                 self._stopped(stop, progress, running, total, skipped, followed)
         if followed:  # forget the submissions whose tasks have all ended
             assert self.registry is not None

@@ -256,3 +256,16 @@ def test_a_time_limit_the_task_swallows_at_every_step_still_ends_the_job(stubbor
     assert "ran past job_timeout=0.5 s" in output
     assert "went on computing after its time limit: stopped again, not saved" in output
     assert [p.name for p in results(stubborn)] == ["steps=5.pkl"]
+
+
+def test_a_stop_of_joblib_workers_whose_task_swallows_it_leaves_no_lock_file(stubborn):
+    """The workers are ended mid-job by the stop (their task went on): the sweep removes the
+    lock files they held, once no process holds them."""
+    process = start(
+        stubborn, "steps=3000,3001", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "-m"
+    )
+    wait_started(stubborn)
+    output = stop_until_ended(process, signal.SIGINT, times=1)
+    assert process.returncode == 130, output
+    assert results(stubborn) == []
+    assert not list(stubborn.rglob(".*.lock")), output

@@ -206,9 +206,23 @@ def sweep_results(
         order = list(order)
         absent = [v for v in order if v not in set(found_lines)]
         if absent:
+            have = [str(v) for v in found_lines]
+            close = {
+                str(v): difflib.get_close_matches(str(v), have, n=1, cutoff=0.6) for v in absent
+            }
+            misspelt = [f"{v!r}: did you mean {c[0]!r}?" for v, c in close.items() if c]
+            runs = [v for v in absent if not close[str(v)]]
+            said = "; ".join(
+                misspelt
+                + (
+                    ["run " + " and ".join(_command(extra, f"{hue_key or hue}={v}") for v in runs)]
+                    if runs
+                    else []
+                )
+            )
             raise UnusableResults(
-                f"no results for {noun}(s) {', '.join(map(str, absent))}; run "
-                + " and ".join(_command(extra, f"{hue_key or hue}={v}") for v in absent)
+                f"no results for {noun}(s) {', '.join(map(str, absent))} (the results have "
+                f"{', '.join(have) or 'none'}); {said}"
             )
         frame = frame[frame[hue].isin(order)]
     else:

@@ -403,12 +403,17 @@ def test_a_figure_or_table_of_a_column_that_is_not_finite_is_refused_naming_the_
         ),
         ("y=ff", "no column 'ff' in the results; did you mean 'f'?"),
         ("hue=setings", "hue=setings: no job of {results} swept 'setings'"),
+        (
+            "order=[steep,unti]",
+            "no results for setting(s) unti (the results have steep, unit); 'unti': did you "
+            "mean 'unit'?",
+        ),
     ],
-    ids=["x", "y", "hue"],
+    ids=["x", "y", "hue", "order"],
 )
 def test_a_misspelt_key_to_draw_is_named_with_the_closest(quadratic, tmp_path, typo, said):
     """Not "run a sweep over budgte", nor a complaint about x for a misspelt hue."""
-    keys = {"x": "x=budget", "y": "y=f", "hue": "hue=settings"}
+    keys = {"x": "x=budget", "y": "y=f", "hue": "hue=setting"}
     keys[typo.split("=")[0]] = typo
     for command in ("plot", "table"):
         completed = optsweep(command, quadratic, *keys.values(), "--out", tmp_path)

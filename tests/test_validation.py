@@ -131,3 +131,11 @@ def test_a_sweep_of_no_job_is_refused_naming_the_override(tmp_path, override, sa
     """A misspelt glob made a sweep that ran nothing and ended with status 0."""
     output = refused("-cp", "experiment", override, workdir=tmp_path)
     assert said in output and "Traceback" not in output
+
+
+def test_a_misspelt_interpolation_is_named_not_the_variable_it_meant(tree, tmp_path):
+    """``${maxfn}`` leaves ``maxfun`` unused: the message names the interpolation."""
+    edit(tree / "settings" / "tnc.yaml", "maxfun: ${maxfun}", "maxfun: ${maxfn}")
+    output = refused("-cp", str(tree), workdir=tmp_path)
+    assert "'${maxfn}' names no key; did you mean '${maxfun}'?" in output
+    assert str(tree / "settings" / "tnc.yaml") in output and "in 15 job(s)" in output

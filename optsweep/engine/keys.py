@@ -281,6 +281,14 @@ def check_keys(cfg: DictConfig, experiment: "Experiment") -> None:
         if key not in schema and key in used:  # an experiment variable (budget: 100)
             continue
         if key not in schema:
+            # A misspelt interpolation (${sample}) leaves the variable it meant unused.
+            dangling = sorted(r for r in used if r not in unresolved and r not in schema)
+            meant = difflib.get_close_matches(str(key), dangling, n=1, cutoff=0.6)
+            if meant:
+                raise InvalidJobConfig(
+                    f"'${{{meant[0]}}}' names no key; did you mean '${{{key}}}'? (the "
+                    f"top-level key {str(key)!r} is set, and nothing else uses it)"
+                )
             names = [*sorted(schema), *variables]  # a misspelt variable's name is close to one
             raise InvalidJobConfig(
                 f"top-level key {_unknown(str(key), names, ' and nothing uses it')}"

@@ -39,6 +39,18 @@ TREE_SCHEME = "optsweep-tree"
 FILE_SCHEME = "optsweep-file"
 
 
+def config_file(hydra: Any, name: str) -> Path | None:
+    """The file ``<name>.yaml`` (``settings/tnc``, the primary ``task``) of the first of the
+    Hydra node ``hydra``'s file config sources that has it (the primary config directory as
+    ``TreeSource`` serves it, its search path), else None."""
+    for source in hydra.runtime.config_sources:
+        if source.schema in ("file", TREE_SCHEME, FILE_SCHEME):
+            file = Path(source.path) / f"{name}.yaml"
+            if file.is_file():
+                return file
+    return None
+
+
 def declared_groups(tree: Path) -> frozenset[str]:
     """The config groups that the primary configs of ``tree`` (its top-level ``*.yaml``) and
     the configs they include choose, e.g. ``{"method", "settings", "search", "launcher",

@@ -62,11 +62,17 @@ def _merge(into: Schema, schema: Any) -> None:
 
 def _load(file: Path) -> tuple[Any, bool]:
     """A YAML file's content and whether it is ``# @package _global_``."""
+    content, text = _read(file)
+    return content, bool(GLOBAL_PACKAGE.search(text))
+
+
+def _read(file: Path) -> tuple[Any, str]:
+    """A YAML file's content (None if it does not parse) and its text."""
     text = file.read_text()
     try:
-        return yaml.safe_load(text), bool(GLOBAL_PACKAGE.search(text))
+        return yaml.safe_load(text), text
     except yaml.YAMLError:
-        return None, False  # Hydra reports the syntax error when it loads the file
+        return None, text  # Hydra reports the syntax error when it loads the file
 
 
 def _group_schema(directory: Path, top: Schema) -> Schema:
@@ -95,8 +101,8 @@ def _option_keys(file: Path, root: Path, seen: frozenset[Path] = frozenset()) ->
     extended file that is missing, a loop)."""
     if file in seen or not file.is_file():
         return None
-    content, _ = _load(file)
-    if "@package" in file.read_text() or not isinstance(content, dict):
+    content, text = _read(file)
+    if "@package" in text or not isinstance(content, dict):
         return None
     defaults = content.get("defaults") or []
     if not isinstance(defaults, list):

@@ -17,7 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from optsweep.engine.compose import JobConfig
 from optsweep.engine.errors import InvalidJobConfig
-from optsweep.engine.group_choices import FILE_SCHEME, TREE_SCHEME
+from optsweep.engine.group_choices import config_file
 from optsweep.engine.keys import check_keys, result_groups
 from optsweep.engine.paths import shown
 from optsweep.engine.replaced_choices import refuse_replaced_choices
@@ -74,21 +74,13 @@ def config_files() -> str:
     if not HydraConfig.initialized():
         return "command-line overrides"
     hydra = HydraConfig.get()
-    sources = [
-        Path(s.path)
-        for s in hydra.runtime.config_sources
-        if s.schema in ("file", TREE_SCHEME, FILE_SCHEME)
-    ]
     wanted = [hydra.job.config_name] + [
         f"{group}/{choice}"
         for group, choice in hydra.runtime.choices.items()
         if choice and not group.startswith("hydra/")
     ]
-    files = []
-    for name in wanted:
-        found = next((d / f"{name}.yaml" for d in sources if (d / f"{name}.yaml").is_file()), None)
-        if found is not None:
-            files.append(shown(found))
+    found = (config_file(hydra, name) for name in wanted if name is not None)
+    files = [shown(file) for file in found if file is not None]
     return ", ".join(files + ["command-line overrides"])
 
 

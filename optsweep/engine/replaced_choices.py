@@ -16,7 +16,7 @@ import yaml
 from hydra.core.hydra_config import HydraConfig
 
 from optsweep.engine.errors import InvalidJobConfig
-from optsweep.engine.group_choices import FILE_SCHEME, TREE_SCHEME
+from optsweep.engine.group_choices import config_file
 from optsweep.engine.paths import shown
 
 
@@ -27,16 +27,9 @@ def refuse_replaced_choices(groups: Iterable[str]) -> None:
         return
     hydra = HydraConfig.get()
     choices = hydra.runtime.choices
-    roots = [
-        Path(source.path)
-        for source in hydra.runtime.config_sources
-        if source.schema in ("file", TREE_SCHEME, FILE_SCHEME)
-    ]
     for group in groups:
         option = choices.get(group)
-        if not isinstance(option, str):
-            continue
-        file = next((r / group / f"{option}.yaml" for r in roots if _is(r, group, option)), None)
+        file = config_file(hydra, f"{group}/{option}") if isinstance(option, str) else None
         if file is None:
             continue
         for target, wanted in _chosen_groups(file):
@@ -54,10 +47,6 @@ def refuse_replaced_choices(groups: Iterable[str]) -> None:
                 f"{group}={option}, made by {target}={final}. Leave the override out; to "
                 f"compare {target}={final}, choose it in a {group} file of its own"
             )
-
-
-def _is(root: Path, group: str, option: str) -> bool:
-    return (root / group / f"{option}.yaml").is_file()
 
 
 def _chosen_groups(file: Path) -> list[tuple[str, str]]:

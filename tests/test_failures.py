@@ -123,7 +123,8 @@ def test_killed_sweep_keeps_finished_results_and_resumes(tmp_path):
     after = mtimes(tmp_path / "results")
     assert len(after) == 45
     assert all(after[p] == finished[p] for p in finished)
-    assert not list((tmp_path / "results").rglob("*.tmp")), "leftovers of the killed writer"
+    leftovers = [*(tmp_path / "results").rglob("*.tmp"), *(tmp_path / "results").rglob(".*.lock")]
+    assert not leftovers, "leftovers of the killed writer (the rerun takes over its lock file)"
 
 
 def test_changing_a_setting_reruns_exactly_that_setting(tmp_path):

@@ -1,5 +1,6 @@
 """End-to-end: real sweeps of task.py in temporary directories, checked against scipy."""
 
+import os
 import pickle
 import subprocess
 import sys
@@ -8,6 +9,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from conftest import ROOT, run_task
+from optsweep.engine.index import INDEX
 from optsweep.report.table import load_result, result_files
 from rosenbrock import problem
 from rosenbrock.solve import given_options
@@ -27,6 +29,23 @@ def test_full_sweep_writes_one_result_per_job(full_sweep):
         assert record["meta"]["setting"] == record["meta"]["choices"]["settings"]
         jobs.add((record["meta"]["choices"]["settings"], record["config"]["maxfun"]))
     assert jobs == {(s, b) for s in SETTINGS for b in BUDGETS}
+
+
+def test_full_sweep_leaves_no_lock_temporary_or_marker_file(full_sweep):
+    """Each result is written through its job's lock file (renamed into place), and the jobs
+    the sweeping process runs mark their end in its memory: nothing else is left."""
+    readers = {".hydra", INDEX}  # Hydra's, and the results index other tests' reads write
+    hidden = [path for path in full_sweep.parent.rglob(".*") if path.name not in readers]
+    assert not hidden, hidden  # no .<name>.pkl.lock, .tmp, nor <sweep dir>/.progress/
+    assert all(
+        path.stat().st_mode & 0o777 == 0o666 & ~_umask() for path in result_files(full_sweep)
+    )
+
+
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 def test_each_result_equals_calling_scipy_directly(full_sweep):

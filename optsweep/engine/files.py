@@ -18,14 +18,13 @@ STALE_SUFFIX = ".stale"
 log = logging.getLogger(__name__)
 
 
-def write_atomically(path: Path, data: bytes, exclusive: bool = False) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new, never half.
 
-    ``exclusive``: the caller holds ``job_lock(path)``, so the temporary file can have a fixed
-    name (``.<name>.tmp``): a killed writer's leftover is simply overwritten next time. Else
-    the temporary file is ``.<name>.<pid>@<host>~<random>.tmp``, and a later write of ``path``
+    The temporary file is ``.<name>.<pid>@<host>~<random>.tmp``, and a later write of ``path``
     on the same host removes those of this host's writers that are no longer running (killed
-    between writing and renaming), so none is left for good.
+    between writing and renaming), so none is left for good. (A job's result is written
+    through its lock file instead: ``HeldLock.commit``.)
 
     The new file has the mode of the file it replaces, else the one the umask gives (0644
     under the usual 022), as ``open`` would create it. The bytes go to a temporary file in
@@ -36,37 +35,35 @@ def write_atomically(path: Path, data: bytes, exclusive: bool = False) -> None:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     with _exit_guard:  # ``exit_now`` waits until the temporary file is renamed or removed
-        _write_through_temporary(path, data, exclusive)
-    if not exclusive:
-        _remove_dead_writers_leftovers(path)
+        _write_through_temporary(path, data)
+    _remove_dead_writers_leftovers(path)
 
 
-def _write_through_temporary(path: Path, data: bytes, exclusive: bool) -> None:
+def _write_through_temporary(path: Path, data: bytes) -> None:
     """``write_atomically``'s temporary file: created, written, synced, renamed to ``path``,
     and removed if anything fails on the way."""
-    if exclusive:  # created anew, so the kernel applies the umask as ``open`` would
-        temporary = str(path.parent / f".{path.name}.tmp")
-        Path(temporary).unlink(missing_ok=True)  # a killed writer's leftover
-        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        mode = _existing_mode(path)
-    else:
-        handle, temporary = tempfile.mkstemp(
-            dir=path.parent,
-            prefix=f".{path.name}.{os.getpid()}@{socket.gethostname()}~",
-            suffix=".tmp",
-        )
-        mode = _mode_for(path)  # mkstemp creates 0600
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent,
+        prefix=f".{path.name}.{os.getpid()}@{socket.gethostname()}~",
+        suffix=".tmp",
+    )
     try:
-        if mode is not None:
-            os.fchmod(handle, mode)
+        os.fchmod(handle, _mode_for(path))  # mkstemp creates 0600
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
-            os.fsync(file.fileno())
+            sync_data(file.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def sync_data(handle: int) -> None:
+    """Put a file's bytes and size on disk before it is renamed into place: ``fdatasync``
+    where the system has it (what a rename needs, without the timestamps ``fsync`` also
+    writes), else ``fsync``."""
+    getattr(os, "fdatasync", os.fsync)(handle)
 
 
 def _existing_mode(path: Path) -> int | None:
@@ -150,23 +147,56 @@ def move_aside(path: Path) -> Path | None:
     return stale
 
 
+class HeldLock:
+    """The lock ``job_lock`` holds on a job, through which the job's result is written."""
+
+    def __init__(self, path: Path, lock_path: Path, lock: IO[bytes]):
+        self.path, self.lock_path, self._lock = path, lock_path, lock
+        self.committed = False
+
+    def commit(self, data: bytes) -> None:
+        """Write ``data`` as the job's result, atomically: into the lock file, synced, then
+        renamed over ``path`` (readers see the old result or the new, never half; a crash
+        leaves at most the lock file, which the next holder takes over). One file made and
+        renamed, where a separate temporary file would cost a second file created per job.
+        The result has the mode of the file it replaces, else the one the umask gave the lock
+        file (``open``'s). The lock stays held until ``job_lock`` ends; the lock file is gone,
+        so a waiter takes a new one and finds this result."""
+        assert not self.committed, "a job's result is written once"
+        with _exit_guard:  # ``exit_now`` waits until the file is renamed
+            handle = self._lock.fileno()
+            mode = _existing_mode(self.path)
+            if mode is not None:
+                os.fchmod(handle, mode)
+            self._lock.seek(0)
+            self._lock.truncate()
+            self._lock.write(data)
+            self._lock.flush()
+            sync_data(handle)
+            os.replace(self.lock_path, self.path)
+            self.committed = True
+            _held.discard(self.lock_path)
+
+
 @contextmanager
-def job_lock(path: Path, what: str = "this job") -> Iterator[None]:
+def job_lock(path: Path, what: str = "this job") -> Iterator[HeldLock]:
     """Hold an exclusive lock on the job whose result is ``path`` (waits for a holder;
     ``what`` it holds, in the message a waiter gives: a search's lock says "this search").
 
     Two sweeps running the same job one after the other see each other's result; the lock is
     released by the kernel if the process dies, so a killed sweep never blocks the next. The
     holder writes which process it is into the lock file (``.<name>.lock``), and a sweep that
-    must wait says so. The holder removes the file before it releases the lock, so none is left
-    beside the results; a waiter that then gets the lock of a removed file tries again.
+    must wait says so. The holder either writes the result through the lock file
+    (``HeldLock.commit``, which renames it to ``path``) or removes the file, before it releases
+    the lock, so none is left beside the results; a waiter that then gets the lock of a file
+    no longer at its place tries again.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = path.parent / f".{path.name}.lock"
     said = False
     while True:
         with _exit_guard:  # the file is created, locked and registered with no exit between
-            lock = open(lock_path, "a+")
+            lock = open(lock_path, "a+b")
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 waited = False
@@ -178,7 +208,9 @@ def job_lock(path: Path, what: str = "this job") -> Iterator[None]:
         if waited:
             if not said:
                 lock.seek(0)
-                holder = lock.read().strip() or "another process"
+                holder = lock.read().decode(errors="replace").strip()
+                if not holder.startswith("process "):  # empty, or a result being committed
+                    holder = "another process"
                 log.warning("waiting for %s: %s is running %s", path, holder, what)
                 said = True
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -187,21 +219,23 @@ def job_lock(path: Path, what: str = "this job") -> Iterator[None]:
                     _held.add(lock_path)
                     break
         lock.close()  # the holder removed it while this process waited: lock the new one
+    held = HeldLock(path, lock_path, lock)
     try:
         lock.seek(0)
         lock.truncate()
-        lock.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+        lock.write(f"process {os.getpid()} on {socket.gethostname()}\n".encode())
         lock.flush()
-        yield
+        yield held
     finally:
         with _exit_guard:
-            lock_path.unlink(missing_ok=True)
-            _held.discard(lock_path)
+            if not held.committed:
+                lock_path.unlink(missing_ok=True)
+                _held.discard(lock_path)
         fcntl.flock(lock, fcntl.LOCK_UN)
         lock.close()
 
 
-# The lock files this process holds (``job_lock``), for ``remove_held_locks``.
+# The lock files this process holds (``job_lock``), for ``exit_now``.
 _held: set[Path] = set()
 # Held while this process has a file on disk that it has not registered or not finished
 # (a lock file being taken or given back, a temporary file being written and renamed), so

@@ -60,7 +60,7 @@ def run_job(task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None
             if hydra_cfg.mode == RunMode.RUN:  # one job, this process's own: refuse it
                 raise refusal(error, hydra_cfg) from error
             raise  # a sweep's job: the sweep reports it
-    with job_lock(plan.path):
+    with job_lock(plan.path) as lock:
         if not plan.overwrite:
             stored = store.current(plan.path, plan.config)
             if stored is not None:
@@ -96,7 +96,7 @@ def run_job(task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None
             # The result's table columns, so that any reader has them without the experiment.
             "scalars": experiment.scalars_of(result),
         }
-        store.save(plan.path, record, locked=True)
+        store.save(plan.path, record, lock=lock)
     log.info("%s -> %s", experiment.describe(plan.config, result), plan.path)
     return value(result)
 

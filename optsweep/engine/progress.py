@@ -1,8 +1,10 @@
 """Progress of a sweep on the terminal, whatever the launcher.
 
-Each job, wherever it runs (in-process, a joblib worker, a SLURM node), marks its end with a
-file in ``<sweep dir>/.progress/`` (the Hydra callback ``JobEndMarker``, which the engine's
-config optsweep/conf/optsweep_engine.yaml lists). The sweeping process watches that directory
+Each job, wherever it runs (a joblib worker, a SLURM node), marks its end with a file in
+``<sweep dir>/.progress/`` (the Hydra callback ``JobEndMarker``, which the engine's config
+optsweep/conf/optsweep_engine.yaml lists); a job run by the sweeping process itself marks it
+in that process's memory (a file per job cost a file created per job). The sweeping process
+watches that directory
 and, if its stderr is a terminal, prints a line every few seconds: jobs done of total, failures
 so far, elapsed time and an estimate of the time left. When output is not a terminal it stays
 quiet: the sweep's final summary line says what happened.
@@ -24,11 +26,23 @@ INTERVAL_VARIABLE = "OPTSWEEP_PROGRESS_INTERVAL"
 _INTERVAL = 2.0
 
 
+# The marker directories a ``ProgressReport`` of this process watches, with the ends of the
+# jobs this process ran into them ({directory: {marker file name}}), and that process's id
+# (a forked child inherits the dict, but not the report: it marks with files).
+_watched: dict[Path, set[str]] = {}
+_watching_pid = os.getpid()
+
+
 def mark_job_end(sweep_dir, number: int, status: JobStatus) -> None:
-    """Record that job ``number`` of the sweep in ``sweep_dir`` ended with ``status``."""
-    directory = Path(sweep_dir) / MARKERS
-    directory.mkdir(parents=True, exist_ok=True)
+    """Record that job ``number`` of the sweep in ``sweep_dir`` ended with ``status``: in
+    memory if a progress report of this process watches that sweep, else with a file."""
+    directory = Path(sweep_dir).absolute() / MARKERS
     outcome = "ok" if status is JobStatus.COMPLETED else "failed"
+    marks = _watched.get(directory) if os.getpid() == _watching_pid else None
+    if marks is not None:
+        marks.add(f"{number}.{outcome}")
+        return
+    directory.mkdir(parents=True, exist_ok=True)
     (directory / f"{number}.{outcome}").touch()
 
 
@@ -80,7 +94,13 @@ class ProgressReport:
         self._before: set[Path] = set()
 
     def _markers(self) -> set[Path]:
-        return {marker for directory in self.directories for marker in directory.glob("*.*")}
+        """The markers of the watched directories: their files, and the ends marked in
+        memory by the jobs this process ran."""
+        on_disk = {marker for directory in self.directories for marker in directory.glob("*.*")}
+        in_memory = {
+            directory / name for directory in self.directories for name in self._marks[directory]
+        }
+        return on_disk | in_memory
 
     def counts(self) -> tuple[int, int]:
         """(jobs ended since the report opened, how many of them failed)."""
@@ -99,6 +119,13 @@ class ProgressReport:
                 )
 
     def __enter__(self):
+        global _watching_pid
+        if os.getpid() != _watching_pid:  # a forked child's own report
+            _watched.clear()
+            _watching_pid = os.getpid()
+        self._marks = {
+            directory: _watched.setdefault(directory, set()) for directory in self.directories
+        }
         self._start = time.monotonic()
         self._before = self._markers()  # markers of earlier runs into the same directories
         if self.enabled:
@@ -109,3 +136,5 @@ class ProgressReport:
         self._stop.set()
         if self.enabled:
             self._thread.join()
+        for directory in self.directories:
+            _watched.pop(directory, None)

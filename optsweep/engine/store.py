@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from optsweep.engine.errors import InvalidJobConfig
-from optsweep.engine.files import write_atomically
+from optsweep.engine.files import HeldLock, write_atomically
 from optsweep.engine.keys import result_groups
 from optsweep.engine.provenance import code_version
 
@@ -582,13 +582,17 @@ class ResultStore(ResultReader):
         named = canonical_overrides(overrides, config)
         return default_result_path(output["dir"], named, result_groups(self.experiment))
 
-    def save(self, path: Path, record: dict, locked: bool = False) -> None:
-        """Write ``record`` to ``path`` atomically; ``locked``: the caller holds
-        ``files.job_lock(path)``."""
+    def save(self, path: Path, record: dict, lock: HeldLock | None = None) -> None:
+        """Write ``record`` to ``path`` atomically; ``lock``: the caller's
+        ``files.job_lock(path)``, through which it is written."""
         label = fingerprint(record["config"], record["meta"].get("code"))
         data = encode(record, label)
         self._refuse_unreadable(data, path)
-        write_atomically(path, data, exclusive=locked)
+        if lock is None:
+            write_atomically(path, data)
+        else:
+            assert lock.path == path, (lock.path, path)
+            lock.commit(data)
 
     def _refuse_unreadable(self, data: bytes, path: Path) -> None:
         """Raise ``UnreadableResult`` unless this store reads ``data`` back (every value a job

@@ -201,7 +201,8 @@ def test_killed_sweep_resumes_running_only_the_missing_jobs(project, tmp_path):
     assert f"16 jobs: {len(finished)} skipped (up to date), {ran} ran, 0 failed" in output
     after = mtimes(tmp_path / "results")
     assert len(after) == 16 and all(after[path] == finished[path] for path in finished)
-    assert not list((tmp_path / "results").rglob("*.tmp")), "leftovers of the killed writer"
+    leftovers = [*(tmp_path / "results").rglob("*.tmp"), *(tmp_path / "results").rglob(".*.lock")]
+    assert not leftovers, "leftovers of the killed writer (the rerun takes over its lock file)"
 
 
 def test_launcher_local_runs_the_jobs_in_worker_processes(project, tmp_path):

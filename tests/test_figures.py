@@ -444,3 +444,20 @@ def test_make_figures_spec_paths_relative_to_the_project(one_seed, tmp_path):
         "landscape.pdf",
         "landscape.png",
     ]
+
+
+def test_a_spec_file_that_is_not_yaml_is_named_with_its_line(one_seed, tmp_path):
+    """A duplicate key or an unclosed bracket in a spec says the file, the line and what YAML
+    found, as a config file's does; it said "while constructing a mapping" alone."""
+    (tmp_path / "twice.yaml").write_text("kind: figure\nx: budget\nx: seed\ny: f\n")
+    (tmp_path / "open.yaml").write_text("kind: figure\nx_values: [10, 20\ny: f\n")
+    out = tmp_path / "out"
+    for spec, expected in (
+        ("twice.yaml", "twice.yaml:3:1: YAML syntax error: found duplicate key x"),
+        ("open.yaml", "open.yaml:3:2: YAML syntax error: did not find expected ',' or ']'"),
+    ):
+        completed = optsweep(one_seed, out, "--spec", str(tmp_path / spec))
+        assert completed.returncode == 2, completed.stderr
+        assert f"optsweep: bad spec: {tmp_path / expected}" in completed.stderr
+        assert "Traceback" not in completed.stderr
+    assert not out.exists()

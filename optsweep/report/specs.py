@@ -19,8 +19,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from optsweep.engine.config_errors import syntax_error
 from optsweep.engine.paths import project_root
 
 KINDS = ("figure", "table", "script")
@@ -115,6 +117,8 @@ def _read(path: Path, seen: tuple[Path, ...] = ()) -> DictConfig:
         loaded = OmegaConf.load(path)
     except FileNotFoundError:
         raise SpecError(f"no spec file {path}") from None
+    except yaml.MarkedYAMLError as error:  # its first line is "while constructing a mapping"
+        raise SpecError(str(syntax_error(path, error))) from None
     if not isinstance(loaded, DictConfig):
         raise SpecError(f"{path}: a spec is a mapping of keys")
     if isinstance(loaded.get("script"), str):  # relative to the file that names it

@@ -208,7 +208,8 @@ def job_lock(path: Path, what: str = "this job") -> Iterator[HeldLock]:
         if waited:
             if not said:
                 lock.seek(0)
-                holder = lock.read().decode(errors="replace").strip()
+                # The holder's line, or the start of a result it is committing: a line's worth.
+                holder = lock.read(200).decode(errors="replace").strip()
                 if not holder.startswith("process "):  # empty, or a result being committed
                     holder = "another process"
                 log.warning("waiting for %s: %s is running %s", path, holder, what)

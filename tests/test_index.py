@@ -71,6 +71,35 @@ def test_a_file_changed_in_the_same_instant_is_not_missed(results):
     assert raised.value.path == victim
 
 
+def test_the_table_forgets_what_a_removed_or_rewritten_file_made_of_its_columns(results):
+    """A result without a key (a plain run's ``seed``) makes that integer column floats, and
+    one with a key no other has adds a column. Once that file is removed, or rewritten
+    without them, the table is what a fresh read of the files gives (integers, no such
+    column), not what the index held before."""
+    store = ResultStore(ROSENBROCK)
+    record = store.load(result_files(results)[0])
+    odd = {**record, "config": {**record["config"], "extra": 3}}
+    del odd["config"]["seed"]
+    past = time.time_ns() - 10 * 10**9  # settled: the index keeps their rows as they are
+
+    def settle():
+        for path in result_files(results):
+            os.utime(path, ns=(past, past))
+
+    for change in ("removed", "rewritten"):
+        store.save(results / "odd.pkl", odd)
+        settle()
+        shaped = assert_index_is_the_files(results)
+        assert shaped["seed"].dtype.kind == "f" and "extra" in shaped
+        if change == "removed":
+            (results / "odd.pkl").unlink()
+        else:
+            store.save(results / "odd.pkl", record)
+        table = assert_index_is_the_files(results)
+        assert table["seed"].dtype.kind == "i" and "extra" not in table, change
+        (results / "odd.pkl").unlink(missing_ok=True)
+
+
 def test_results_of_the_earlier_format_are_indexed(results):
     victim = result_files(results)[0]
     record = ResultStore(ROSENBROCK).load(victim)  # the real types, pickled again

@@ -192,6 +192,28 @@ def _decode(path: Path) -> tuple[pd.DataFrame, dict]:
     return frame[meta["columns"]], meta
 
 
+def _leaving_shaped(cached: pd.DataFrame, keep: set[str]) -> bool:
+    """Whether the rows of ``cached`` that leave the table (their files removed or changed)
+    may have shaped the columns of those that stay, so that the staying rows alone would not
+    give the table a fresh read of their files gives: a column only the leaving rows filled
+    (a fresh read has no such column), or a float column whose staying values are all whole
+    numbers where a leaving row had a gap or a fraction (integers in the files, made floats
+    by the leaving rows). Then the table is read afresh from the files; else the staying rows
+    are kept as they are, and the table stays independent of the files it held before."""
+    staying = cached["path"].isin(keep)
+    for name in cached.columns:
+        column = cached[name]
+        kept, leaving = column[staying], column[~staying]
+        if kept.isna().all():
+            return True
+        if column.dtype.kind == "f":
+            present = kept.dropna()
+            whole = bool((present == present.round()).all())
+            if whole and bool((leaving.isna() | (leaving != leaving.round())).any()):
+                return True
+    return False
+
+
 class ResultIndex:
     """The table of a results directory (see the module docstring). ``rows`` builds the
     table's rows from ``[(path, record), ...]`` (one row each, in that order); ``name``
@@ -253,6 +275,8 @@ class ResultIndex:
                 load.append((Path(path), key))
         if not load and len(keep) == len(known) and cached is not None and not meta["refused"]:
             return cached, meta  # nothing new, changed or removed
+        if cached is not None and len(keep) < len(known) and _leaving_shaped(cached, keep):
+            keep, load = set(), [(Path(path), key) for path, key in files.items()]
         loaded: list[tuple[Path, dict]] = []
         keys: list[tuple[int, int, int]] = []
         refused = []

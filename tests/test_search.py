@@ -488,3 +488,34 @@ def test_another_definition_in_a_searchs_directory_sets_the_first_aside(
     assert "restored from" in again.output and again.output.count("\t#") == 0
     assert {p.name: p.read_bytes() for p in directory.iterdir() if p.name in first} == first
     assert not aside.exists() and len(list((directory / "previous").iterdir())) == 1
+
+
+def test_tuned_settings_file_sets_what_the_search_fixed_besides_its_setting(tmp_path):
+    """A task key the search file sets (x0_random.dim: 3) or its command line gives
+    (method.options.maxCGit=3) is in the tuned settings file, and named in its header: without
+    them the file would not reproduce the best value."""
+    tree = tmp_path / "experiment"
+    shutil.copytree(ROOT / "experiment", tree)
+    search = tree / "search" / "tnc.yaml"
+    search.write_text(
+        search.read_text().replace("maxfun: 100\n", "maxfun: 100\nx0_random:\n  dim: 3\n")
+    )
+    run_task(
+        "-cp", str(tree), "search=tnc", *SMALL, "method.options.maxCGit=3", "-m", workdir=tmp_path
+    )
+    results = tmp_path / "results"
+    tuned_file = results / "search=tnc" / "tnc-tuned.yaml"
+    tuned = yaml.safe_load(tuned_file.read_text())
+    assert tuned["x0_random"] == {"dim": 3} and tuned["method"]["options"]["maxCGit"] == 3
+    assert set(tuned["method"]["options"]) == {"maxCGit", "eta", "stepmx"}
+    assert (
+        "# It also sets what the search fixed besides settings tnc: method.options.maxCGit=3, "
+        "x0_random.dim=3.\n" in tuned_file.read_text()
+    )
+    best = progress(results / "search=tnc")["best_evaluated"]
+    shutil.copy(tuned_file, tree / "settings")
+    run_task("-cp", str(tree), "settings=tnc-tuned", "maxfun=100", "-m", workdir=tmp_path)
+    (path,) = [p for p in result_files(results) if "search=tnc" not in str(p)]
+    record = load_result(path)
+    assert record["config"]["x0_random"]["dim"] == 3
+    assert record["result"].fun == best["value"]

@@ -40,7 +40,7 @@ from optsweep.engine.files import job_lock
 from optsweep.engine.limits import deferred_stops
 from optsweep.engine.progress import ProgressReport
 from optsweep.engine.search.config_checks import absent_keys, unread_keys
-from optsweep.engine.search.context import runs_on
+from optsweep.engine.search.context import fixed_keys, runs_on
 from optsweep.engine.search.errors import SearchRefused
 from optsweep.engine.search.evaluations import evaluation_of
 from optsweep.engine.search.launching import Evaluations, evaluations_for
@@ -282,6 +282,7 @@ class OptunaSearch(Sweeper):
             objective=self.objective,
             search_name=self.search_name,
             tunes_settings=self.tunes_settings,
+            fixed=fixed_keys(self.config, self.search_name, self.store, best.params),
         )
         log.info("Best parameters: %s", " ".join(f"{k}={v}" for k, v in best.params.items()))
 

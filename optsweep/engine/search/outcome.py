@@ -116,6 +116,7 @@ def report_best(
     objective: str,
     search_name: str | None,
     tunes_settings: str | None,
+    fixed: dict | None = None,
 ) -> None:
     """``optimization_results.yaml`` in the sweep dir (``optimizer``: nevergrad, optuna), the
     tuned settings file in the search's directory if it tunes a setting, and the best line."""
@@ -136,7 +137,13 @@ def report_best(
         write_atomically(
             tuned,
             tuned_settings(
-                search_name, tunes_settings, best, state.definition, objective, state.versions
+                search_name,
+                tunes_settings,
+                best,
+                state.definition,
+                objective,
+                state.versions,
+                fixed,
             ).encode(),
         )
         log.info("Tuned settings: %s (copy to experiment/settings/ to compare)", tuned)

@@ -303,14 +303,16 @@ def tuned_settings(
     definition: dict,
     objective: str = "value",
     versions: dict | None = None,
+    fixed: dict | None = None,
 ) -> str:
     """A settings file (experiment/settings/) that applies ``settings`` plus the best point
     (the search-space keys only). Values keep full precision, so with the search's variables
     (``maxfun``: the header lists them) the file reproduces the best value; the header names
     the ``objective``, whether the search maximized it, and the optimizer's library and
-    version (``versions``: ``SearchState.versions``)."""
+    version (``versions``: ``SearchState.versions``). ``fixed``: the task keys the search
+    fixed besides its setting (``context.fixed_keys``), set in the file too, and named."""
     tuned: dict = {}
-    for key, value in sorted(best.params.items()):
+    for key, value in [*sorted((fixed or {}).items()), *sorted(best.params.items())]:
         node = tuned
         *parents, leaf = key.split(".")
         for parent in parents:
@@ -329,5 +331,10 @@ def tuned_settings(
         f"{library}, seed {seed_said(definition['seed'])}{variables}; code {definition['code']}).\n"
         f"# Copy it to experiment/settings/ to compare it: settings={search}-tuned.\n"
     )
+    if fixed:
+        header += (
+            f"# It also sets what the search fixed besides settings {settings}: "
+            f"{', '.join(f'{k}={v!r}' for k, v in sorted(fixed.items()))}.\n"
+        )
     body = yaml.safe_dump({"defaults": [settings], **tuned}, sort_keys=False)
     return header + body

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -10,6 +11,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# A test run started in the background by a script (``cmd &``, nohup) inherits Ctrl-C ignored,
+# and so would every sweep it starts, which keeps ignoring it as a sweep started so must
+# (test_a_sweep_started_with_ctrl_c_ignored_keeps_ignoring_it): the tests that press Ctrl-C
+# would find it ignored. Their sweeps get it as from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 QUADRATIC = ROOT / "tests" / "quadratic"

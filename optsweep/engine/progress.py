@@ -95,10 +95,13 @@ class ProgressReport:
 
     def _markers(self) -> set[Path]:
         """The markers of the watched directories: their files, and the ends marked in
-        memory by the jobs this process ran."""
+        memory by the jobs this process ran (a copy of each set, taken in one step: the
+        reporting thread reads them while the sweep's thread adds to them)."""
         on_disk = {marker for directory in self.directories for marker in directory.glob("*.*")}
         in_memory = {
-            directory / name for directory in self.directories for name in self._marks[directory]
+            directory / name
+            for directory in self.directories
+            for name in self._marks[directory].copy()
         }
         return on_disk | in_memory
 

@@ -1,7 +1,7 @@
 """What a search's evaluations run on besides its optimizer and space: recorded in its
 definition, so that a search rerun on another config or code starts afresh."""
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import yaml
@@ -11,6 +11,7 @@ from optsweep.engine.group_choices import config_file
 from optsweep.engine.keys import task_keys
 from optsweep.engine.search.state import search_id
 from optsweep.engine.store import ResultStore
+from optsweep.engine.trackers import flatten
 
 
 def runs_on(config: DictConfig, store: ResultStore | None) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def fixed_keys(
         content = yaml.safe_load(file.read_text())
         if isinstance(content, dict):
             given = {k: v for k, v in content.items() if k not in ("defaults", "hydra")}
-            dotted += _leaves(given)
+            dotted += flatten(given).keys()
     for override in config.hydra.overrides.task:
         key, equals, _ = override.partition("=")
         if equals and not key.startswith("~"):
@@ -73,12 +74,3 @@ def fixed_keys(
         if value is not None and not isinstance(value, DictConfig):
             fixed[key] = value
     return fixed
-
-
-def _leaves(mapping: dict, prefix: str = "") -> Iterator[str]:
-    """The dotted keys of the values of a nested ``mapping`` that are not mappings."""
-    for key, value in mapping.items():
-        if isinstance(value, dict):
-            yield from _leaves(value, f"{prefix}{key}.")
-        else:
-            yield f"{prefix}{key}"

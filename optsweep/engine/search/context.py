@@ -6,6 +6,7 @@ from typing import Any
 
 import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from optsweep.engine.group_choices import config_file
 from optsweep.engine.keys import task_keys
@@ -67,7 +68,7 @@ def fixed_keys(
             continue
         try:
             value = OmegaConf.select(config, key, default=None)
-        except Exception:  # an interpolation only a job resolves: the job's own keys say it
+        except OmegaConfBaseException:  # an interpolation only a job resolves (${hydra:job.num})
             continue
         if isinstance(value, ListConfig):
             value = OmegaConf.to_container(value, resolve=True)

@@ -308,6 +308,7 @@ def test_a_non_finite_value_is_a_failed_trial(tmp_path):
         "steps=2000",
         "rate=choice(0.1,3.0)",
         "hydra.sweeper.n_trials=6",
+        "hydra.sweeper.sampler.seed=0",  # its sampler group's default seed is null: random
         "hydra.sweeper.max_failure_rate=1.0",
         "-m",
         workdir=tmp_path,

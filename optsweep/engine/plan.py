@@ -84,9 +84,10 @@ def config_files() -> str:
     return ", ".join(files + ["command-line overrides"])
 
 
-def _resolved(job: JobConfig, families: FamilyResolver, store: ResultStore) -> dict:
+def resolved_by_family(job: JobConfig, families: FamilyResolver, store: ResultStore) -> dict:
     """The job's resolved config, by family where one is known (``optsweep.engine.resolve``),
-    with the same outcome as ``check_composition``."""
+    with the same outcome as ``check_composition`` (the family's first job is checked in
+    full; the others differ from it only in the values of the same keys)."""
     assert job.task is not None, "checks need the job's values"
     family = families.known(job.family)
     if family is None:
@@ -116,7 +117,9 @@ def check_sweep(jobs: Iterable[JobConfig], store: ResultStore) -> list[JobPlan]:
     for job in jobs:
         label = " ".join(job.overrides) or "(no overrides)"
         try:
-            plan = plan_from_resolved(_resolved(job, families, store), job.overrides, store)
+            plan = plan_from_resolved(
+                resolved_by_family(job, families, store), job.overrides, store
+            )
         except INVALID as error:
             job.describe()
             problems[f"{error}\n    (from {config_files()})"].append(label)

@@ -32,8 +32,9 @@ from optsweep.engine import internals
 from optsweep.engine.chunks import Job
 from optsweep.engine.compose import FastComposer
 from optsweep.engine.experiment import ExperimentTask, experiment_of
-from optsweep.engine.plan import INVALID, JobPlan, plan_job
+from optsweep.engine.plan import INVALID, JobPlan, plan_from_resolved, resolved_by_family
 from optsweep.engine.progress import mark_job_end
+from optsweep.engine.resolve import FamilyResolver
 from optsweep.engine.runner import InProcessRun
 from optsweep.engine.search.errors import SearchRefused
 from optsweep.engine.store import ResultStore
@@ -124,6 +125,9 @@ class CheckedEvaluations:
         self.hydra_context, self.config = hydra_context, config
         self.store = ResultStore(task.experiment)
         self.sweep_dir = str(config.hydra.sweep.dir)
+        # The evaluations of a search set the same keys (its dimensions) to plain values: one
+        # family, checked in full once, then resolved from what they share, as a sweep's jobs.
+        self.families = FamilyResolver()
 
     def evaluate(self, batch: Sequence[tuple[str, ...]], first: int) -> list[Evaluated]:
         """Check every evaluation of the batch (a bad override raises Hydra's error before
@@ -143,7 +147,8 @@ class CheckedEvaluations:
                 )
             assert job.task is not None
             try:
-                plans[tuple(overrides)] = plan_job(job.task, overrides, self.store)
+                resolved = resolved_by_family(job, self.families, self.store)
+                plans[tuple(overrides)] = plan_from_resolved(resolved, overrides, self.store)
             except INVALID as error:
                 refused[number] = _refused(overrides, error, job.hydra.job.name)
                 mark_job_end(self.sweep_dir, number, refused[number].status)

@@ -107,6 +107,7 @@ class OptunaSearch(Sweeper):
         self.job_idx = 0
         self.task_function: TaskFunction | None = None
         self.evaluations: Evaluations | None = None
+        self.next_number = 0
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -257,6 +258,7 @@ class OptunaSearch(Sweeper):
             raise_if_too_many_failed(state, d.n_trials, d.max_failure_rate, resumed=True)
             state.save(self.maximize, study=study_info)
             self.job_idx = len(state.evaluations)
+            self.next_number = len(trials)  # the study's next trial: this process its only writer
             assert self.hydra_context is not None and self.task_function is not None
             self.evaluations = evaluations_for(
                 self, self.launcher, self.hydra_context, self.task_function, self.config, d.batch
@@ -344,10 +346,12 @@ class OptunaSearch(Sweeper):
         )
 
     def _asked(self, study: Any, space: dict) -> Any:
-        """A new trial, drawn by the sampler made for its number."""
-        number = len(study.get_trials(deepcopy=False))  # the next trial's, with no other writer
-        study.sampler = self.definition.sampler_for(number)
-        return study.ask(fixed_distributions=space)
+        """A new trial, drawn by the sampler made for its number (counted here, where a read
+        of every trial would cost ~10 ms: the search's lock keeps other writers out)."""
+        study.sampler = self.definition.sampler_for(self.next_number)
+        trial = study.ask(fixed_distributions=space)
+        self.next_number = trial.number + 1
+        return trial
 
     def _reopened(self, study: Any, frozen: Any, space: dict) -> Any:
         """A trial a stopped run left RUNNING, to be evaluated now with the parameters it
@@ -378,18 +382,21 @@ class OptunaSearch(Sweeper):
         evaluated = self.evaluations.evaluate(overrides, self.job_idx)
         self.job_idx += len(evaluated)
         with deferred_stops():  # told and saved whole: the files say what the study holds
-            self._tell(study, batch, space, evaluated)
-            state.evaluations = evaluations_of(study.get_trials(deepcopy=False), space)
+            told = self._tell(study, batch, space, evaluated)
+            # What ``evaluations_of`` would read back from the study, without reading it all.
+            state.evaluations = sorted(state.evaluations + told, key=lambda e: e.number)
             final = len(state.evaluations) >= self.definition.n_trials
             state.save(self.maximize, study=study_info, final=final)
 
-    def _tell(self, study: Any, batch: list, space: dict, evaluated: list) -> None:
-        """Tell each trial of the batch its value or its failure."""
+    def _tell(self, study: Any, batch: list, space: dict, evaluated: list) -> list[Evaluation]:
+        """Tell each trial of the batch its value or its failure; their evaluations."""
         from optuna.trial import TrialState
 
+        told = []
         for trial, (ret, path) in zip(batch, evaluated, strict=True):
             params = {k: trial.params[k] for k in space}
             evaluation = evaluation_of(trial.number, params, ret, path)
+            told.append(evaluation)
             if evaluation.path is not None:
                 trial.set_user_attr(PATH, evaluation.path)
             study.sampler = self.definition.sampler_for(trial.number)
@@ -397,10 +404,10 @@ class OptunaSearch(Sweeper):
             if evaluation.ok and value is not None and math.isfinite(value):
                 study.tell(trial, value)
                 continue
-            trial.set_user_attr(
-                ERROR, evaluation.error or f"the task returned {value!r}: not a finite value"
-            )
+            assert evaluation.error is not None  # a value that is not finite is an error
+            trial.set_user_attr(ERROR, evaluation.error)
             study.tell(trial, state=TrialState.FAIL)
+        return told
 
 
 def _as_override(value: Any) -> str:

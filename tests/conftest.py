@@ -38,6 +38,36 @@ def task_command(
     ]
 
 
+def start_task(
+    *arguments: str, workdir: Path, extra_environment: dict | None = None
+) -> subprocess.Popen:
+    """``python task.py ARGUMENTS`` started in ``workdir`` in its own session (a signal to
+    its process group reaches its workers), stdout and stderr piped as text."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HYDRA_")}
+    environment.update(extra_environment or {})
+    return subprocess.Popen(
+        task_command(*arguments, workdir=workdir),
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+        start_new_session=True,
+    )
+
+
+def stop_task(process: subprocess.Popen, stop: int) -> str:
+    """Stop the started task as a user does: SIGINT to its process group (Ctrl-C), another
+    signal to the task alone (a scheduler's SIGTERM). Its stderr, once it exited 128+signal."""
+    if stop == signal.SIGINT:
+        os.killpg(process.pid, stop)
+    else:
+        process.send_signal(stop)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + stop, stderr
+    return stderr
+
+
 def run_task(
     *arguments: str,
     workdir: Path,

@@ -13,7 +13,7 @@ import time
 import pytest
 import yaml
 
-from conftest import run_task, slurm_tasks_end, task_command
+from conftest import run_task, slurm_tasks_end, start_task, stop_task
 from optsweep.report.table import load_result, result_files
 
 SMALL = {
@@ -108,17 +108,7 @@ def _arrays(workdir) -> set[str]:
 
 
 def _start(arguments, workdir, extra_environment=None):
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("HYDRA_")}
-    environment.update(extra_environment or {})
-    return subprocess.Popen(
-        task_command(*arguments, workdir=workdir),
-        cwd=workdir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment,
-        start_new_session=True,
-    )
+    return start_task(*arguments, workdir=workdir, extra_environment=extra_environment)
 
 
 @pytest.mark.parametrize(
@@ -144,12 +134,7 @@ def test_a_stopped_search_keeps_what_finished_and_the_rerun_goes_on(
     process = _start(arguments, tmp_path)
     directory = tmp_path / "results" / f"search={search}"
     _wait_for_evaluations(process, directory, 6)
-    if stop == signal.SIGINT:
-        os.killpg(process.pid, stop)
-    else:
-        process.send_signal(stop)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 128 + stop, stderr
+    stderr = stop_task(process, stop)
     done = evaluations_done(directory)
     assert 4 <= done < 60, "stop the search in the middle"
     name = "SIGINT" if stop == signal.SIGINT else "SIGTERM"

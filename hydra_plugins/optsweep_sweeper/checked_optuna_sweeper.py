@@ -44,6 +44,7 @@ class CheckedOptunaSweeper(Sweeper):
         state_dir: str | None = None,
         search_name: str | None = None,
         tunes_settings: str | None = None,
+        asynchronous: bool = False,
     ):
         """The fields of ``CheckedOptunaSweeperConf``, as Hydra passes them."""
         from optsweep.engine.search.optuna import OptunaSearch
@@ -58,6 +59,7 @@ class CheckedOptunaSweeper(Sweeper):
             n_jobs,
             max_failure_rate,
             custom_search_space,
+            asynchronous,
         )
         self.search = OptunaSearch(
             definition,

@@ -125,7 +125,7 @@ def run_jobs(
     """Run ``jobs`` in this (worker) process by the in-process path, logging to ``log_dir``;
     ``plans``: the checked plans the sweep made (a job without one is checked here)."""
     run = InProcessRun(
-        _composer(context), context.task, context.hydra_context, context.sweep_dir, str(log_dir)
+        composer_of(context), context.task, context.hydra_context, context.sweep_dir, str(log_dir)
     )
     returns = run.run(jobs, plans)
     return ChunkResult(returns, run.log_file)
@@ -145,7 +145,11 @@ def run_evaluation(
     if run is None:
         _SEARCH_RUN.clear()
         run = InProcessRun(
-            _composer(context), context.task, context.hydra_context, context.sweep_dir, str(log_dir)
+            composer_of(context),
+            context.task,
+            context.hydra_context,
+            context.sweep_dir,
+            str(log_dir),
         )
         run.keep_logging = True
         _SEARCH_RUN[key] = run
@@ -153,7 +157,7 @@ def run_evaluation(
     return ret
 
 
-def _composer(context: ChunkContext) -> FastComposer:
+def composer_of(context: ChunkContext) -> FastComposer:
     """This process's composer of the sweep of ``context`` (set up at its first jobs here)."""
     exit_with_parent()  # a worker never outlives its sweep (kill -9 of the sweeping process)
     composer = _COMPOSERS.get(context.token)

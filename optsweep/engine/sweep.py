@@ -797,7 +797,12 @@ class CheckedSweeper(ExperimentSweeper):
             from optsweep.engine.search.pool_workers import warm_up
 
             code = [entry for entry in self.task.experiment.code if not entry.endswith(".py")]
-            warm_up(internals.joblib_options(self.launcher), ["optsweep.engine.chunks", *code])
+            modules = ["optsweep.engine.chunks", *code]
+            if self._asynchronous_optuna():  # its workers open the study
+                from optsweep.engine.search.optuna_storage import STORAGE_MODULES
+
+                modules += STORAGE_MODULES
+            warm_up(internals.joblib_options(self.launcher), modules)
         search = chosen_search(
             self.search,
             name,
@@ -809,6 +814,11 @@ class CheckedSweeper(ExperimentSweeper):
         )
         search.dry_run = self.dry_run
         return search.sweep(arguments)
+
+    def _asynchronous_optuna(self) -> bool:
+        """Whether the search file asks for an asynchronous Optuna search."""
+        optuna = (self.search or {}).get("optuna")
+        return bool(isinstance(optuna, DictConfig) and optuna.get("asynchronous") is True)
 
     def _refuse_unsupported_search_launcher(self, name: str | None) -> None:
         """A search runs its evaluations in this process, on joblib's process pool or on

@@ -48,6 +48,11 @@ class OptunaSearchConf:
     n_trials: int = 20
     # Trials asked per batch, launched together (as nevergrad's num_workers).
     num_workers: int = 1
+    # With launcher=local: each of the pool's workers asks for, evaluates and tells its own
+    # trials through the study's storage, num_workers trials in flight, no batch waiting for
+    # its slowest trial. One worker: the same trials as the batched search; several: which
+    # trials are asked depends on timing (docs/searches.md). Elsewhere: batches, said so.
+    asynchronous: bool = False
     # Largest tolerated share of failed evaluations over the whole search (not per batch).
     max_failure_rate: float = 0.25
     # Where the study lives: null, the SQLite file study.db in the search's directory;
@@ -69,6 +74,9 @@ class CheckedOptunaSweeperConf(OptunaSweeperConf):
     direction: Any = None
     # Largest tolerated share of failed evaluations over the whole search (not per batch).
     max_failure_rate: float = 0.25
+    # With launcher=local: the pool's workers ask and tell their own trials, n_jobs in
+    # flight (as the search file's optuna.asynchronous).
+    asynchronous: bool = False
     # Study name prefix (null: "search"); the study is <prefix>-<definition id>.
     study_name: str | None = None
     # Trace, progress, the study's default storage (study.db); null: <sweep dir>/search.

@@ -23,7 +23,6 @@ override grammar into Optuna distributions it reuses:
 """
 
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +50,13 @@ from optsweep.engine.search.optuna_storage import (
     storage_forms,
     study_name,
 )
+from optsweep.engine.search.optuna_trials import (
+    evaluations_of,
+    reopened,
+    tell,
+    trial_overrides,
+)
+from optsweep.engine.search.optuna_workers import AsynchronousTrials, StudyWork
 from optsweep.engine.search.outcome import (
     best_or_fail,
     print_dry_run,
@@ -64,9 +70,6 @@ from optsweep.engine.store import ResultStore, identifying_overrides
 
 log = logging.getLogger(__name__)
 
-# The user attributes a trial gets here (Optuna's dashboard shows them).
-ERROR, PATH, RESUMED = "error", "path", "resumed"
-RESUMED_NOTE = "left RUNNING by a search that stopped; evaluated by a later run"
 SEARCHABLE = (
     "a search dimension is interval(...), tag(log, interval(...)), int(interval(...)), "
     "choice(...) or range(...); anything else a plain value"
@@ -222,6 +225,8 @@ class OptunaSearch(Sweeper):
             "seed": d.seed,
             "budget": d.n_trials,
             "num_workers": d.batch,
+            # Only when set: the studies of batched searches keep the ids they had before.
+            **({"asynchronous": True} if d.asynchronous else {}),
             "maximize": self.maximize,
             "space": identifying_overrides(lines),
             **runs_on(self.config, self.store),
@@ -243,7 +248,7 @@ class OptunaSearch(Sweeper):
         state.library = "optuna"
         if self.dry_run:
             seed = seed_said(d.seed)
-            what = f"optuna {d.sampler_name}, {d.batch} a batch, seed {seed}, study {name}"
+            what = f"optuna {d.sampler_name}, {self._pace()}, seed {seed}, study {name}"
             print_dry_run(self.search_name, what, state.saved_count(), d.n_trials, directory)
             return
         directory.mkdir(parents=True, exist_ok=True)
@@ -267,9 +272,18 @@ class OptunaSearch(Sweeper):
                 ProgressReport(self.config.hydra.sweep.dir, max(0, d.n_trials - self.job_idx)),
                 stopping_says_so(state, d.n_trials, self.evaluations),
             ):
+                pool = self._asynchronous_pool()
+                if pool is not None:
+                    work = StudyWork(place, name, d, space, tuple(fixed))
+                    pool.compose_template(work.fixed, self.job_idx)
+                    trials = AsynchronousTrials(pool, work, study, state)
+                    numbers = [t.number for t in left_running]
+                    save = lambda: state.save(self.maximize, study=study_info)  # noqa: E731
+                    self.job_idx = trials.run(numbers, self.next_number, self.job_idx, save)
+                    state.save(self.maximize, study=study_info, final=True)
                 while len(state.evaluations) < d.n_trials:
                     size = min(d.batch, d.n_trials - len(state.evaluations))
-                    batch = [self._reopened(study, t, space) for t in left_running[:size]]
+                    batch = [reopened(study, t, space, d) for t in left_running[:size]]
                     left_running = left_running[size:]
                     batch += [self._asked(study, space) for _ in range(size - len(batch))]
                     self._evaluate(study, batch, space, fixed, state, study_info)
@@ -287,6 +301,29 @@ class OptunaSearch(Sweeper):
             fixed=fixed_keys(self.config, self.search_name, self.store, best.params),
         )
         log.info("Best parameters: %s", " ".join(f"{k}={v}" for k, v in best.params.items()))
+
+    def _pace(self) -> str:
+        d = self.definition
+        if d.asynchronous:
+            return f"{d.batch} in flight, asked and told by the workers"
+        return f"{d.batch} a batch"
+
+    def _asynchronous_pool(self) -> Any:
+        """The pool whose workers ask and tell the trials (``asynchronous``, on joblib's
+        pool), else None; asked for elsewhere, the search says it runs in batches."""
+        from optsweep.engine.search.pool_workers import OnPoolWorkers
+
+        if not self.definition.asynchronous:
+            return None
+        if isinstance(self.evaluations, OnPoolWorkers):
+            return self.evaluations
+        log.info(
+            "%s: the workers ask and tell their own trials on launcher=local (joblib's "
+            "pool) only; here the search asks %d trials at a time",
+            self.definition.key("asynchronous"),
+            self.definition.batch,
+        )
+        return None
 
     def _study(self, place: StudyPlace, name: str, definition: dict) -> Any:
         """The study ``name`` in its storage, created if new; its definition recorded in its
@@ -320,12 +357,12 @@ class OptunaSearch(Sweeper):
         where = f"study {name} in {place.url}"
         if not state.evaluations and not running:
             log.info(
-                "Search optuna %s %s %s, %d trials, %d a batch, seed %s: %s (%s)",
+                "Search optuna %s %s %s, %d trials, %s, seed %s: %s (%s)",
                 d.sampler_name,
                 "maximizing" if self.maximize else "minimizing",
                 self.objective,
                 d.n_trials,
-                d.batch,
+                self._pace(),
                 seed_said(d.seed),
                 directory,
                 where,
@@ -353,16 +390,6 @@ class OptunaSearch(Sweeper):
         self.next_number = trial.number + 1
         return trial
 
-    def _reopened(self, study: Any, frozen: Any, space: dict) -> Any:
-        """A trial a stopped run left RUNNING, to be evaluated now with the parameters it
-        holds (any it had not drawn yet drawn now, by the sampler made for its number)."""
-        study.sampler = self.definition.sampler_for(frozen.number)
-        trial = internals.reopened_trial(study, frozen)
-        for key, distribution in space.items():
-            internals.suggest(trial, key, distribution)
-        trial.set_user_attr(RESUMED, RESUMED_NOTE)
-        return trial
-
     def _evaluate(
         self,
         study: Any,
@@ -374,10 +401,7 @@ class OptunaSearch(Sweeper):
     ) -> None:
         """Evaluate the batch's trials together, then tell each its value or its failure and
         save the search's files."""
-        overrides = [
-            tuple(f"{k}={_as_override(trial.params[k])}" for k in space) + tuple(fixed)
-            for trial in batch
-        ]
+        overrides = [trial_overrides(trial, space, tuple(fixed)) for trial in batch]
         assert self.evaluations is not None
         evaluated = self.evaluations.evaluate(overrides, self.job_idx)
         self.job_idx += len(evaluated)
@@ -390,43 +414,9 @@ class OptunaSearch(Sweeper):
 
     def _tell(self, study: Any, batch: list, space: dict, evaluated: list) -> list[Evaluation]:
         """Tell each trial of the batch its value or its failure; their evaluations."""
-        from optuna.trial import TrialState
-
         told = []
         for trial, (ret, path) in zip(batch, evaluated, strict=True):
             params = {k: trial.params[k] for k in space}
-            evaluation = evaluation_of(trial.number, params, ret, path)
-            told.append(evaluation)
-            if evaluation.path is not None:
-                trial.set_user_attr(PATH, evaluation.path)
-            study.sampler = self.definition.sampler_for(trial.number)
-            value = evaluation.value
-            if evaluation.ok and value is not None and math.isfinite(value):
-                study.tell(trial, value)
-                continue
-            assert evaluation.error is not None  # a value that is not finite is an error
-            trial.set_user_attr(ERROR, evaluation.error)
-            study.tell(trial, state=TrialState.FAIL)
+            told.append(evaluation_of(trial.number, params, ret, path))
+            tell(study, trial, told[-1], self.definition)
         return told
-
-
-def _as_override(value: Any) -> str:
-    """A parameter's value as an override's value (None: Hydra's null)."""
-    return "null" if value is None else str(value)
-
-
-def evaluations_of(trials: list, space: dict) -> list[Evaluation]:
-    """The study's finished trials in order, as the search's evaluations: a COMPLETE trial's
-    value, a FAIL (or PRUNED) trial's error, each with its result file."""
-    evaluations = []
-    for trial in sorted(trials, key=lambda t: t.number):
-        if not trial.state.is_finished():
-            continue
-        params = {k: trial.params[k] for k in space if k in trial.params}
-        path = trial.user_attrs.get(PATH)
-        if trial.state.name == "COMPLETE":
-            evaluations.append(Evaluation(trial.number, params, trial.value, path=path))
-        else:
-            error = trial.user_attrs.get(ERROR) or f"trial {trial.state.name} (no error recorded)"
-            evaluations.append(Evaluation(trial.number, params, None, error, path))
-    return evaluations

@@ -33,6 +33,7 @@ class OptunaDefinition:
     storage: str | None
     direction: Any  # None: the experiment's (a plain app's: minimize)
     study_prefix: str | None = None
+    asynchronous: bool = False  # pool workers ask and tell (optsweep.engine.search.optuna_workers)
     custom_search_space: str | None = None
     keys: dict[str, str] = field(default_factory=dict)
 
@@ -162,6 +163,7 @@ def from_search_file(optuna: DictConfig) -> OptunaDefinition:
         max_failure_rate=optuna.max_failure_rate,
         storage=optuna.storage,
         direction=optuna.direction,
+        asynchronous=optuna.asynchronous,
         keys={
             name: f"{prefix}.{name}"
             for name in (
@@ -171,6 +173,7 @@ def from_search_file(optuna: DictConfig) -> OptunaDefinition:
                 "max_failure_rate",
                 "storage",
                 "direction",
+                "asynchronous",
             )
         }
         | {"batch": f"{prefix}.num_workers"},
@@ -186,6 +189,7 @@ def from_plain_tree(
     n_jobs: int,
     max_failure_rate: float,
     custom_search_space: str | None,
+    asynchronous: bool = False,
 ) -> OptunaDefinition:
     """The definition of ``hydra/sweeper=optuna`` (hydra-optuna-sweeper's keys: the sampler
     config of ``hydra/sweeper/sampler``, ``n_jobs`` trials asked at once, ...)."""
@@ -208,6 +212,7 @@ def from_plain_tree(
         direction=direction,
         study_prefix=study_name,
         custom_search_space=custom_search_space,
+        asynchronous=asynchronous,
         keys={
             "sampler": "hydra/sweeper/sampler",
             "sampler_options": "hydra.sweeper.sampler",
@@ -221,6 +226,7 @@ def from_plain_tree(
                 "storage",
                 "direction",
                 "custom_search_space",
+                "asynchronous",
             )
         },
     )

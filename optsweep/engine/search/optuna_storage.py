@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 SQLITE_FILE, JOURNAL_FILE = "study.db", "study.journal"
+# What a worker of an asynchronous search imports to open a study (~0.5 s), while the
+# sweeping process starts the search (``optsweep.engine.search.pool_workers.warm_up``).
+STORAGE_MODULES = ("optuna", "optuna.storages._rdb.models", "alembic.command", "alembic.script")
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,10 @@ class StudyPlace:
     location: str  # the URL or the journal file's path, as given to Optuna
     url: str  # what to show: location with any password hidden
 
-    def open(self) -> Any:
-        """The Optuna storage object (imports optuna; connects or creates the file)."""
+    def open(self, checked: bool = False) -> Any:
+        """The Optuna storage object (imports optuna; connects or creates the file).
+        ``checked``: the sweeping process has opened it already, creating its tables and
+        checking their schema's version (a worker skips both: ~0.1 s)."""
         import optuna
         from optuna.storages.journal import JournalFileBackend
 
@@ -37,7 +42,9 @@ class StudyPlace:
             return optuna.storages.JournalStorage(JournalFileBackend(self.location))
         if self.location.startswith("sqlite:///"):
             Path(self.location.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.RDBStorage(self.location)
+        return optuna.storages.RDBStorage(
+            self.location, skip_compatibility_check=checked, skip_table_creation=checked
+        )
 
     def for_people(self) -> dict[str, str]:
         """What progress.yaml says: how to open the study with Optuna or optuna-dashboard."""

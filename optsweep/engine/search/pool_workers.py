@@ -170,6 +170,32 @@ class OnPoolWorkers(CheckedEvaluations):
             for job in jobs
         ]
 
+    def compose_template(self, overrides: Sequence[str], index: int) -> None:
+        """Compose here the template of evaluations with ``overrides`` (the search's fixed
+        ones), for workers that compose their own evaluations: they reuse it, as a sweep's
+        chunks do (stock Hydra composes only in the sweeping process)."""
+        assert self.context is None, "the templates are sent with the context"
+        self.composer.compose(tuple(overrides), index, values=False)
+
+    def submit_trial(self, work: Any, number: int, index: int, reopen: bool) -> Any:
+        """A task that asks for, evaluates and tells one trial of an asynchronous Optuna
+        search on a worker (``optsweep.engine.search.optuna_workers.run_trial``): its future."""
+        from optsweep.engine.search.optuna_workers import run_trial
+
+        context = self._context()
+        assert self.context is not None
+        return self._executor().submit(
+            run_trial, self.context.token, context, work, number, index, reopen
+        )
+
+    def broken(self) -> None:
+        """A worker died and loky broke the pool: once its other workers are killed and
+        joined (loky fails the tasks in flight first: a worker may still be asking for a
+        trial meanwhile), the next task starts a new pool."""
+        if self.executor is not None:
+            self.executor.shutdown(wait=True)
+        self.executor = None
+
     def _saved(self, job: Job, plans: dict[tuple, JobPlan]) -> JobReturn | None:
         """The return of ``job`` from its saved result, if its worker saved it before dying."""
         plan = plans.get(job[1])
@@ -199,11 +225,12 @@ class OnPoolWorkers(CheckedEvaluations):
             self.executor.shutdown(wait=True)
             self.executor = None
 
-    def stop(self) -> None:
-        """Stop the workers now, evaluations in flight with them."""
+    def stop(self, joined: bool = False) -> None:
+        """Stop the workers now, evaluations in flight with them (``joined``: return once
+        they are killed, so that none tells a study anything more)."""
         super().stop()
         if self.executor is not None:
-            self.executor.shutdown(wait=False, kill_workers=True)
+            self.executor.shutdown(wait=joined, kill_workers=True)
             self.executor = None
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import time
 from importlib import metadata
@@ -96,6 +97,9 @@ def test_progress_and_tuned_settings_hold_the_best_evaluated_point(tnc_study, tm
 def test_the_study_opens_with_optunas_api_and_matches_the_trace(tnc_study):
     results, _ = tnc_study
     directory = results / f"search={SEARCH}"
+    # In SQLite's WAL mode (kept by the file).
+    with sqlite3.connect(directory / "study.db") as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchall() == [("wal",)]
     assert progress(directory)["study"]["storage"] == f"sqlite:///{directory / 'study.db'}"
     study = study_of(directory)
     assert study.direction == optuna.study.StudyDirection.MINIMIZE

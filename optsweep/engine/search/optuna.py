@@ -281,7 +281,7 @@ class OptunaSearch(Sweeper):
                     save = lambda: state.save(self.maximize, study=study_info)  # noqa: E731
                     self.job_idx = trials.run(numbers, self.next_number, self.job_idx, save)
                     state.save(self.maximize, study=study_info, final=True)
-                while len(state.evaluations) < d.n_trials:
+                while pool is None and len(state.evaluations) < d.n_trials:
                     size = min(d.batch, d.n_trials - len(state.evaluations))
                     batch = [reopened(study, t, space, d) for t in left_running[:size]]
                     left_running = left_running[size:]

@@ -10,6 +10,7 @@ from optsweep.engine.search.state import Evaluation
 # The user attributes a trial gets (Optuna's dashboard shows them).
 ERROR, PATH, RESUMED = "error", "path", "resumed"
 RESUMED_NOTE = "left RUNNING by a search that stopped; evaluated by a later run"
+WORKER_DIED_NOTE = "left RUNNING by a joblib worker that died; evaluated again on a new pool"
 
 
 def trial_overrides(trial: Any, space: dict, fixed: tuple[str, ...]) -> tuple[str, ...]:
@@ -38,17 +39,19 @@ def tell(study: Any, trial: Any, evaluation: Evaluation, definition: OptunaDefin
     study.tell(trial, state=TrialState.FAIL)
 
 
-def reopened(study: Any, frozen: Any, space: dict, definition: OptunaDefinition) -> Any:
-    """A trial a stopped run left RUNNING (``frozen``), to be evaluated now with the
-    parameters it holds (any it had not drawn yet drawn now, by the sampler made for its
-    number)."""
+def reopened(
+    study: Any, frozen: Any, space: dict, definition: OptunaDefinition, note: str = RESUMED_NOTE
+) -> Any:
+    """A trial left RUNNING (``frozen``) by a stopped run (or, ``note`` says, a dead worker),
+    to be evaluated now with the parameters it holds (any it had not drawn yet drawn now, by
+    the sampler made for its number); its user attribute ``resumed`` is ``note``."""
     from optsweep.engine import internals
 
     study.sampler = definition.sampler_for(frozen.number)
     trial = internals.reopened_trial(study, frozen)
     for key, distribution in space.items():
         internals.suggest(trial, key, distribution)
-    trial.set_user_attr(RESUMED, RESUMED_NOTE)
+    trial.set_user_attr(RESUMED, note)
     return trial
 
 

@@ -36,6 +36,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any
 
+from optsweep.engine import internals
 from optsweep.engine.chunks import ChunkContext, Job, composer_of, run_evaluation
 from optsweep.engine.plan import JobPlan
 from optsweep.engine.search.errors import SearchFailed
@@ -45,17 +46,18 @@ from optsweep.engine.search.optuna_definition import OptunaDefinition
 from optsweep.engine.search.optuna_storage import StudyPlace
 from optsweep.engine.search.optuna_trials import (
     ERROR,
+    RESUMED_NOTE,
+    WORKER_DIED_NOTE,
     evaluations_of,
     reopened,
     tell,
     trial_overrides,
 )
 from optsweep.engine.search.outcome import raise_if_too_many_failed
+from optsweep.engine.search.pool_workers import DIED_TWICE
 from optsweep.engine.search.state import SearchState
 
 log = logging.getLogger(__name__)
-
-DIED_TWICE = "ChunkDied: a joblib worker died during this evaluation, twice"
 
 
 @dataclass(frozen=True)
@@ -85,38 +87,39 @@ class _InThisWorker(CheckedEvaluations):
         return [run_evaluation(self.context, job, plans.get(job[1]), self.log_dir) for job in jobs]
 
 
-# Per worker process: the search it serves (its token), its evaluations, its open studies.
+# Per worker process: the search it serves (its token), its evaluations and its study.
 _WORKER: dict[str, Any] = {}
 
 
-def _worker(token: str, context: bytes) -> tuple[_InThisWorker, dict]:
+def _worker(token: str, context: bytes, work: StudyWork) -> tuple[_InThisWorker, Any]:
     if _WORKER.get("token") != token:
         import optuna
 
         _WORKER.clear()
-        _WORKER.update(token=token, evaluations=_InThisWorker(pickle.loads(context)), studies={})
         optuna.logging.disable_default_handler()  # its lines go to the worker's log
         optuna.logging.enable_propagation()
-    return _WORKER["evaluations"], _WORKER["studies"]
+        storage = work.place.open(checked=True)
+        _WORKER.update(
+            token=token,
+            evaluations=_InThisWorker(pickle.loads(context)),
+            study=optuna.load_study(study_name=work.study_name, storage=storage),
+        )
+    return _WORKER["evaluations"], _WORKER["study"]
 
 
-def run_trial(token: str, context: bytes, work: StudyWork, number: int, index: int, reopen: bool):
-    """In a pool worker: trial ``number`` (``reopen``: the one a stopped run left RUNNING,
-    with the parameters it holds; else a new trial, drawn by the sampler made for ``number``,
-    its expected number), evaluated as the search's job ``index``, then told. Its
-    ``Evaluation``."""
-    import optuna
-
-    evaluations, studies = _worker(token, context)
-    study = studies.get(work.study_name)
-    if study is None:
-        study = optuna.load_study(study_name=work.study_name, storage=work.place.open(checked=True))
-        studies[work.study_name] = study
+def run_trial(
+    token: str, context: bytes, work: StudyWork, number: int, index: int, resumed: str | None
+):
+    """In a pool worker: trial ``number`` (``resumed``: one left RUNNING, with the parameters
+    it holds, the note its user attribute ``resumed`` gets; None: a new trial, drawn by the
+    sampler made for ``number``, its expected number), evaluated as the search's job
+    ``index``, then told. Its ``Evaluation``."""
+    evaluations, study = _worker(token, context, work)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops the trial
     try:
-        if reopen:
+        if resumed is not None:
             (frozen,) = [t for t in study.get_trials(deepcopy=False) if t.number == number]
-            trial = reopened(study, frozen, work.space, work.definition)
+            trial = reopened(study, frozen, work.space, work.definition, resumed)
         else:
             study.sampler = work.definition.sampler_for(number)
             trial = study.ask(fixed_distributions=work.space)
@@ -158,10 +161,12 @@ class AsynchronousTrials:
                     and len(self.in_flight) < d.batch
                     and len(self.state.evaluations) + len(self.in_flight) < d.n_trials
                 ):
-                    again = bool(reopen)
-                    number = reopen.pop(0) if again else next_number
-                    next_number += not again
-                    self.in_flight[self.pool.submit_trial(self.work, number, index, again)] = number
+                    if reopen:
+                        number = reopen.pop(0)
+                        note = WORKER_DIED_NOTE if self.deaths[number] else RESUMED_NOTE
+                    else:
+                        number, note, next_number = next_number, None, next_number + 1
+                    self.in_flight[self.pool.submit_trial(self.work, number, index, note)] = number
                     index += 1
                 if not self.in_flight:
                     break
@@ -218,8 +223,8 @@ class AsynchronousTrials:
             if self.deaths[trial.number] == 1:
                 again.append(trial.number)
                 continue
-            failed = reopened(self.study, trial, self.work.space, self.work.definition)
-            failed.set_user_attr(ERROR, DIED_TWICE)
+            failed = internals.reopened_trial(self.study, trial)
+            failed.set_user_attr(ERROR, f"ChunkDied: {DIED_TWICE}")
             self.study.tell(failed, state=TrialState.FAIL)
         self._read_back()
         if again:

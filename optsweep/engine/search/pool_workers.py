@@ -39,6 +39,8 @@ from optsweep.engine.slurm import THREAD_VARIABLES
 
 log = logging.getLogger(__name__)
 
+# Why an evaluation in flight when a pool broke a second time failed.
+DIED_TWICE = "a joblib worker died during this evaluation, twice"
 # Seconds an idle worker waits for the next evaluation before it exits (loky's timeout).
 IDLE_TIMEOUT = 300
 
@@ -177,7 +179,7 @@ class OnPoolWorkers(CheckedEvaluations):
         assert self.context is None, "the templates are sent with the context"
         self.composer.compose(tuple(overrides), index, values=False)
 
-    def submit_trial(self, work: Any, number: int, index: int, reopen: bool) -> Any:
+    def submit_trial(self, work: Any, number: int, index: int, resumed: str | None) -> Any:
         """A task that asks for, evaluates and tells one trial of an asynchronous Optuna
         search on a worker (``optsweep.engine.search.optuna_workers.run_trial``): its future."""
         from optsweep.engine.search.optuna_workers import run_trial
@@ -185,7 +187,7 @@ class OnPoolWorkers(CheckedEvaluations):
         context = self._context()
         assert self.context is not None
         return self._executor().submit(
-            run_trial, self.context.token, context, work, number, index, reopen
+            run_trial, self.context.token, context, work, number, index, resumed
         )
 
     def broken(self) -> None:
@@ -210,9 +212,7 @@ class OnPoolWorkers(CheckedEvaluations):
     def _died(self, job: Job, error: BaseException, plans: dict[tuple, JobPlan]) -> JobReturn:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         ret = JobReturn(overrides=list(job[1]))
-        internals.job_failed(
-            ret, ChunkDied(f"a joblib worker died during this evaluation, twice: {reason}")
-        )
+        internals.job_failed(ret, ChunkDied(f"{DIED_TWICE}: {reason}"))
         plan = plans.get(job[1])
         if plan is not None:
             remove_abandoned_lock(plan.path)

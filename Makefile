@@ -66,11 +66,15 @@ search: $(INSTALLED)  ## Run the searches of experiment/search/ (nevergrad, Optu
 	$(PY) plots/search_trace.py search=lbfgsb
 	$(PY) plots/search_trace.py search=tnc-optuna
 
+# On one pytest-xdist worker per core, at most 4 (tests/conftest.py says how tests are grouped):
+# most tests wait on the sweeps they start, so two workers on two cores take ~0.6x the time.
+PARALLEL := -n auto --maxprocesses 4 --dist loadgroup
+
 test: $(TRACKERS) $(DOCS)  ## Run all tests (the SLURM ones start a test cluster: root)
-	$(PY) -m pytest
+	$(PY) -m pytest $(PARALLEL)
 
 test-local: $(TRACKERS) $(DOCS)  ## Run every test that needs no SLURM cluster (no root needed)
-	$(PY) -m pytest -m "not slurm"
+	$(PY) -m pytest $(PARALLEL) -m "not slurm"
 
 lint: $(TRACKERS) $(DOCS)  ## Lint, check formatting, type-check (ruff, mypy) and build the docs strictly
 	$(VENV)/bin/ruff check .

@@ -106,11 +106,19 @@ def full_sweep(tmp_path_factory) -> Path:
 
 def pytest_collection_modifyitems(config, items):
     """Tests that use the SLURM test cluster are marked ``slurm``: ``make test-local`` (pytest
-    ``-m "not slurm"``) runs every other test, with no cluster and no root."""
+    ``-m "not slurm"``) runs every other test, with no cluster and no root.
+
+    ``make test`` runs the tests on several pytest-xdist workers (``--dist loadgroup``): the
+    SLURM tests all on one (the cluster is one node, which one test's jobs may fill, and one
+    worker starts it if none runs), every other test file's on one worker, so that a module's
+    fixture (a search, a sweep) is made once."""
     for item in items:
         parameters = getattr(getattr(item, "callspec", None), "params", {})
         if "slurm_cluster" in getattr(item, "fixturenames", ()) or "slurm" in parameters.values():
             item.add_marker(pytest.mark.slurm)  # asks for the cluster, or a launcher=slurm case
+            item.add_marker(pytest.mark.xdist_group("slurm"))
+        else:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 def _sinfo_works() -> bool:

@@ -17,6 +17,11 @@ class CheckedOptimConf(OptimConf):
     max_failure_rate: float = 0.25
     # null: the experiment's direction (a plain Hydra app's: minimize); given, it must agree.
     maximize: bool | None = None  # type: ignore[assignment]  # unset: not stated
+    # With launcher=local: num_workers evaluations in flight on the pool, the next point
+    # asked as each one is told, no batch waiting for its slowest evaluation. One worker: the
+    # same evaluations as the batched search; several: which points are asked depends on
+    # timing (docs/searches.md). Elsewhere: batches, said so.
+    asynchronous: bool = False
 
 
 @dataclass

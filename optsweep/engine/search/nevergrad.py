@@ -35,6 +35,7 @@ from optsweep.engine.search.context import fixed_keys, runs_on
 from optsweep.engine.search.errors import SearchFailed, SearchRefused
 from optsweep.engine.search.evaluations import evaluation_of
 from optsweep.engine.search.launching import Evaluations, evaluations_for
+from optsweep.engine.search.nevergrad_asynchronous import AsynchronousCandidates
 from optsweep.engine.search.outcome import (
     best_or_fail,
     print_dry_run,
@@ -180,6 +181,8 @@ class NevergradSearch(internals.NevergradSweeperImpl):
             "noisy": optim.noisy,
             "maximize": self.maximize,
             "space": identifying_overrides([str(p) for p in params_conf]),
+            # only when asked: the searches defined before the key keep their ids
+            **({"asynchronous": True} if optim.asynchronous else {}),
             **runs_on(self.config, self.store),
         }
 
@@ -195,7 +198,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         if self.dry_run:  # what the progress file says, the optimizer left unpickled
             done = state.saved_count() if (directory / STATE).exists() else 0
             seed = seed_said(optim.seed)
-            what = f"nevergrad {optim.optimizer}, {optim.num_workers} a batch, seed {seed}"
+            what = f"nevergrad {optim.optimizer}, {self._pace(optim)}, seed {seed}"
             print_dry_run(self.search_name, what, done, optim.budget, directory)
             return
         with job_lock(directory / "search", "this search"):  # one process runs it at a time
@@ -205,17 +208,31 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         directory = state.directory
         state.take_directory()
         optimizer = state.resume()
+        assert self.task_function is not None
+        self.evaluations = evaluations_for(
+            self,
+            self.launcher,
+            self.hydra_context,
+            self.task_function,
+            self.config,
+            optim.num_workers,
+        )
+        pool = self._asynchronous_pool(optim)
+        resumed = optimizer is not None
         if optimizer is None:
             optimizer = ng.optimizers.registry[optim.optimizer](
                 parametrization=parametrization, budget=optim.budget, num_workers=optim.num_workers
             )
+            # Its state is saved as the search goes: optimizers that run in a thread (NGOpt
+            # with one worker picks such a one) pickle only if asked before their first ask.
+            optimizer.enable_pickling()
             log.info(
-                "Search %s %s %s, budget %d, %d workers, seed %s: %s",
+                "Search %s %s %s, budget %d, %s, seed %s: %s",
                 optim.optimizer,
                 "maximizing" if self.maximize else "minimizing",
                 self.objective,
                 optim.budget,
-                optim.num_workers,
+                self._pace(optim),
                 seed_said(optim.seed),
                 directory,
             )
@@ -226,23 +243,37 @@ class NevergradSearch(internals.NevergradSweeperImpl):
                 len(state.evaluations),
                 optim.budget,
             )
-            optimizer = self._told_again(optimizer, state, space, direction)
+        candidates = None
+        if pool is not None:
+            candidates = AsynchronousCandidates(
+                optimizer,
+                state,
+                optim,
+                point=lambda c: {key: c.value[key] for key in space},
+                overrides=lambda c: self._overrides(c, space),
+                loss=lambda e: FAILED_LOSS if e.value is None else direction * e.value,
+                save=lambda optimizer, asked, final: self._save(
+                    state, optimizer, space, asked=asked, final=final
+                ),
+            )
+        if resumed:
+            if candidates is not None:
+                optimizer = candidates.told_again(_same_point)
+            else:
+                optimizer = self._told_again(optimizer, state, space, direction)
             raise_if_too_many_failed(state, optim.budget, optim.max_failure_rate, resumed=True)
         self.job_idx = len(state.evaluations)
-        assert self.task_function is not None
-        self.evaluations = evaluations_for(
-            self,
-            self.launcher,
-            self.hydra_context,
-            self.task_function,
-            self.config,
-            optim.num_workers,
-        )
         with (
             ProgressReport(self.config.hydra.sweep.dir, optim.budget - self.job_idx),
             stopping_says_so(state, optim.budget, self.evaluations),
         ):
-            self._loop(optimizer, state, space, direction)
+            if candidates is not None:
+                constants = [f"{k}={v}" for k, v in self.constants.items()]
+                pool.compose_template(constants, self.job_idx)
+                self.job_idx = candidates.run(pool, self.job_idx)
+                optimizer = candidates.optimizer
+            else:
+                self._loop(optimizer, state, space, direction)
         best = best_or_fail(state, self.maximize, optim.max_failure_rate)
         report_best(
             state,
@@ -287,6 +318,39 @@ class NevergradSearch(internals.NevergradSweeperImpl):
             told += batch
         return optimizer
 
+    @staticmethod
+    def _pace(optim) -> str:
+        if optim.asynchronous:
+            return f"{optim.num_workers} in flight, each asked as one is told"
+        return f"{optim.num_workers} a batch"
+
+    def _asynchronous_pool(self, optim) -> Any:
+        """The pool that keeps the search's evaluations in flight (``asynchronous``, on
+        joblib's pool), else None; asked for elsewhere, the search says it runs in batches."""
+        from optsweep.engine.search.pool_workers import OnPoolWorkers
+
+        if not optim.asynchronous:
+            return None
+        if isinstance(self.evaluations, OnPoolWorkers):
+            return self.evaluations
+        log.info(
+            "optim.asynchronous: evaluations are kept in flight on launcher=local (joblib's "
+            "pool) only; here the search asks %d points at a time",
+            optim.num_workers,
+        )
+        return None
+
+    def _save(self, state, optimizer, space, *, asked=None, final=False) -> None:
+        """The search's files (``SearchState.save``), with nevergrad's recommendation."""
+        recommendation = optimizer.provide_recommendation().value
+        state.save(
+            self.maximize,
+            optimizer=optimizer,
+            asked=asked,
+            recommendation={k: recommendation[k] for k in space},
+            final=final,
+        )
+
     def _overrides(self, candidate, space) -> tuple[str, ...]:
         """The overrides of an evaluation: the candidate's point and this run's constants."""
         return tuple(
@@ -310,13 +374,7 @@ class NevergradSearch(internals.NevergradSweeperImpl):
                     state.evaluations.append(evaluation_of(number, params, ret, path))
                     value = state.evaluations[-1].value  # None: failed, or not finite
                     optimizer.tell(candidate, FAILED_LOSS if value is None else direction * value)
-                recommendation = optimizer.provide_recommendation().value
-                state.save(
-                    self.maximize,
-                    optimizer=optimizer,
-                    recommendation={k: recommendation[k] for k in space},
-                    final=len(state.evaluations) >= optim.budget,
-                )
+                self._save(state, optimizer, space, final=len(state.evaluations) >= optim.budget)
             raise_if_too_many_failed(state, optim.budget, optim.max_failure_rate)
 
 

@@ -27,8 +27,6 @@ their trials stay RUNNING and the rerun evaluates them, as after any stop.
 """
 
 import logging
-import os
-import pickle
 import signal
 from collections import Counter
 from collections.abc import Callable
@@ -37,11 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from optsweep.engine import internals
-from optsweep.engine.chunks import ChunkContext, Job, composer_of, run_evaluation
-from optsweep.engine.plan import JobPlan
 from optsweep.engine.search.errors import SearchFailed
 from optsweep.engine.search.evaluations import evaluation_of
-from optsweep.engine.search.launching import CheckedEvaluations, worker_log_dir
 from optsweep.engine.search.optuna_definition import OptunaDefinition
 from optsweep.engine.search.optuna_storage import StudyPlace
 from optsweep.engine.search.optuna_trials import (
@@ -54,7 +49,7 @@ from optsweep.engine.search.optuna_trials import (
     trial_overrides,
 )
 from optsweep.engine.search.outcome import raise_if_too_many_failed
-from optsweep.engine.search.pool_workers import DIED_TWICE
+from optsweep.engine.search.pool_workers import DIED_TWICE, WorkerEvaluations, worker_evaluations
 from optsweep.engine.search.state import SearchState
 
 log = logging.getLogger(__name__)
@@ -74,24 +69,11 @@ class StudyWork:
 # -- in a pool worker --------------------------------------------------------------------------
 
 
-class _InThisWorker(CheckedEvaluations):
-    """A worker's evaluations: each checked here as the sweeping process checks a batch's,
-    then run by the chunks' in-process path, logged to the worker's own log directory."""
-
-    def __init__(self, context: ChunkContext):
-        super().__init__(composer_of(context), context.task, context.hydra_context, context.master)
-        self.context = context
-        self.log_dir = worker_log_dir(context.sweep_dir, f"pid-{os.getpid()}")
-
-    def run(self, jobs: list[Job], plans: dict[tuple, JobPlan]) -> list:
-        return [run_evaluation(self.context, job, plans.get(job[1]), self.log_dir) for job in jobs]
-
-
 # Per worker process: the search it serves (its token), its evaluations and its study.
 _WORKER: dict[str, Any] = {}
 
 
-def _worker(token: str, context: bytes, work: StudyWork) -> tuple[_InThisWorker, Any]:
+def _worker(token: str, context: bytes, work: StudyWork) -> tuple[WorkerEvaluations, Any]:
     if _WORKER.get("token") != token:
         import optuna
 
@@ -101,7 +83,7 @@ def _worker(token: str, context: bytes, work: StudyWork) -> tuple[_InThisWorker,
         storage = work.place.open(checked=True)
         _WORKER.update(
             token=token,
-            evaluations=_InThisWorker(pickle.loads(context)),
+            evaluations=worker_evaluations(token, context),
             study=optuna.load_study(study_name=work.study_name, storage=storage),
         )
     return _WORKER["evaluations"], _WORKER["study"]

@@ -26,6 +26,7 @@ from optsweep.engine.chunks import (
     ChunkDied,
     Job,
     chunk_context,
+    composer_of,
     import_modules,
     run_evaluation,
 )
@@ -179,6 +180,16 @@ class OnPoolWorkers(CheckedEvaluations):
         assert self.context is None, "the templates are sent with the context"
         self.composer.compose(tuple(overrides), index, values=False)
 
+    def submit_checked(self, overrides: Sequence[str], index: int) -> Any:
+        """A task that checks and runs the search's job ``index`` with ``overrides`` on a
+        worker (``checked_evaluation``), for a search that keeps evaluations in flight: its
+        future, whose result is the job's ``Evaluation``."""
+        context = self._context()
+        assert self.context is not None
+        return self._executor().submit(
+            checked_evaluation, self.context.token, context, tuple(overrides), index
+        )
+
     def submit_trial(self, work: Any, number: int, index: int, resumed: str | None) -> Any:
         """A task that asks for, evaluates and tells one trial of an asynchronous Optuna
         search on a worker (``optsweep.engine.search.optuna_workers.run_trial``): its future."""
@@ -234,8 +245,10 @@ class OnPoolWorkers(CheckedEvaluations):
             self.executor = None
 
 
-# Per worker process: the search context it last unpickled, by token.
+# Per worker process: the search context it last unpickled, by token, and the evaluations
+# that check jobs with it.
 _CONTEXTS: dict[str, ChunkContext] = {}
+_CHECKED: dict[str, "WorkerEvaluations"] = {}
 
 
 def evaluate(token: str, context: bytes, job: Job, plan: JobPlan | None) -> JobReturn:
@@ -248,5 +261,43 @@ def evaluate(token: str, context: bytes, job: Job, plan: JobPlan | None) -> JobR
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops the evaluation
     try:
         return run_evaluation(unpacked, job, plan, log_dir)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class WorkerEvaluations(CheckedEvaluations):
+    """A worker's evaluations: each checked here as the sweeping process checks a batch's,
+    then run by the chunks' in-process path, logged to the worker's own log directory."""
+
+    def __init__(self, context: ChunkContext):
+        super().__init__(composer_of(context), context.task, context.hydra_context, context.master)
+        self.context = context
+        self.log_dir = worker_log_dir(context.sweep_dir, f"pid-{os.getpid()}")
+
+    def run(self, jobs: list[Job], plans: dict[tuple, JobPlan]) -> list[JobReturn]:
+        return [run_evaluation(self.context, job, plans.get(job[1]), self.log_dir) for job in jobs]
+
+
+def worker_evaluations(token: str, context: bytes) -> WorkerEvaluations:
+    """This worker's checking evaluations for the search ``token`` (``context``: the
+    search's, pickled, unpickled once per worker)."""
+    if token not in _CHECKED:
+        _CHECKED.clear()
+        _CHECKED[token] = WorkerEvaluations(pickle.loads(context))
+    return _CHECKED[token]
+
+
+def checked_evaluation(token: str, context: bytes, overrides: tuple[str, ...], index: int):
+    """In a pool worker: the search's job ``index`` with ``overrides``, checked (a refused
+    one is a failed evaluation; a bad override raises Hydra's error) and run. Its
+    ``Evaluation``, numbered ``index`` and without parameters: the sweeping process gives it
+    its number in the trace and its point."""
+    from optsweep.engine.search.evaluations import evaluation_of
+
+    evaluations = worker_evaluations(token, context)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops the evaluation
+    try:
+        ((ret, path),) = evaluations.evaluate([overrides], index)
+        return evaluation_of(index, {}, ret, path)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)

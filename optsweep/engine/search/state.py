@@ -13,7 +13,8 @@ A search directory holds:
 - ``<search>-tuned.yaml`` once the search succeeded: the best evaluated point as a settings file.
 Each file is rewritten atomically, at a batch's end, at most every ``SAVE_INTERVAL``
 seconds, and when the search ends or stops (``flush``: the trace and progress; the optimizer
-state only at a batch's end, when the optimizer has been told everything it asked). Each
+state only at a batch's end, when the optimizer has been told everything it asked; an
+asynchronous search's as evaluations come back, with the candidates it has in flight). Each
 write costs time in proportion to what the search has done (the trace rewritten whole;
 pickling NGOpt: ~15 ms after 200 evaluations, 0.6 MB), so writing them after every batch
 made a long search's bookkeeping grow with the square of its budget. The trace is always
@@ -85,6 +86,9 @@ class SearchState:
     identity: str | None = None
     # How many of ``evaluations`` the saved (or resumed) optimizer state was told.
     told: int = 0
+    # The candidates that state had asked for and not been told (an asynchronous search's
+    # evaluations in flight), pickled with the optimizer; [] for a batched search's.
+    asked: list = field(default_factory=list)
     saved_at: float | None = field(default=None, repr=False)
     # What the next write of the trace and progress says, if they lag the evaluations.
     pending: dict | None = field(default=None, repr=False)
@@ -126,9 +130,22 @@ class SearchState:
                         row["path"] or None,
                     )
                 )
-        saved_state = pickle.loads((self.directory / STATE).read_bytes())
+        try:
+            saved_state = pickle.loads((self.directory / STATE).read_bytes())
+        except Exception as error:  # nevergrad's own replay of a threaded optimizer can fail
+            log.warning(
+                "the saved optimizer state in %s cannot be restored (%s: %s): the search "
+                "starts again from its first evaluation; the results saved for its points "
+                "are found current, not computed again",
+                self.directory,
+                type(error).__name__,
+                error,
+            )
+            self.evaluations.clear()
+            return None
         if isinstance(saved_state, dict) and "optimizer" in saved_state:
             self.told = saved_state["told"]
+            self.asked = list(saved_state.get("asked", ()))
             if self.told > len(self.evaluations):  # a trace older than its state: not ours
                 self.evaluations.clear()
                 return None
@@ -176,7 +193,8 @@ class SearchState:
         return [p for p in named if p.exists()] + sorted(directory.glob("*-tuned.yaml"))
 
     def restored(self):
-        """The saved optimizer read again, the evaluations cut back to those it was told."""
+        """The saved optimizer read again (and ``asked``, its candidates then in flight), the
+        evaluations cut back to those it was told."""
         self.evaluations.clear()
         optimizer = self.resume()
         del self.evaluations[self.told :]
@@ -198,6 +216,7 @@ class SearchState:
         maximize: bool,
         *,
         optimizer=None,
+        asked: list | None = None,
         recommendation: dict | None = None,
         study: dict | None = None,
         final: bool = False,
@@ -205,17 +224,18 @@ class SearchState:
         """At a batch's end: write trace, progress and, given a nevergrad ``optimizer`` told
         every evaluation, its state (each atomically), if ``final`` or ``SAVE_INTERVAL``
         seconds after the last write; else only remember what to write (``flush``).
-        ``recommendation``: nevergrad's; ``study``: an Optuna search's name and storage, said
-        in the progress file."""
+        ``asked``: the candidates it asked for and was not told yet (an asynchronous
+        search's in flight), saved with it. ``recommendation``: nevergrad's; ``study``: an
+        Optuna search's name and storage, said in the progress file."""
         self.pending = {"maximize": maximize, "recommendation": recommendation, "study": study}
         if not (final or self._due()):
             return
         self.flush()  # the trace before the state: it holds what the state was told
         if optimizer is not None:
             told = len(self.evaluations)
-            saved_state = {"told": told, "optimizer": optimizer}
+            saved_state = {"told": told, "optimizer": optimizer, "asked": list(asked or ())}
             write_atomically(self.directory / STATE, pickle.dumps(saved_state))
-            self.told = told
+            self.told, self.asked = told, list(asked or ())
 
     def flush(self) -> None:
         """Write the trace and progress if they lag the evaluations (the search ends or

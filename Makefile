@@ -67,7 +67,7 @@ search: $(INSTALLED)  ## Run the searches of experiment/search/ (nevergrad, Optu
 	$(PY) plots/search_trace.py search=tnc-optuna
 
 # On one pytest-xdist worker per core, at most 4 (tests/conftest.py says how tests are grouped):
-# most tests wait on the sweeps they start, so two workers on two cores take ~0.6x the time.
+# most tests wait on the sweeps they start, so the workers overlap them.
 PARALLEL := -n auto --maxprocesses 4 --dist loadgroup
 
 test: $(TRACKERS) $(DOCS)  ## Run all tests (the SLURM ones start a test cluster: root)

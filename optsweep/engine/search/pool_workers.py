@@ -184,22 +184,31 @@ class OnPoolWorkers(CheckedEvaluations):
         """A task that checks and runs the search's job ``index`` with ``overrides`` on a
         worker (``checked_evaluation``), for a search that keeps evaluations in flight: its
         future, whose result is the job's ``Evaluation``."""
-        context = self._context()
-        assert self.context is not None
-        return self._executor().submit(
-            checked_evaluation, self.context.token, context, tuple(overrides), index
-        )
+        return self._submit_task(checked_evaluation, tuple(overrides), index)
 
     def submit_trial(self, work: Any, number: int, index: int, resumed: str | None) -> Any:
         """A task that asks for, evaluates and tells one trial of an asynchronous Optuna
         search on a worker (``optsweep.engine.search.optuna_workers.run_trial``): its future."""
         from optsweep.engine.search.optuna_workers import run_trial
 
+        return self._submit_task(run_trial, work, number, index, resumed)
+
+    def _submit_task(self, task: Any, *arguments: Any) -> Any:
+        """The future of ``task(token, context, *arguments)`` on the pool. A pool that broke
+        since the last task came back (a worker died meanwhile) takes none: the future then
+        fails as those in flight do, with loky's ``BrokenProcessPool``, and the search's
+        handling of a death applies to it."""
+        from concurrent.futures import Future
+        from concurrent.futures.process import BrokenProcessPool
+
         context = self._context()
         assert self.context is not None
-        return self._executor().submit(
-            run_trial, self.context.token, context, work, number, index, resumed
-        )
+        try:
+            return self._executor().submit(task, self.context.token, context, *arguments)
+        except BrokenProcessPool as error:
+            future: Future = Future()
+            future.set_exception(error)
+            return future
 
     def broken(self) -> None:
         """A worker died and loky broke the pool: once its other workers are killed and
@@ -251,12 +260,17 @@ _CONTEXTS: dict[str, ChunkContext] = {}
 _CHECKED: dict[str, "WorkerEvaluations"] = {}
 
 
-def evaluate(token: str, context: bytes, job: Job, plan: JobPlan | None) -> JobReturn:
-    """Evaluate ``job`` in this pool worker (``context``: the search's, pickled)."""
+def _unpacked(token: str, context: bytes) -> ChunkContext:
+    """The search's context in this worker, unpickled at its first task of the search."""
     if token not in _CONTEXTS:
         _CONTEXTS.clear()
         _CONTEXTS[token] = pickle.loads(context)
-    unpacked = _CONTEXTS[token]
+    return _CONTEXTS[token]
+
+
+def evaluate(token: str, context: bytes, job: Job, plan: JobPlan | None) -> JobReturn:
+    """Evaluate ``job`` in this pool worker (``context``: the search's, pickled)."""
+    unpacked = _unpacked(token, context)
     log_dir: Path = worker_log_dir(unpacked.sweep_dir, f"pid-{os.getpid()}")
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops the evaluation
     try:
@@ -283,7 +297,7 @@ def worker_evaluations(token: str, context: bytes) -> WorkerEvaluations:
     search's, pickled, unpickled once per worker)."""
     if token not in _CHECKED:
         _CHECKED.clear()
-        _CHECKED[token] = WorkerEvaluations(pickle.loads(context))
+        _CHECKED[token] = WorkerEvaluations(_unpacked(token, context))
     return _CHECKED[token]
 
 

@@ -151,6 +151,36 @@ def slurm_cluster():
         subprocess.run([str(script), "down"], capture_output=True)
 
 
+def search_trace(directory: Path) -> list[tuple[int, str, dict]]:
+    """A search's ``trace.csv``: (evaluation number, value as written, parameters) rows."""
+    import csv
+    import json
+
+    with open(directory / "trace.csv", newline="") as file:
+        return [
+            (int(row["evaluation"]), row["value"], json.loads(row["params"]))
+            for row in csv.DictReader(file)
+        ]
+
+
+def evaluations_in_worker_logs(workdir: Path) -> int:
+    """Evaluations a search's pool workers ran (each logs one ``#<number>`` line)."""
+    logs = (workdir / "multirun" / "workers").glob("*/*.log")
+    return sum(path.read_text().count("\t#") for path in logs)
+
+
+def wait_for_results(process: subprocess.Popen, directory: Path, count: int) -> None:
+    """Until ``directory`` holds ``count`` result files, while ``process`` runs."""
+    from optsweep.report.table import result_files
+
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if directory.exists() and len(result_files(directory)) >= count:
+            return
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.02)
+
+
 def slurm_tasks_end(workdir: Path, seconds: float = 60) -> bool:
     """Whether every SLURM task of the sweeps run in ``workdir`` left the queue in time."""
     from optsweep.engine.slurm import queued_tasks

@@ -4,16 +4,21 @@ asks real nevergrad for the next point as each is told. One worker gives the bat
 evaluations; several finish the budget with every point evaluated once; a stop, a killed
 worker and too many failures keep what was told, and a rerun repeats no evaluation."""
 
-import csv
 import json
 import os
 import signal
-import time
 
 import pytest
 import yaml
 
-from conftest import run_task, start_task, stop_task
+from conftest import (
+    evaluations_in_worker_logs,
+    run_task,
+    search_trace,
+    start_task,
+    stop_task,
+    wait_for_results,
+)
 from optsweep.report.table import result_files
 
 SEARCH = "tnc"
@@ -26,22 +31,8 @@ def budget(evaluations: int, workers: int) -> tuple[str, ...]:
     return (f"{KEY}.budget={evaluations}", f"{KEY}.num_workers={workers}")
 
 
-def trace(directory):
-    with open(directory / "trace.csv", newline="") as file:
-        return [
-            (int(row["evaluation"]), row["value"], json.loads(row["params"]))
-            for row in csv.DictReader(file)
-        ]
-
-
 def points(rows) -> list[str]:
     return [json.dumps(params, sort_keys=True) for *_, params in rows]
-
-
-def evaluated(workdir) -> int:
-    """Evaluations the workers ran (each logs one ``#<number>`` line)."""
-    logs = (workdir / "multirun" / "workers").glob("*/*.log")
-    return sum(path.read_text().count("\t#") for path in logs)
 
 
 def search(workdir, *options, check=True):
@@ -60,15 +51,15 @@ def test_one_asynchronous_worker_asks_the_batched_searchs_points(tmp_path):
     completed = search(tmp_path / "asynchronous", *budget(10, 1), *ASYNCHRONOUS, *POOL)
     assert "1 in flight, each asked as one is told" in completed.output
     assert "Traceback" not in completed.output
-    batched = trace(tmp_path / "batched" / "results" / f"search={SEARCH}")
+    batched = search_trace(tmp_path / "batched" / "results" / f"search={SEARCH}")
     directory = tmp_path / "asynchronous" / "results" / f"search={SEARCH}"
-    ours = trace(directory)
+    ours = search_trace(directory)
     assert len(ours) == 10 and ours == batched
-    assert evaluated(tmp_path / "asynchronous") == 10
+    assert evaluations_in_worker_logs(tmp_path / "asynchronous") == 10
     results = {path: path.stat().st_mtime_ns for path in result_files(directory)}
     again = search(tmp_path / "asynchronous", *budget(10, 1), *ASYNCHRONOUS, *POOL)
     assert "the saved optimizer state in " in again.output and "cannot be restored" in again.output
-    assert trace(directory) == ours
+    assert search_trace(directory) == ours
     assert {path: path.stat().st_mtime_ns for path in result_files(directory)} == results
 
 
@@ -77,13 +68,13 @@ def test_asynchronous_evaluations_cover_the_budget_once_on_both_workers(tmp_path
     assert "Traceback" not in completed.output and "warn" not in completed.output.lower()
     assert "2 in flight, each asked as one is told" in completed.output
     directory = tmp_path / "results" / f"search={SEARCH}"
-    rows = trace(directory)
+    rows = search_trace(directory)
     assert [number for number, *_ in rows] == list(range(16)) and all(v for _, v, _ in rows)
     assert len(set(points(rows))) == 16
     assert len(result_files(directory)) == 16
     workers = list((tmp_path / "multirun" / "workers").iterdir())
     assert len(workers) == 2, "both pool workers evaluate"
-    assert evaluated(tmp_path) == 16
+    assert evaluations_in_worker_logs(tmp_path) == 16
     best = min(rows, key=lambda row: float(row[1]))
     progress = yaml.safe_load((directory / "progress.yaml").read_text())
     assert progress["best_evaluated"]["value"] == float(best[1])
@@ -97,7 +88,7 @@ def test_asynchronous_is_said_to_run_in_batches_off_the_pool(tmp_path):
         completed.output
     )
     assert "2 in flight" in completed.output  # the definition's pace, as asked
-    assert len(trace(tmp_path / "results" / f"search={SEARCH}")) == 4
+    assert len(search_trace(tmp_path / "results" / f"search={SEARCH}")) == 4
 
 
 def test_a_typo_in_asynchronous_is_refused_before_any_evaluation(tmp_path):
@@ -105,15 +96,6 @@ def test_a_typo_in_asynchronous_is_refused_before_any_evaluation(tmp_path):
     assert completed.returncode != 0
     assert f"{KEY} of search={SEARCH}" in completed.output and "asynchronous" in completed.output
     assert not (tmp_path / "results").exists()
-
-
-def _wait_for_results(process, directory, count: int) -> None:
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        if directory.exists() and len(result_files(directory)) >= count:
-            return
-        assert process.poll() is None, process.communicate()
-        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
@@ -126,19 +108,21 @@ def test_a_stopped_asynchronous_search_is_resumed_repeating_no_evaluation(stop, 
     lagging = {"OPTSWEEP_SAVE_INTERVAL": "0.5"}
     process = start_task(*arguments, workdir=tmp_path, extra_environment=lagging)
     directory = tmp_path / "results" / f"search={SEARCH}"
-    _wait_for_results(process, directory, 12)
+    wait_for_results(process, directory, 12)
     stderr = stop_task(process, stop)
     assert "Traceback" not in stderr, stderr
-    told = trace(directory)
+    told = search_trace(directory)
     assert 8 <= len(told) < 40, "stop the search in the middle"
     name = "SIGINT" if stop == signal.SIGINT else "SIGTERM"
     assert f"search stopped by {name}: {len(told)} of 40 evaluations finished" in stderr
-    before = evaluated(tmp_path)
+    before = evaluations_in_worker_logs(tmp_path)
     completed = run_task(*arguments, workdir=tmp_path)
     assert f"{len(told)} of 40 evaluations done" in completed.output
     assert "asked for other points" not in completed.output, "the replay differed"
-    assert evaluated(tmp_path) - before <= 40 - len(told), "an evaluation was repeated"
-    rows = trace(directory)
+    assert evaluations_in_worker_logs(tmp_path) - before <= 40 - len(told), (
+        "an evaluation was repeated"
+    )
+    rows = search_trace(directory)
     assert rows[: len(told)] == told, "the told evaluations are kept as they were"
     assert [number for number, *_ in rows] == list(range(40))
     assert len(set(points(rows))) == 40 and len(result_files(directory)) == 40
@@ -150,13 +134,13 @@ def test_a_pool_worker_killed_during_an_asynchronous_search_costs_no_evaluation(
     arguments = ["-cp", "experiment", f"search={SEARCH}", *budget(40, 2), *ASYNCHRONOUS, *POOL]
     process = start_task(*arguments, "-m", workdir=tmp_path)
     directory = tmp_path / "results" / f"search={SEARCH}"
-    _wait_for_results(process, directory, 4)
+    wait_for_results(process, directory, 4)
     (worker, *_) = (tmp_path / "multirun" / "workers").iterdir()
     os.kill(int(worker.name.removeprefix("pid-")), signal.SIGKILL)
     stdout, stderr = process.communicate(timeout=240)
     assert process.returncode == 0, stderr
     assert "a joblib worker died; evaluating " in stdout + stderr
-    rows = trace(directory)
+    rows = search_trace(directory)
     assert [number for number, *_ in rows] == list(range(40)) and all(v for _, v, _ in rows)
     assert len(set(points(rows))) == 40
 
@@ -178,7 +162,7 @@ def test_asynchronous_failures_under_the_tolerated_rate_are_told_and_kept(tmp_pa
     completed = run_task(
         *FAILING, "hydra.sweeper.optim.max_failure_rate=0.9", "-m", workdir=tmp_path
     )
-    rows = trace(tmp_path / "multirun" / "search")
+    rows = search_trace(tmp_path / "multirun" / "search")
     failed = [row for row in rows if not row[1]]
     assert len(rows) == 12
     assert 0 < len(failed) < 12 and all(p["x0_random.high"] == -5.0 for *_, p in failed)
@@ -195,5 +179,5 @@ def test_asynchronous_failures_over_the_tolerated_rate_fail_the_search(tmp_path)
     assert "more than max_failure_rate=0.1 of the budget 12" in completed.output
     assert "{'x0_random.high': -5.0}: " in completed.output
     assert "Best parameters" not in completed.output and "Traceback" not in completed.output
-    rows = trace(tmp_path / "multirun" / "search")
+    rows = search_trace(tmp_path / "multirun" / "search")
     assert 2 <= len(rows) < 12

@@ -3,17 +3,22 @@ pool workers ask for, evaluate and tell their own trials through the study's rea
 storage. One worker gives the batched search's trials; several finish the budget with every
 trial evaluated once; a stop, a killed worker and too many failures keep what the study holds."""
 
-import csv
 import json
 import os
 import signal
-import time
 
 import optuna
 import pytest
 import yaml
 
-from conftest import run_task, start_task, stop_task
+from conftest import (
+    evaluations_in_worker_logs,
+    run_task,
+    search_trace,
+    start_task,
+    stop_task,
+    wait_for_results,
+)
 from optsweep.report.table import result_files
 
 SEARCH = "tnc-optuna"
@@ -28,14 +33,6 @@ def budget(trials: int, workers: int) -> tuple[str, ...]:
 ASYNCHRONOUS = (f"{KEY}.asynchronous=true",)
 
 
-def trace(directory):
-    with open(directory / "trace.csv", newline="") as file:
-        return [
-            (int(row["evaluation"]), row["value"], json.loads(row["params"]))
-            for row in csv.DictReader(file)
-        ]
-
-
 def progress(directory):
     return yaml.safe_load((directory / "progress.yaml").read_text())
 
@@ -43,12 +40,6 @@ def progress(directory):
 def trials_of(directory):
     said = progress(directory)["study"]
     return optuna.load_study(study_name=said["name"], storage=said["storage"]).get_trials()
-
-
-def evaluated(workdir) -> int:
-    """Evaluations the workers ran (each logs one ``#<number>`` line)."""
-    logs = (workdir / "multirun" / "workers").glob("*/*.log")
-    return sum(path.read_text().count("\t#") for path in logs)
 
 
 def search(workdir, *options, check=True):
@@ -63,17 +54,17 @@ def test_one_asynchronous_worker_asks_the_batched_searchs_trials(tmp_path):
     completed = search(tmp_path / "asynchronous", *budget(10, 1), *ASYNCHRONOUS, *POOL)
     assert "1 in flight, asked and told by the workers" in completed.output
     assert "Traceback" not in completed.output
-    batched = trace(tmp_path / "batched" / "results" / f"search={SEARCH}")
-    ours = trace(tmp_path / "asynchronous" / "results" / f"search={SEARCH}")
+    batched = search_trace(tmp_path / "batched" / "results" / f"search={SEARCH}")
+    ours = search_trace(tmp_path / "asynchronous" / "results" / f"search={SEARCH}")
     assert len(ours) == 10 and ours == batched
-    assert evaluated(tmp_path / "asynchronous") == 10
+    assert evaluations_in_worker_logs(tmp_path / "asynchronous") == 10
 
 
 def test_asynchronous_workers_evaluate_each_trial_of_the_budget_once(tmp_path):
     completed = search(tmp_path, *budget(16, 2), *ASYNCHRONOUS, *POOL)
     assert "Traceback" not in completed.output and "warn" not in completed.output.lower()
     directory = tmp_path / "results" / f"search={SEARCH}"
-    rows = trace(directory)
+    rows = search_trace(directory)
     assert [number for number, *_ in rows] == list(range(16)) and all(v for _, v, _ in rows)
     assert len({json.dumps(p, sort_keys=True) for *_, p in rows}) == 16
     trials = trials_of(directory)
@@ -81,30 +72,23 @@ def test_asynchronous_workers_evaluate_each_trial_of_the_budget_once(tmp_path):
     assert {t.user_attrs["path"] for t in trials} == {str(p) for p in result_files(directory)}
     workers = list((tmp_path / "multirun" / "workers").iterdir())
     assert len(workers) == 2, "both pool workers ask and evaluate trials"
-    assert evaluated(tmp_path) == 16
+    assert evaluations_in_worker_logs(tmp_path) == 16
     best = min(rows, key=lambda row: float(row[1]))
     assert progress(directory)["best_evaluated"]["value"] == float(best[1])
     again = search(tmp_path, *budget(16, 2), *ASYNCHRONOUS, *POOL)
-    assert "16 of 16 evaluations done" in again.output and evaluated(tmp_path) == 16
+    assert (
+        "16 of 16 evaluations done" in again.output and evaluations_in_worker_logs(tmp_path) == 16
+    )
 
 
 def test_asynchronous_is_said_to_run_in_batches_off_the_pool(tmp_path):
     completed = search(tmp_path, *budget(4, 2), *ASYNCHRONOUS)
     assert f"{KEY}.asynchronous: the workers ask and tell their own trials on " in completed.output
-    assert len(trace(tmp_path / "results" / f"search={SEARCH}")) == 4
+    assert len(search_trace(tmp_path / "results" / f"search={SEARCH}")) == 4
 
 
 def _start(arguments, workdir):
     return start_task(*arguments, workdir=workdir)
-
-
-def _wait_for_results(process, directory, count: int) -> None:
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        if directory.exists() and len(result_files(directory)) >= count:
-            return
-        assert process.poll() is None, process.communicate()
-        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
@@ -116,7 +100,7 @@ def test_a_stopped_asynchronous_search_keeps_its_told_trials_and_the_rerun_goes_
     arguments.append("-m")
     process = _start(arguments, tmp_path)
     directory = tmp_path / "results" / f"search={SEARCH}"
-    _wait_for_results(process, directory, 6)
+    wait_for_results(process, directory, 6)
     stderr = stop_task(process, stop)
     assert "Traceback" not in stderr, stderr
     trials = trials_of(directory)
@@ -125,16 +109,18 @@ def test_a_stopped_asynchronous_search_keeps_its_told_trials_and_the_rerun_goes_
     assert 4 <= len(told) < 40, "stop the search in the middle"
     name = "SIGINT" if stop == signal.SIGINT else "SIGTERM"
     assert f"search stopped by {name}: {len(told)} of 40 evaluations finished" in stderr
-    assert {number for number, *_ in trace(directory)} == set(told)
-    before = evaluated(tmp_path)
+    assert {number for number, *_ in search_trace(directory)} == set(told)
+    before = evaluations_in_worker_logs(tmp_path)
     completed = run_task(*arguments, workdir=tmp_path)
     assert f"{len(told)} of 40 evaluations done" in completed.output
-    assert evaluated(tmp_path) - before <= 40 - len(told), "a told trial was evaluated again"
+    assert evaluations_in_worker_logs(tmp_path) - before <= 40 - len(told), (
+        "a told trial was evaluated again"
+    )
     trials = trials_of(directory)
     assert len(trials) == 40 and all(t.state.name == "COMPLETE" for t in trials)
     assert all(t.value == told[t.number] for t in trials if t.number in told)
     assert sorted(t.number for t in trials if "resumed" in t.user_attrs) == running
-    assert [number for number, *_ in trace(directory)] == list(range(40))
+    assert [number for number, *_ in search_trace(directory)] == list(range(40))
 
 
 def test_a_pool_worker_killed_during_an_asynchronous_search_costs_no_trial(tmp_path):
@@ -143,13 +129,13 @@ def test_a_pool_worker_killed_during_an_asynchronous_search_costs_no_trial(tmp_p
     arguments = ["-cp", "experiment", f"search={SEARCH}", *budget(40, 2), *ASYNCHRONOUS, *POOL]
     process = _start([*arguments, "-m"], tmp_path)
     directory = tmp_path / "results" / f"search={SEARCH}"
-    _wait_for_results(process, directory, 4)
+    wait_for_results(process, directory, 4)
     (worker, *_) = (tmp_path / "multirun" / "workers").iterdir()
     os.kill(int(worker.name.removeprefix("pid-")), signal.SIGKILL)
     stdout, stderr = process.communicate(timeout=240)
     assert process.returncode == 0, stderr
     assert "a joblib worker died; evaluating trials " in stdout + stderr
-    rows = trace(directory)
+    rows = search_trace(directory)
     assert [number for number, *_ in rows] == list(range(40)) and all(v for _, v, _ in rows)
     trials = trials_of(directory)
     assert len(trials) == 40 and all(t.state.name == "COMPLETE" for t in trials)
@@ -174,7 +160,7 @@ FAILING = (
 def test_asynchronous_failures_under_the_tolerated_rate_are_told_and_kept(tmp_path):
     completed = run_task(*FAILING, "hydra.sweeper.max_failure_rate=0.9", "-m", workdir=tmp_path)
     directory = tmp_path / "multirun" / "search"
-    failed = [row for row in trace(directory) if not row[1]]
+    failed = [row for row in search_trace(directory) if not row[1]]
     assert 0 < len(failed) < 12 and all(p["x0_random.high"] == -5.0 for *_, p in failed)
     assert f"{len(failed)} of 12 evaluations failed (tolerated" in completed.output
     states = [t.state.name for t in trials_of(directory)]
@@ -194,4 +180,4 @@ def test_asynchronous_failures_over_the_tolerated_rate_fail_the_search(tmp_path)
     directory = tmp_path / "multirun" / "search"
     trials = trials_of(directory)
     assert len(trials) < 12 and all(t.state.is_finished() for t in trials)
-    assert len(trace(directory)) == len(trials)
+    assert len(search_trace(directory)) == len(trials)

@@ -5,7 +5,9 @@ trial evaluated once; a stop, a killed worker and too many failures keep what th
 
 import json
 import os
+import re
 import signal
+import time
 
 import optuna
 import pytest
@@ -123,23 +125,51 @@ def test_a_stopped_asynchronous_search_keeps_its_told_trials_and_the_rerun_goes_
     assert [number for number, *_ in search_trace(directory)] == list(range(40))
 
 
-def test_a_pool_worker_killed_during_an_asynchronous_search_costs_no_trial(tmp_path):
-    """``kill -9`` of one worker: loky breaks the pool with every trial in flight; those left
-    RUNNING are evaluated again on a new pool and the search ends with every trial told."""
+@pytest.mark.parametrize("running", [2, 0], ids=["inside-trials", "between-trials"])
+def test_a_pool_worker_killed_during_an_asynchronous_search_costs_no_trial(running, tmp_path):
+    """``kill -9`` of pool workers: loky breaks the pool with every trial in flight; those left
+    RUNNING are evaluated again on a new pool (killed inside a trial), or none is (killed
+    between two), and the search ends with every trial told once, saying which case it was."""
     arguments = ["-cp", "experiment", f"search={SEARCH}", *budget(40, 2), *ASYNCHRONOUS, *POOL]
     process = _start([*arguments, "-m"], tmp_path)
     directory = tmp_path / "results" / f"search={SEARCH}"
     wait_for_results(process, directory, 4)
-    (worker, *_) = (tmp_path / "multirun" / "workers").iterdir()
-    os.kill(int(worker.name.removeprefix("pid-")), signal.SIGKILL)
+    caught = _kill_workers_with(running, tmp_path / "multirun" / "workers", directory)
     stdout, stderr = process.communicate(timeout=240)
     assert process.returncode == 0, stderr
-    assert "a joblib worker died; evaluating trials " in stdout + stderr
+    said = re.search(r"a joblib worker died; evaluating trials ([\d, ]+) again", stdout + stderr)
+    if running:
+        assert said, stdout + stderr
+        assert 1 <= len(set(said[1].split(", ")) & set(map(str, caught))) <= 2
+    else:
+        assert not said and "no trial was left running: going on on a new pool" in stdout + stderr
     rows = search_trace(directory)
     assert [number for number, *_ in rows] == list(range(40)) and all(v for _, v, _ in rows)
     trials = trials_of(directory)
     assert len(trials) == 40 and all(t.state.name == "COMPLETE" for t in trials)
-    assert any("resumed" in t.user_attrs for t in trials)
+    assert any("resumed" in t.user_attrs for t in trials) == bool(running)
+
+
+def _kill_workers_with(running: int, workers, directory) -> list[int]:
+    """Stop both pool workers (SIGSTOP) until the study holds ``running`` RUNNING trials, then
+    ``kill -9`` one (two running: its trial is surely left RUNNING) or both (none running:
+    killed between two trials). Trials take milliseconds: tried until caught. Their numbers."""
+    deadline = time.monotonic() + 60
+    while len(pids := [int(p.name.removeprefix("pid-")) for p in workers.iterdir()]) < 2:
+        assert time.monotonic() < deadline, "the second pool worker never started"
+        time.sleep(0.01)
+    while time.monotonic() < deadline:
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        caught = [t.number for t in trials_of(directory) if t.state.name == "RUNNING"]
+        if len(caught) == running:
+            os.kill(pids[0], signal.SIGKILL)
+            os.kill(pids[1], signal.SIGCONT if running else signal.SIGKILL)
+            return caught
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+        time.sleep(0.005)
+    raise AssertionError(f"never caught the pool workers with {running} trials running")
 
 
 FAILING = (

@@ -214,6 +214,8 @@ class AsynchronousTrials:
                 "a joblib worker died; evaluating trials %s again on a new pool",
                 ", ".join(map(str, again)),
             )
+        else:  # it died between two trials (or every trial it held is told FAIL above)
+            log.warning("a joblib worker died; no trial was left running: going on on a new pool")
         return again
 
     def _read_back(self) -> None:

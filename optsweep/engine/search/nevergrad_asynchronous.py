@@ -37,7 +37,7 @@ from typing import Any
 from optsweep.engine.limits import deferred_stops
 from optsweep.engine.search.errors import SearchFailed
 from optsweep.engine.search.outcome import raise_if_too_many_failed
-from optsweep.engine.search.pool_workers import DIED_TWICE
+from optsweep.engine.search.pool_workers import DIED_TWICE, not_sent
 from optsweep.engine.search.state import Evaluation, SearchState
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ class Flight:
     candidate: Any
     index: int
     deaths: int = 0
+    unsent: bool = False  # its last task was refused by a pool that had already broken
 
 
 class AsynchronousCandidates:
@@ -150,10 +151,11 @@ class AsynchronousCandidates:
                     for flight, evaluation in returned:
                         send(self._recorded(flight, evaluation, failing is None))
                         failing = failing or self._failing()
-                    again = [f for f in died if f.deaths == 0]
+                    again = [f for f in died if f.deaths == 0 or f.unsent]
                     for flight in died:
-                        flight.deaths += 1
-                        if flight.deaths == 1:
+                        flight.deaths += not flight.unsent
+                        flight.unsent = False
+                        if flight.deaths <= 1:  # (0: refused by a pool already broken)
                             overrides = self.overrides(flight.candidate)
                             in_flight[pool.submit_checked(overrides, flight.index)] = flight
                             continue
@@ -188,7 +190,8 @@ class AsynchronousCandidates:
             flight = in_flight.pop(future)
             try:
                 returned.append((flight, future.result()))
-            except BrokenProcessPool:
+            except BrokenProcessPool as error:
+                flight.unsent = not_sent(error)  # no worker ran it: no death of its own
                 died.append(flight)
         return returned, died
 

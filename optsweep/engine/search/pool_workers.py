@@ -46,6 +46,13 @@ DIED_TWICE = "a joblib worker died during this evaluation, twice"
 IDLE_TIMEOUT = 300
 
 
+def not_sent(error: BaseException) -> bool:
+    """Whether a task's ``BrokenProcessPool`` says the pool had broken before the task was
+    sent (``OnPoolWorkers._submit_task``): no worker ran it, so its evaluation lived through
+    no death."""
+    return getattr(error, "not_sent", False)
+
+
 def pool(options: dict[str, Any]) -> Any:
     """loky's executor of ``hydra.launcher.n_jobs`` workers for a search (the same one for
     the same options: loky reuses it); their math libraries get their share of the cores, as
@@ -196,8 +203,9 @@ class OnPoolWorkers(CheckedEvaluations):
     def _submit_task(self, task: Any, *arguments: Any) -> Any:
         """The future of ``task(token, context, *arguments)`` on the pool. A pool that broke
         since the last task came back (a worker died meanwhile) takes none: the future then
-        fails as those in flight do, with loky's ``BrokenProcessPool``, and the search's
-        handling of a death applies to it."""
+        fails as those in flight do, with loky's ``BrokenProcessPool`` (marked ``not_sent``:
+        it is sent again without counting a death), and the search's handling of a death
+        applies to it."""
         from concurrent.futures import Future
         from concurrent.futures.process import BrokenProcessPool
 
@@ -206,6 +214,7 @@ class OnPoolWorkers(CheckedEvaluations):
         try:
             return self._executor().submit(task, self.context.token, context, *arguments)
         except BrokenProcessPool as error:
+            error.not_sent = True  # type: ignore[attr-defined]  # (``not_sent``)
             future: Future = Future()
             future.set_exception(error)
             return future

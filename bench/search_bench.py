@@ -6,8 +6,11 @@ Each repeat runs, in turn, each in a fresh results directory, a search of TNC's 
 stepmx (experiment/search/tnc.yaml for nevergrad, tnc-optuna.yaml for Optuna) with the same
 budget and number of workers:
 - in this process (the baseline of each optimizer);
-- `launcher=local` with `--workers` pool workers (for Optuna also asynchronous: the workers
-  ask and tell the study themselves, `--workers` trials in flight);
+- `launcher=local` with `--workers` pool workers, in batches and asynchronous (`--workers`
+  evaluations in flight: Optuna's workers ask and tell the study themselves; nevergrad's
+  sweeping process tells each evaluation as it comes back and asks the next at once);
+- for Optuna, in this process and asynchronously with the study in a journal file
+  (`storage: journal`) instead of SQLite, the default;
 - `launcher=slurm`, if a SLURM cluster answers (`sinfo`; `make slurm-up` starts the test one);
 - once, for nevergrad: Hydra's own path, each evaluation composed from scratch by Hydra's basic
   launcher (what every search did before its evaluations were checked and run as a sweep's
@@ -17,8 +20,8 @@ first's says whether the bookkeeping of a search grows with its length (linear: 
 The table gives medians of wall time, each one's ratio to the same optimizer's in-process
 median, and the best value each search found. Every run of one optimizer must find the same
 trials (values and parameters in trace.csv) as its first in-process run, or the bench fails:
-a search is reproducible whatever the launcher. The asynchronous Optuna search is the
-exception (timing decides its trials): each of its runs must evaluate every trial once.
+a search is reproducible whatever the launcher. The asynchronous searches are the exception
+(timing decides their trials): each of their runs must evaluate every trial once.
 Timings otherwise: no other assertion.
 """
 
@@ -39,6 +42,7 @@ OPTIMIZERS = {
     "nevergrad (NGOpt)": ("tnc", "hydra.sweeper.search.optim.budget", "num_workers"),
     "Optuna (TPESampler)": ("tnc-optuna", "hydra.sweeper.search.optuna.n_trials", "num_workers"),
 }
+JOURNAL = "journal storage (study.journal)"
 STOCK = "Hydra's basic launcher, each evaluation composed by Hydra"
 LONGER = 5  # the scaling run's budget, in times the bench's
 
@@ -60,15 +64,23 @@ def search_command(search: str, budget: str, workers: str, n: int, k: int, workd
     ]
 
 
-ASYNCHRONOUS = "launcher=local, {workers} workers, asynchronous (the workers ask and tell)"
+ASYNCHRONOUS_OPTUNA = "launcher=local, {workers} workers, asynchronous (the workers ask and tell)"
+ASYNCHRONOUS_NEVERGRAD = (
+    "launcher=local, {workers} workers, asynchronous (asked as each evaluation is told)"
+)
 
 
 def variants(optimizer: str, workers: int, slurm: bool) -> dict[str, tuple[str, ...]]:
     pool = ("launcher=local", f"hydra.launcher.n_jobs={workers}")
     rows = {"in-process": (), f"launcher=local, {workers} workers": pool}
-    if optimizer.startswith("Optuna"):
-        extra = ("hydra.sweeper.search.optuna.asynchronous=true",)
-        rows[ASYNCHRONOUS.format(workers=workers)] = (*pool, *extra)
+    _, budget, _ = OPTIMIZERS[optimizer]
+    extra = (f"{budget.rsplit('.', 1)[0]}.asynchronous=true",)
+    name = ASYNCHRONOUS_OPTUNA if optimizer.startswith("Optuna") else ASYNCHRONOUS_NEVERGRAD
+    rows[name.format(workers=workers)] = (*pool, *extra)
+    if optimizer.startswith("Optuna"):  # the study in a journal file instead of SQLite
+        journal = (f"{budget.rsplit('.', 1)[0]}.storage=journal",)
+        rows[f"in-process, {JOURNAL}"] = journal
+        rows[f"{name.format(workers=workers)}, {JOURNAL}"] = (*pool, *extra, *journal)
     if slurm:
         rows[f"launcher=slurm, {workers} workers"] = ("launcher=slurm",)
     return rows
@@ -145,9 +157,10 @@ def table(rows: list[dict], n: int, k: int, repeats: int, slurm: bool) -> str:
         "thread. 'vs in-process' is the wall time over the same optimizer's in-process run, "
         "measured in the same run. Every run of an optimizer evaluated the same trials (the "
         "bench checks it), so each found the same best value, except the asynchronous "
-        "Optuna search: its workers ask for trials as they become free, so its trials depend "
-        "on timing (the bench checks that each of the budget's trials was evaluated once); "
-        "its best value is the median of its runs'."
+        "searches: a point is asked as soon as a worker is free, so their trials depend on "
+        "timing (the bench checks that each of the budget's trials was evaluated once); "
+        "their best value is the median of their runs'. The journal rows' ratios are to "
+        "the in-process search with the study in SQLite, the default."
         + ("" if slurm else " No SLURM cluster answered: no SLURM rows (`make slurm-up`)."),
         "",
         "| optimizer | where | wall time | vs in-process | best value found |",

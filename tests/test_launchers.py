@@ -63,6 +63,18 @@ def test_same_results_and_resume_as_in_process(launcher, in_process, tmp_path):
     assert all(after[p] == before[p] for p in before) and len(after) == 8
 
 
+@pytest.mark.parametrize("stock", ["hydra.job.chdir=true", "hydra.sweeper.fast=false"])
+def test_hydras_own_launcher_path_gives_the_same_results(stock, launcher, in_process, tmp_path):
+    """A job that changes its working directory (or ``fast=false``) runs as one task of
+    Hydra's launcher, which composes it in the worker: the experiment's configs get the
+    engine's there too (before, every job failed: "Could not override 'output.dir'")."""
+    completed = run_task(
+        "-cp", "experiment", f"launcher={launcher}", stock, *GRID, "-m", workdir=tmp_path
+    )
+    assert "6 jobs: 0 skipped (up to date), 6 ran, 0 failed" in completed.output
+    assert_same_results(tmp_path / "results", in_process)
+
+
 def test_partial_rerun_keeps_every_job_number(launcher, tmp_path):
     partial_rerun_keeps_every_job_number(tmp_path, f"launcher={launcher}")
 

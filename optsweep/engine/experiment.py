@@ -40,7 +40,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from optsweep.engine.errors import InvalidJobConfig
-from optsweep.engine.paths import project_root, register_task_file
+from optsweep.engine.paths import project_root, register_project, register_task_file
 from optsweep.engine.trust import trust_project
 
 __all__ = ["Experiment", "ExperimentTask", "InvalidJobConfig", "experiment_of"]
@@ -262,6 +262,14 @@ class ExperimentTask:
             object.__setattr__(experiment, "_task_files", tuple(dict.fromkeys(files)))
         else:
             self.project = project_root()
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickled in a worker of Hydra's own launchers (joblib's, submitit's), which
+        compose each job there: the process gets this task's project, so the experiment's
+        configs get the engine's own there too (``output``: without it every job failed with
+        "Could not override 'output.dir'")."""
+        self.__dict__.update(state)
+        register_project(self.project)
 
     def __call__(self, cfg: DictConfig) -> float:
         from optsweep.engine.job import run_job

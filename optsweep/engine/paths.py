@@ -50,8 +50,14 @@ def find_project(start: str | Path) -> Path:
 
 def register_task_file(file: str | Path) -> Path:
     """Make the project of the task function defined in ``file`` this process's project."""
+    return register_project(find_project(file))
+
+
+def register_project(root: Path) -> Path:
+    """Make ``root`` this process's project, as an experiment's task function there does
+    (a worker that unpickles the task function, which was decorated in another process)."""
     global _registered
-    _registered = find_project(file)
+    _registered = root
     return _registered
 
 

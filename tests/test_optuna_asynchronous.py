@@ -21,6 +21,7 @@ from conftest import (
     stop_task,
     wait_for_results,
 )
+from optsweep.engine.search.pool_workers import DIED_TWICE
 from optsweep.report.table import result_files
 
 SEARCH = "tnc-optuna"
@@ -153,23 +154,62 @@ def test_a_pool_worker_killed_during_an_asynchronous_search_costs_no_trial(runni
 def _kill_workers_with(running: int, workers, directory) -> list[int]:
     """Stop both pool workers (SIGSTOP) until the study holds ``running`` RUNNING trials, then
     ``kill -9`` one (two running: its trial is surely left RUNNING) or both (none running:
-    killed between two trials). Trials take milliseconds: tried until caught. Their numbers."""
+    killed between two trials). Their numbers."""
+    caught, _ = _kill_workers_when(
+        lambda numbers: len(numbers) == running, workers, directory, both=not running
+    )
+    return caught
+
+
+def _kill_workers_when(wanted, workers, directory, *, both, old=frozenset()):
+    """Stop the two pool workers (SIGSTOP; those not in ``old``, by pid) until the trials the
+    study holds RUNNING are ``wanted``, then ``kill -9`` one, or ``both``. Trials take
+    milliseconds, and the workers run only between two looks: tried until caught. The RUNNING
+    trials' numbers and the workers' pids."""
     deadline = time.monotonic() + 60
-    while len(pids := [int(p.name.removeprefix("pid-")) for p in workers.iterdir()]) < 2:
-        assert time.monotonic() < deadline, "the second pool worker never started"
-        time.sleep(0.01)
+    while True:
+        pids = [int(p.name.removeprefix("pid-")) for p in workers.iterdir()]
+        if len(pids := [pid for pid in pids if pid not in old]) == 2:
+            break
+        assert time.monotonic() < deadline, "the two pool workers never started"
+        time.sleep(0.001)
     while time.monotonic() < deadline:
         for pid in pids:
             os.kill(pid, signal.SIGSTOP)
         caught = [t.number for t in trials_of(directory) if t.state.name == "RUNNING"]
-        if len(caught) == running:
+        if wanted(caught):
             os.kill(pids[0], signal.SIGKILL)
-            os.kill(pids[1], signal.SIGCONT if running else signal.SIGKILL)
-            return caught
+            os.kill(pids[1], signal.SIGKILL if both else signal.SIGCONT)
+            return caught, set(pids)
         for pid in pids:
             os.kill(pid, signal.SIGCONT)
         time.sleep(0.005)
-    raise AssertionError(f"never caught the pool workers with {running} trials running")
+    raise AssertionError("never caught the pool workers with the trials wanted running")
+
+
+def test_a_trial_in_flight_at_two_deaths_fails_naming_it(tmp_path):
+    """Both workers killed inside two trials, then the new pool's killed while it evaluates
+    one of them again: that trial is told FAIL, saying it died twice, the search says so and
+    goes on (one failure of 40 is tolerated)."""
+    arguments = ["-cp", "experiment", f"search={SEARCH}", *budget(40, 2), *ASYNCHRONOUS, *POOL]
+    process = _start([*arguments, "-m"], tmp_path)
+    directory = tmp_path / "results" / f"search={SEARCH}"
+    workers = tmp_path / "multirun" / "workers"
+    wait_for_results(process, directory, 4)
+    first, killed = _kill_workers_when(lambda n: len(n) == 2, workers, directory, both=True)
+    second, _ = _kill_workers_when(
+        lambda n: bool(set(n) & set(first)), workers, directory, both=True, old=killed
+    )
+    stdout, stderr = process.communicate(timeout=240)
+    assert process.returncode == 0, stderr
+    twice = sorted(set(first) & set(second))
+    said = ", ".join(map(str, twice))
+    assert f"a joblib worker died again; trials {said} failed: {DIED_TWICE}" in stdout + stderr
+    trials = trials_of(directory)
+    failed = [t for t in trials if t.state.name == "FAIL"]
+    assert [t.number for t in failed] == twice and len(trials) == 40
+    assert all(t.user_attrs["error"] == f"ChunkDied: {DIED_TWICE}" for t in failed)
+    assert f"{len(twice)} of 40 evaluations failed (tolerated" in stdout + stderr
 
 
 FAILING = (

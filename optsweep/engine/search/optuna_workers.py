@@ -199,12 +199,13 @@ class AsynchronousTrials:
         evaluate again once; one left RUNNING by a second death is told FAIL, naming it."""
         from optuna.trial import TrialState
 
-        again = []
+        again, twice = [], []
         for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             self.deaths[trial.number] += 1
             if self.deaths[trial.number] == 1:
                 again.append(trial.number)
                 continue
+            twice.append(trial.number)
             failed = internals.reopened_trial(self.study, trial)
             failed.set_user_attr(ERROR, f"ChunkDied: {DIED_TWICE}")
             self.study.tell(failed, state=TrialState.FAIL)
@@ -214,7 +215,13 @@ class AsynchronousTrials:
                 "a joblib worker died; evaluating trials %s again on a new pool",
                 ", ".join(map(str, again)),
             )
-        else:  # it died between two trials (or every trial it held is told FAIL above)
+        if twice:
+            log.warning(
+                "a joblib worker died again; trials %s failed: %s",
+                ", ".join(map(str, twice)),
+                DIED_TWICE,
+            )
+        if not again and not twice:  # it died between two trials
             log.warning("a joblib worker died; no trial was left running: going on on a new pool")
         return again
 

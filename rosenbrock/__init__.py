@@ -45,6 +45,9 @@ ROSENBROCK = Experiment(
     # to the recorded config changes each result's fingerprint by itself.)
     code=("rosenbrock.problem", "rosenbrock.solve"),
     packages=("numpy", "scipy"),
+    # solve.py imports scipy.optimize when a job runs (a rerun of current results, or the
+    # checks, never need it): a pool's workers import it while the sweep is checked.
+    imports=("scipy.optimize",),
     result_types=frozenset(
         {
             ("scipy.optimize._optimize", "OptimizeResult"),

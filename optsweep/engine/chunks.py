@@ -9,6 +9,7 @@ their number in the sweep. Jobs are dealt to chunks in turn (job ``i`` to chunk 
 that each chunk gets a share of every setting and the chunks take about as long.
 """
 
+import logging
 import math
 import uuid
 from collections.abc import Sequence
@@ -27,6 +28,8 @@ from optsweep.engine.orphans import exit_with_parent
 from optsweep.engine.plan import JobPlan
 from optsweep.engine.progress import finished_jobs
 from optsweep.engine.runner import InProcessRun
+
+log = logging.getLogger(__name__)
 
 Job = tuple[int, tuple[str, ...]]  # (number in the sweep, overrides)
 CHUNKS_PER_WORKER = 1  # one chunk per worker: each pays its start-up once
@@ -97,14 +100,42 @@ def make_chunks(todo: Sequence[Job], plans: dict[tuple, JobPlan], count: int) ->
     return chunks
 
 
-def import_modules(modules: Sequence[str]) -> None:
+def warm_up_modules(task: ExperimentTask) -> tuple[str, ...]:
+    """What a pool's worker imports before its first job: the engine's chunks, the
+    experiment's ``code`` modules (its files are imported by the task's own module)."""
+    code = (entry for entry in task.experiment.code if not entry.endswith(".py"))
+    return ("optsweep.engine.chunks", *code)
+
+
+def import_modules(modules: Sequence[str], imports: Sequence[str] = ()) -> list[str]:
     """Import ``modules`` in this (worker) process: a pool's workers warm up with it while the
-    sweep is still being checked, so a chunk no longer waits for the imports."""
+    sweep is still being checked, so a chunk no longer waits for the imports. Then the
+    experiment's ``imports``: returns what importing each that failed raised."""
     import importlib
 
     exit_with_parent()
     for module in modules:
         importlib.import_module(module)
+    failed = []
+    for module in imports:
+        try:
+            importlib.import_module(module)
+        except Exception as error:
+            failed.append(f"{module!r} ({type(error).__name__}: {error})")
+    return failed
+
+
+def say_failed_imports(task: ExperimentTask, failed: Sequence[str]) -> None:
+    """Warn, once per module, of the experiment's ``imports`` that a worker could not
+    import: its jobs import what they need themselves, so only the warm-up lost them."""
+    for what in dict.fromkeys(failed):
+        log.warning(
+            "Experiment %r: imports %s could not be imported in a pool worker; fix "
+            "Experiment.imports in %s (the jobs import what they use themselves)",
+            task.experiment.name,
+            what,
+            ", ".join(task.experiment.task_files) or "the task's module",
+        )
 
 
 # Per worker process, the composer of the sweep it last ran a chunk of: a worker that gets

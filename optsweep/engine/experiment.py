@@ -136,6 +136,11 @@ class Experiment:
     code: tuple[str, ...] = ()
     # Distributions whose versions results depend on (a new version makes results stale).
     packages: tuple[str, ...] = ()
+    # Modules a job imports when it runs rather than at the top of its module (``task.py``
+    # importing ``scipy.optimize`` inside the task keeps reruns and checks fast): a pool's
+    # workers import them while the sweep or search is still being checked, so the first
+    # job of each does not wait for them. Results do not depend on this list.
+    imports: tuple[str, ...] = ()
     # Sub-keys of config groups, for groups whose options do not list every key they accept
     # (``{"method": frozenset({"name", "options"})}``): checked one level deep instead.
     group_keys: Mapping[str, frozenset[str]] = field(default_factory=dict)
@@ -155,6 +160,7 @@ class Experiment:
                 f"Experiment {self.name!r}: direction={self.direction!r}, "
                 "expected 'minimize' or 'maximize'"
             )
+        _refuse_unnamed_modules(self.name, self.imports)
         object.__setattr__(self, "_task_files", ())
 
     # --- what the defaults resolve to -------------------------------------------------------
@@ -235,6 +241,22 @@ class Experiment:
         """Decorator: the Hydra task function that runs ``compute`` as a job of this
         experiment (see the module docstring)."""
         return ExperimentTask(self, compute)
+
+
+def _refuse_unnamed_modules(name: str, imports: Any) -> None:
+    """``imports`` must be a sequence of dotted module names (a lone string would be read
+    letter by letter); whether each can be imported is for the workers to say."""
+    if isinstance(imports, str) or not isinstance(imports, (tuple, list)):
+        raise ValueError(
+            f"Experiment {name!r}: imports={imports!r}, expected a tuple of module names "
+            "such as ('scipy.optimize',)"
+        )
+    for module in imports:
+        if not isinstance(module, str) or not all(p.isidentifier() for p in module.split(".")):
+            raise ValueError(
+                f"Experiment {name!r}: imports holds {module!r}, which is no module name "
+                "(dotted identifiers, such as 'scipy.optimize')"
+            )
 
 
 def _is_number(value: Any) -> bool:

@@ -47,6 +47,8 @@ from optsweep.engine.chunks import (
     make_chunks,
     returns_of_a_dead_chunk,
     run_chunk,
+    say_failed_imports,
+    warm_up_modules,
 )
 from optsweep.engine.compose import FastComposer, JobConfig
 from optsweep.engine.errors import JobNotRun
@@ -572,14 +574,17 @@ class CheckedSweeper(ExperimentSweeper):
 
         options = internals.joblib_options(self.launcher)
         workers = internals.joblib_workers(options)
-        code = (entry for entry in task.experiment.code if not entry.endswith(".py"))
-        modules = ("optsweep.engine.chunks", *code)
+        modules, imports = warm_up_modules(task), task.experiment.imports
 
         def warm_up() -> None:
             try:
-                Parallel(**options)(delayed(import_modules)(modules) for _ in range(workers))
+                failed = Parallel(**options)(
+                    delayed(import_modules)(modules, imports) for _ in range(workers)
+                )
             except Exception as error:  # the chunks will meet and report it
                 log.debug("warming up joblib's workers failed: %r", error)
+            else:
+                say_failed_imports(task, [what for each in failed for what in each])
 
         self.warm_up = threading.Thread(target=warm_up, name="warm-up", daemon=True)
         self.warm_up.start()
@@ -796,17 +801,17 @@ class CheckedSweeper(ExperimentSweeper):
         if self.task is not None and self._packs_for_joblib() and self._runs_chunks():
             from optsweep.engine.search.pool_workers import warm_up
 
-            code = [entry for entry in self.task.experiment.code if not entry.endswith(".py")]
-            modules = ["optsweep.engine.chunks", *code]
+            modules = warm_up_modules(self.task)
             if self._asynchronous_optuna():  # its workers open the study
                 from optsweep.engine.search.optuna_storage import STORAGE_MODULES
 
-                modules += STORAGE_MODULES
-            warm_up(internals.joblib_options(self.launcher), modules)
+                modules += tuple(STORAGE_MODULES)
+            warm_up(internals.joblib_options(self.launcher), modules, self.task)
         search = chosen_search(
             self.search,
             name,
-            state_dir=str(Path(self.config.output.dir) / f"search={name}"),
+            # A search block of the sweep's own config, chosen by no search file: search/
+            state_dir=str(Path(self.config.output.dir) / (f"search={name}" if name else "search")),
             tunes_settings=choices.get("settings"),
         )
         search.setup(

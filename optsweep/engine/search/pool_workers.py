@@ -13,6 +13,7 @@ import os
 import pickle
 import signal
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from optsweep.engine.chunks import (
     composer_of,
     import_modules,
     run_evaluation,
+    say_failed_imports,
 )
 from optsweep.engine.compose import FastComposer
 from optsweep.engine.experiment import ExperimentTask
@@ -76,15 +78,22 @@ def ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def warm_up(options: dict[str, Any], modules: Sequence[str]) -> None:
-    """Start the search's pool now, each worker importing ``modules``, while this process
-    goes on (importing the optimizer, opening the study): the first batch then finds its
-    workers ready."""
+def warm_up(options: dict[str, Any], modules: Sequence[str], task: ExperimentTask) -> None:
+    """Start the search's pool now, each worker importing ``modules`` and the experiment's
+    ``imports``, while this process goes on (importing the optimizer, opening the study): the
+    first batch then finds its workers ready."""
     from optsweep.engine.internals import joblib_workers
+
+    said: set[str] = set()
+
+    def say(future: Future) -> None:  # in the executor's thread, as each warm-up ends
+        if not future.cancelled() and future.exception() is None:
+            say_failed_imports(task, [what for what in future.result() if what not in said])
+            said.update(future.result())
 
     executor = pool(options)
     for _ in range(joblib_workers(options)):
-        executor.submit(import_modules, modules)
+        executor.submit(import_modules, modules, task.experiment.imports).add_done_callback(say)
 
 
 class OnPoolWorkers(CheckedEvaluations):
@@ -206,7 +215,6 @@ class OnPoolWorkers(CheckedEvaluations):
         fails as those in flight do, with loky's ``BrokenProcessPool`` (marked ``not_sent``:
         it is sent again without counting a death), and the search's handling of a death
         applies to it."""
-        from concurrent.futures import Future
         from concurrent.futures.process import BrokenProcessPool
 
         context = self._context()

@@ -1,8 +1,9 @@
-"""Asynchronous nevergrad searches (``optim.asynchronous: true`` with ``launcher=local``): the
-sweeping process keeps ``num_workers`` evaluations in flight on real joblib pool workers and
-asks real nevergrad for the next point as each is told. One worker gives the batched search's
-evaluations; several finish the budget with every point evaluated once; a stop, a killed
-worker and too many failures keep what was told, and a rerun repeats no evaluation."""
+"""Asynchronous nevergrad searches (``optim.asynchronous: true``): the sweeping process keeps
+``num_workers`` evaluations in flight on real joblib pool workers (``launcher=local``) or on
+the search's real SLURM array tasks (``launcher=slurm``), and asks real nevergrad for the
+next point as each is told. One worker gives the batched search's evaluations; several
+finish the budget with every point evaluated once; a stop, a killed worker and too many
+failures keep what was told, and a rerun repeats no evaluation."""
 
 import json
 import os
@@ -15,6 +16,7 @@ from conftest import (
     evaluations_in_worker_logs,
     run_task,
     search_trace,
+    slurm_tasks_end,
     start_task,
     stop_task,
     wait_for_results,
@@ -181,3 +183,51 @@ def test_asynchronous_failures_over_the_tolerated_rate_fail_the_search(tmp_path)
     assert "Best parameters" not in completed.output and "Traceback" not in completed.output
     rows = search_trace(tmp_path / "multirun" / "search")
     assert 2 <= len(rows) < 12
+
+
+# -- on SLURM: the sweeping process asks and tells, the search's array tasks evaluate ----------
+
+SLURM = ("launcher=slurm",)
+
+
+def test_one_asynchronous_slurm_worker_asks_the_batched_searchs_points(slurm_cluster, tmp_path):
+    (tmp_path / "batched").mkdir()
+    (tmp_path / "slurm").mkdir()
+    search(tmp_path / "batched", *budget(8, 1))
+    completed = search(tmp_path / "slurm", *budget(8, 1), *ASYNCHRONOUS, *SLURM)
+    assert "1 in flight, each asked as one is told" in completed.output
+    assert "Traceback" not in completed.output and "points at a time" not in completed.output
+    assert completed.output.count("Search workers: SLURM job") == 1
+    ours = search_trace(tmp_path / "slurm" / "results" / f"search={SEARCH}")
+    assert ours == search_trace(tmp_path / "batched" / "results" / f"search={SEARCH}")
+    assert evaluations_in_worker_logs(tmp_path / "slurm") == 8
+    assert slurm_tasks_end(tmp_path / "slurm", 30), "the workers did not exit with the search"
+
+
+def test_asynchronous_slurm_workers_cover_the_budget_and_a_stop_keeps_it(slurm_cluster, tmp_path):
+    """Two array tasks, each evaluation put in the queue as one is told; SIGTERM (as
+    ``scancel`` of the sweeping job sends it) in the middle cancels the workers, keeps every
+    told evaluation, and the rerun evaluates only the rest."""
+    arguments = ["-cp", "experiment", f"search={SEARCH}", *budget(40, 2), *ASYNCHRONOUS, *SLURM]
+    arguments.append("-m")
+    process = start_task(*arguments, workdir=tmp_path)
+    directory = tmp_path / "results" / f"search={SEARCH}"
+    wait_for_results(process, directory, 10)
+    stderr = stop_task(process, signal.SIGTERM)
+    assert "Traceback" not in stderr, stderr
+    told = search_trace(directory)
+    assert 6 <= len(told) < 40, "stop the search in the middle"
+    assert f"search stopped by SIGTERM: {len(told)} of 40 evaluations finished" in stderr
+    assert "cancelled the search's SLURM workers" in stderr
+    assert slurm_tasks_end(tmp_path, 30), "the search's SLURM workers were not cancelled"
+    before = evaluations_in_worker_logs(tmp_path)
+    completed = run_task(*arguments, workdir=tmp_path)
+    assert "2 in flight, each asked as one is told" in completed.output
+    assert evaluations_in_worker_logs(tmp_path) - before <= 40 - len(told) + 2
+    rows = search_trace(directory)
+    assert rows[: len(told)] == told, "the told evaluations are kept as they were"
+    assert [number for number, *_ in rows] == list(range(40)) and all(v for _, v, _ in rows)
+    assert len(set(points(rows))) == 40 and len(result_files(directory)) == 40
+    workers = {p.name for p in (tmp_path / "multirun" / "workers").iterdir()}
+    assert len(workers) >= 2 and all(name.startswith("task-") for name in workers), workers
+    assert slurm_tasks_end(tmp_path, 30)

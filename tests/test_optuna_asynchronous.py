@@ -1,7 +1,9 @@
-"""Asynchronous Optuna searches (``asynchronous: true`` with ``launcher=local``): real joblib
+"""Asynchronous Optuna searches (``asynchronous: true``): on ``launcher=local`` real joblib
 pool workers ask for, evaluate and tell their own trials through the study's real SQLite
-storage. One worker gives the batched search's trials; several finish the budget with every
-trial evaluated once; a stop, a killed worker and too many failures keep what the study holds."""
+storage; on ``launcher=slurm`` (the real test cluster) the sweeping process asks a trial as
+each is told, the search's array tasks evaluating them. One worker gives the batched
+search's trials; several finish the budget with every trial evaluated once; a stop, a killed
+worker and too many failures keep what the study holds."""
 
 import json
 import os
@@ -17,6 +19,7 @@ from conftest import (
     evaluations_in_worker_logs,
     run_task,
     search_trace,
+    slurm_tasks_end,
     start_task,
     stop_task,
     wait_for_results,
@@ -86,7 +89,7 @@ def test_asynchronous_workers_evaluate_each_trial_of_the_budget_once(tmp_path):
 
 def test_asynchronous_is_said_to_run_in_batches_off_the_pool(tmp_path):
     completed = search(tmp_path, *budget(4, 2), *ASYNCHRONOUS)
-    assert f"{KEY}.asynchronous: the workers ask and tell their own trials on " in completed.output
+    assert f"{KEY}.asynchronous: trials are kept in flight on launcher=local" in completed.output
     assert len(search_trace(tmp_path / "results" / f"search={SEARCH}")) == 4
 
 
@@ -251,3 +254,52 @@ def test_asynchronous_failures_over_the_tolerated_rate_fail_the_search(tmp_path)
     trials = trials_of(directory)
     assert len(trials) < 12 and all(t.state.is_finished() for t in trials)
     assert len(search_trace(directory)) == len(trials)
+
+
+# -- on SLURM: the sweeping process asks and tells, the search's array tasks evaluate ----------
+
+SLURM = ("launcher=slurm",)
+
+
+def test_one_asynchronous_slurm_worker_asks_the_batched_searchs_trials(slurm_cluster, tmp_path):
+    (tmp_path / "batched").mkdir()
+    (tmp_path / "slurm").mkdir()
+    search(tmp_path / "batched", *budget(8, 1))
+    completed = search(tmp_path / "slurm", *budget(8, 1), *ASYNCHRONOUS, *SLURM)
+    assert "1 in flight, each asked as one is told" in completed.output
+    assert "Traceback" not in completed.output and "at a time" not in completed.output
+    assert completed.output.count("Search workers: SLURM job") == 1
+    ours = search_trace(tmp_path / "slurm" / "results" / f"search={SEARCH}")
+    assert ours == search_trace(tmp_path / "batched" / "results" / f"search={SEARCH}")
+    assert evaluations_in_worker_logs(tmp_path / "slurm") == 8
+    assert slurm_tasks_end(tmp_path / "slurm", 30), "the workers did not exit with the search"
+
+
+def test_asynchronous_slurm_trials_cover_the_budget_and_a_stop_keeps_them(slurm_cluster, tmp_path):
+    """SIGTERM (as ``scancel`` of the sweeping job sends it) in the middle: the workers are
+    cancelled, the trials in flight stay RUNNING, and the rerun evaluates them and the rest,
+    never a told trial again."""
+    arguments = ["-cp", "experiment", f"search={SEARCH}", *budget(40, 2), *ASYNCHRONOUS, *SLURM]
+    arguments.append("-m")
+    process = _start(arguments, tmp_path)
+    directory = tmp_path / "results" / f"search={SEARCH}"
+    wait_for_results(process, directory, 8)
+    stderr = stop_task(process, signal.SIGTERM)
+    assert "Traceback" not in stderr, stderr
+    assert "cancelled the search's SLURM workers" in stderr
+    assert slurm_tasks_end(tmp_path, 30), "the search's SLURM workers were not cancelled"
+    trials = trials_of(directory)
+    told = {t.number: t.value for t in trials if t.state.name == "COMPLETE"}
+    running = sorted(t.number for t in trials if t.state.name == "RUNNING")
+    assert 4 <= len(told) < 40, "stop the search in the middle"
+    assert f"search stopped by SIGTERM: {len(told)} of 40 evaluations finished" in stderr
+    completed = run_task(*arguments, workdir=tmp_path)
+    assert f"{len(told)} of 40 evaluations done" in completed.output
+    assert "2 in flight, each asked as one is told" in completed.output
+    trials = trials_of(directory)
+    assert len(trials) == 40 and all(t.state.name == "COMPLETE" for t in trials)
+    assert all(t.value == told[t.number] for t in trials if t.number in told)
+    assert sorted(t.number for t in trials if "resumed" in t.user_attrs) == running
+    assert [number for number, *_ in search_trace(directory)] == list(range(40))
+    assert len({json.dumps(p, sort_keys=True) for *_, p in search_trace(directory)}) == 40
+    assert slurm_tasks_end(tmp_path, 30)

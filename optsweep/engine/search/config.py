@@ -17,10 +17,11 @@ class CheckedOptimConf(OptimConf):
     max_failure_rate: float = 0.25
     # null: the experiment's direction (a plain Hydra app's: minimize); given, it must agree.
     maximize: bool | None = None  # type: ignore[assignment]  # unset: not stated
-    # With launcher=local: num_workers evaluations in flight on the pool, the next point
-    # asked as each one is told, no batch waiting for its slowest evaluation. One worker: the
-    # same evaluations as the batched search; several: which points are asked depends on
-    # timing (docs/searches.md). Elsewhere: batches, said so.
+    # With launcher=local or slurm: num_workers evaluations in flight on the pool or the
+    # SLURM workers, the next point asked as each one is told, no batch waiting for its
+    # slowest evaluation. One worker: the same evaluations as the batched search; several:
+    # which points are asked depends on timing (docs/searches.md). In process: batches,
+    # said so.
     asynchronous: bool = False
 
 
@@ -55,8 +56,10 @@ class OptunaSearchConf:
     num_workers: int = 1
     # With launcher=local: each of the pool's workers asks for, evaluates and tells its own
     # trials through the study's storage, num_workers trials in flight, no batch waiting for
-    # its slowest trial. One worker: the same trials as the batched search; several: which
-    # trials are asked depends on timing (docs/searches.md). Elsewhere: batches, said so.
+    # its slowest trial; with launcher=slurm: num_workers in flight on the SLURM workers,
+    # this process asking a trial as one is told. One worker: the same trials as the
+    # batched search; several: which trials are asked depends on timing
+    # (docs/searches.md). In process: batches, said so.
     asynchronous: bool = False
     # Largest tolerated share of failed evaluations over the whole search (not per batch).
     max_failure_rate: float = 0.25
@@ -79,8 +82,8 @@ class CheckedOptunaSweeperConf(OptunaSweeperConf):
     direction: Any = None
     # Largest tolerated share of failed evaluations over the whole search (not per batch).
     max_failure_rate: float = 0.25
-    # With launcher=local: the pool's workers ask and tell their own trials, n_jobs in
-    # flight (as the search file's optuna.asynchronous).
+    # With launcher=local or slurm: num_workers trials in flight (as the search file's
+    # optuna.asynchronous).
     asynchronous: bool = False
     # Study name prefix (null: "search"); the study is <prefix>-<definition id>.
     study_name: str | None = None

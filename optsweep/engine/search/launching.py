@@ -133,6 +133,22 @@ class CheckedEvaluations:
         """Check every evaluation of the batch (a bad override raises Hydra's error before
         any of it runs; one the experiment's checks refuse is a failed evaluation), then run
         the others."""
+        plans, refused = self.checked(batch, first)
+        todo = [(n, tuple(o)) for n, o in enumerate(batch, first) if n not in refused]
+        ran = iter(self.run(todo, plans) if todo else [])
+        evaluated: list[Evaluated] = []
+        for number, overrides in enumerate(batch, first):
+            if number in refused:
+                evaluated.append((refused[number], None))
+            else:
+                evaluated.append((next(ran), str(plans[tuple(overrides)].path)))
+        return evaluated
+
+    def checked(
+        self, batch: Sequence[tuple[str, ...]], first: int
+    ) -> tuple[dict[tuple, JobPlan], dict[int, JobReturn]]:
+        """The plans of the batch's evaluations (by overrides) and the returns of those the
+        experiment's checks refuse (by number); a bad override raises Hydra's error."""
         plans: dict[tuple, JobPlan] = {}
         refused: dict[int, JobReturn] = {}
         # Each job's Hydra node is current while it is checked and run, as in a sweep; the
@@ -152,15 +168,7 @@ class CheckedEvaluations:
             except INVALID as error:
                 refused[number] = _refused(overrides, error, job.hydra.job.name)
                 mark_job_end(self.sweep_dir, number, refused[number].status)
-        todo = [(n, tuple(o)) for n, o in enumerate(batch, first) if n not in refused]
-        ran = iter(self.run(todo, plans) if todo else [])
-        evaluated: list[Evaluated] = []
-        for number, overrides in enumerate(batch, first):
-            if number in refused:
-                evaluated.append((refused[number], None))
-            else:
-                evaluated.append((next(ran), str(plans[tuple(overrides)].path)))
-        return evaluated
+        return plans, refused
 
     def run(self, jobs: list[Job], plans: dict[tuple, JobPlan]) -> list[JobReturn]:
         raise NotImplementedError

@@ -328,14 +328,15 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         """The pool that keeps the search's evaluations in flight (``asynchronous``, on
         joblib's pool), else None; asked for elsewhere, the search says it runs in batches."""
         from optsweep.engine.search.pool_workers import OnPoolWorkers
+        from optsweep.engine.search.slurm_workers import OnSlurmWorkers
 
         if not optim.asynchronous:
             return None
-        if isinstance(self.evaluations, OnPoolWorkers):
+        if isinstance(self.evaluations, (OnPoolWorkers, OnSlurmWorkers)):
             return self.evaluations
         log.info(
             "optim.asynchronous: evaluations are kept in flight on launcher=local (joblib's "
-            "pool) only; here the search asks %d points at a time",
+            "pool) and launcher=slurm only; here the search asks %d points at a time",
             optim.num_workers,
         )
         return None

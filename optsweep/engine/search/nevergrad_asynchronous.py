@@ -1,10 +1,12 @@
-"""An asynchronous nevergrad search (``optim.asynchronous: true`` with ``launcher=local``):
-``num_workers`` evaluations in flight on the pool, the next point asked as each one is told.
+"""An asynchronous nevergrad search (``optim.asynchronous: true`` with ``launcher=local`` or
+``launcher=slurm``): ``num_workers`` evaluations in flight on the pool or on the search's
+SLURM workers, the next point asked as each one is told.
 
 In the batched search the sweeping process asks for a batch of ``num_workers`` points,
 checks them, waits for the slowest, tells nevergrad all of them and only then asks again:
 the workers wait for the optimizer and for each other. Here each evaluation is one task of the
-pool, checked and run as a sweep's job on the worker that takes it; as one comes back, the
+pool, checked and run as a sweep's job on the worker that takes it (on SLURM: checked here
+and put in the search's queue, ``OnSlurmWorkers.submit_checked``); as one comes back, the
 sweeping process tells nevergrad its value and asks for the next point at once (nevergrad's
 own asynchronous pattern: asking while other points are pending), so the optimizer's work
 overlaps the evaluations and no worker waits for another.

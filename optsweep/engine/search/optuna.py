@@ -44,6 +44,7 @@ from optsweep.engine.search.errors import SearchRefused
 from optsweep.engine.search.evaluations import evaluation_of
 from optsweep.engine.search.launching import Evaluations, evaluations_for
 from optsweep.engine.search.optuna_definition import OptunaDefinition
+from optsweep.engine.search.optuna_in_flight import TrialsInFlight
 from optsweep.engine.search.optuna_storage import (
     StudyPlace,
     place_of,
@@ -65,6 +66,7 @@ from optsweep.engine.search.outcome import (
     stopping_says_so,
 )
 from optsweep.engine.search.ranges import unsearchable as unsearchable_range
+from optsweep.engine.search.slurm_workers import OnSlurmWorkers
 from optsweep.engine.search.state import Evaluation, SearchState, search_id, seed_said
 from optsweep.engine.store import ResultStore, identifying_overrides
 
@@ -273,12 +275,18 @@ class OptunaSearch(Sweeper):
                 stopping_says_so(state, d.n_trials, self.evaluations),
             ):
                 pool = self._asynchronous_pool()
-                if pool is not None:
+                save = lambda: state.save(self.maximize, study=study_info)  # noqa: E731
+                if isinstance(pool, OnSlurmWorkers):  # this process asks and tells
+                    pool.compose_template(tuple(fixed), self.job_idx)
+                    ask = lambda: self._asked(study, space)  # noqa: E731
+                    flying = TrialsInFlight(pool, study, state, d, space, tuple(fixed), ask)
+                    self.job_idx = flying.run(left_running, self.job_idx, save)
+                    state.save(self.maximize, study=study_info, final=True)
+                elif pool is not None:  # the pool's workers ask and tell
                     work = StudyWork(place, name, d, space, tuple(fixed))
                     pool.compose_template(work.fixed, self.job_idx)
                     trials = AsynchronousTrials(pool, work, study, state)
                     numbers = [t.number for t in left_running]
-                    save = lambda: state.save(self.maximize, study=study_info)  # noqa: E731
                     self.job_idx = trials.run(numbers, self.next_number, self.job_idx, save)
                     state.save(self.maximize, study=study_info, final=True)
                 while pool is None and len(state.evaluations) < d.n_trials:
@@ -304,22 +312,25 @@ class OptunaSearch(Sweeper):
 
     def _pace(self) -> str:
         d = self.definition
+        if d.asynchronous and internals.is_slurm_launcher(self.launcher):
+            return f"{d.batch} in flight, each asked as one is told"
         if d.asynchronous:
             return f"{d.batch} in flight, asked and told by the workers"
         return f"{d.batch} a batch"
 
     def _asynchronous_pool(self) -> Any:
-        """The pool whose workers ask and tell the trials (``asynchronous``, on joblib's
-        pool), else None; asked for elsewhere, the search says it runs in batches."""
+        """Where the trials stay in flight (``asynchronous``): joblib's pool, whose workers
+        ask and tell them, or the SLURM workers, for which this process asks and tells;
+        else None: in this process the search says it runs in batches."""
         from optsweep.engine.search.pool_workers import OnPoolWorkers
 
         if not self.definition.asynchronous:
             return None
-        if isinstance(self.evaluations, OnPoolWorkers):
+        if isinstance(self.evaluations, (OnPoolWorkers, OnSlurmWorkers)):
             return self.evaluations
         log.info(
-            "%s: the workers ask and tell their own trials on launcher=local (joblib's "
-            "pool) only; here the search asks %d trials at a time",
+            "%s: trials are kept in flight on launcher=local (joblib's pool) and "
+            "launcher=slurm only; here the search asks %d trials at a time",
             self.definition.key("asynchronous"),
             self.definition.batch,
         )

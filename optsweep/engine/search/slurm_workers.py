@@ -30,6 +30,8 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +97,13 @@ class OnSlurmWorkers(CheckedEvaluations):
         self.fruitless = 0  # replacements in a row with no evaluation finished in between
         self.collected_at_replacement = 0
         self.unsettled: dict[str, int] = {}  # {task id: checks} of tasks whose end is unknown
+        # An asynchronous search's evaluations in the queue: {number: (future, result path)},
+        # set by the collecting thread (``submit_checked``).
+        self.flying: dict[int, tuple[Future, str]] = {}
+        self.flying_lock = threading.Lock()
+        self.collecting = threading.Event()
+        self.collector: threading.Thread | None = None
+        self.collector_error: BaseException | None = None
 
     def _start(self) -> None:
         """Submit the workers' array (at the first batch, once the templates are composed)."""
@@ -176,6 +185,86 @@ class OnSlurmWorkers(CheckedEvaluations):
             poll.wait(bool(finished))
         return [got[number] for number, _ in jobs]
 
+    # -- evaluations kept in flight (an asynchronous search) --------------------------------
+
+    def compose_template(self, overrides: Sequence[str], index: int) -> None:
+        """Compose the template of evaluations with ``overrides`` (the search's fixed ones)
+        before the workers start: they get it with the search's context."""
+        assert self.context is None, "the templates are sent with the context"
+        self.composer.compose(tuple(overrides), index, values=False)
+
+    def submit_checked(self, overrides: Sequence[str], index: int) -> Future:
+        """The search's job ``index`` with ``overrides``, checked here (a bad override raises
+        Hydra's error) and put in the queue for the next idle worker, for a search that keeps
+        evaluations in flight: a future whose result is its ``Evaluation`` (numbered
+        ``index``, without parameters), set as its worker puts the return back. One the
+        experiment's checks refuse is a failed evaluation at once."""
+        from optsweep.engine.search.evaluations import evaluation_of
+
+        overrides = tuple(overrides)
+        future: Future = Future()
+        plans, refused = self.checked([overrides], index)
+        if index in refused:
+            future.set_result(evaluation_of(index, {}, refused[index], None))
+            return future
+        try:
+            if not self.started:
+                self._start()
+            with self.flying_lock:
+                if self.collector_error is not None:  # no worker is left to run it
+                    future.set_exception(self.collector_error)
+                    return future
+                self.flying[index] = (future, str(plans[overrides].path))
+            self.queue.put((index, overrides), plans[overrides])
+        except BaseException:
+            self.stop()
+            raise
+        self._collect_in_background()
+        return future
+
+    def _collect_in_background(self) -> None:
+        """Start the thread that sets the futures of ``submit_checked`` as the workers put
+        their returns back, and looks after the workers as ``_wait`` does (an evaluation
+        held by a worker that ended goes back to the queue; no worker left fails every
+        evaluation in flight with ``SearchFailed``)."""
+        if self.collector is not None:
+            return
+        from optsweep.engine.search.evaluations import evaluation_of
+
+        self.collecting.set()
+
+        def collect() -> None:
+            checked, poll = time.monotonic(), Polling()
+            try:
+                while self.collecting.is_set():
+                    finished = self.queue.collect()
+                    self.collected += len(finished)
+                    for number, ret in finished.items():
+                        with self.flying_lock:
+                            flight = self.flying.pop(number, None)
+                        if flight is not None:
+                            flight[0].set_result(evaluation_of(number, {}, ret, flight[1]))
+                    if time.monotonic() - checked > WORKERS_CHECK:
+                        self._release_of_ended_workers()
+                        checked = time.monotonic()
+                    poll.wait(bool(finished))
+            except BaseException as error:  # no worker left, or the queue is unreadable
+                with self.flying_lock:
+                    self.collector_error = error
+                    flying, self.flying = list(self.flying.values()), {}
+                for future, _ in flying:
+                    future.set_exception(error)
+
+        self.collector = threading.Thread(target=collect, name="optsweep-search-collector")
+        self.collector.daemon = True
+        self.collector.start()
+
+    def _stop_collecting(self) -> None:
+        self.collecting.clear()
+        if self.collector is not None and self.collector is not threading.current_thread():
+            self.collector.join()
+        self.collector = None
+
     def _release_of_ended_workers(self) -> None:
         """Put back in the queue the evaluations that workers held when they ended (another
         worker runs them; a result saved meanwhile is found current); ``SearchFailed`` if no
@@ -244,6 +333,7 @@ class OnSlurmWorkers(CheckedEvaluations):
         ``stop``, which stays; the search does not wait for them), and any not started yet
         are cancelled."""
         super().close()
+        self._stop_collecting()
         if not self.started:
             return
         self.started = False
@@ -253,9 +343,11 @@ class OnSlurmWorkers(CheckedEvaluations):
             slurm.cancel(array, pending_only=True)
         self.handles = []
 
-    def stop(self) -> None:
-        """Stop the workers now (Ctrl-C, SIGTERM, a failure): cancel the array."""
+    def stop(self, joined: bool = False) -> None:
+        """Stop the workers now (Ctrl-C, SIGTERM, a failure): cancel the array (``joined``,
+        as a pool's ``stop`` takes it: the cancelled tasks are not waited for)."""
         super().stop()
+        self._stop_collecting()
         if not self.started:
             return
         self.started = False

@@ -11,7 +11,8 @@ budget and number of workers:
   sweeping process tells each evaluation as it comes back and asks the next at once);
 - for Optuna, in this process and asynchronously with the study in a journal file
   (`storage: journal`) instead of SQLite, the default;
-- `launcher=slurm`, if a SLURM cluster answers (`sinfo`; `make slurm-up` starts the test one);
+- `launcher=slurm`, if a SLURM cluster answers (`sinfo`; `make slurm-up` starts the test one),
+  in batches and asynchronous (the sweeping process asks as each evaluation is told);
 - once, for nevergrad: Hydra's own path, each evaluation composed from scratch by Hydra's basic
   launcher (what every search did before its evaluations were checked and run as a sweep's
   jobs; `hydra.job.chdir=true` selects it today).
@@ -65,6 +66,7 @@ def search_command(search: str, budget: str, workers: str, n: int, k: int, workd
 
 
 ASYNCHRONOUS_OPTUNA = "launcher=local, {workers} workers, asynchronous (the workers ask and tell)"
+SLURM_ASYNCHRONOUS = "asynchronous (asked as each evaluation is told)"
 ASYNCHRONOUS_NEVERGRAD = (
     "launcher=local, {workers} workers, asynchronous (asked as each evaluation is told)"
 )
@@ -83,6 +85,8 @@ def variants(optimizer: str, workers: int, slurm: bool) -> dict[str, tuple[str, 
         rows[f"{name.format(workers=workers)}, {JOURNAL}"] = (*pool, *extra, *journal)
     if slurm:
         rows[f"launcher=slurm, {workers} workers"] = ("launcher=slurm",)
+        asynchronous = f"launcher=slurm, {workers} workers, {SLURM_ASYNCHRONOUS}"
+        rows[asynchronous] = ("launcher=slurm", *extra)
     return rows
 
 

@@ -21,7 +21,7 @@ from optsweep.engine.keys import result_groups
 from optsweep.engine.limits import raise_if_stopped, time_limit, watching_stops
 from optsweep.engine.plan import INVALID, JobPlan, plan_job
 from optsweep.engine.provenance import now, provenance
-from optsweep.engine.single_run import JobRefused, refusal
+from optsweep.engine.single_run import JobRefused, incomplete_sweep_job, refusal
 from optsweep.engine.store import ResultStore
 
 if TYPE_CHECKING:
@@ -54,6 +54,8 @@ def run_job(task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None
     value = experiment.value_of if facts.in_search else experiment.job_value
     if plan is None:
         assert cfg is not None, "a job without its checked plan needs its config"
+        if hydra_cfg.mode == RunMode.RUN and (incomplete := incomplete_sweep_job(hydra_cfg)):
+            raise incomplete
         try:
             plan = plan_job(cfg, overrides, store)
         except INVALID as error:

@@ -7,7 +7,8 @@ the message, as the sweep's refusal (``SweepRejected``) prints its message alone
 callbacks still hear of the job, as failed.
 
 An experiment tree run without ``-m`` lacks what the sweep would give each job (``settings``,
-``maxfun``): the refusal then says to add ``-m`` rather than what the incomplete job lacks.
+``maxfun``): the refusal then says to add ``-m``, or to give every swept key, rather than what
+the incomplete job lacks; such a run is refused even when its config is complete.
 """
 
 import shlex
@@ -28,9 +29,19 @@ class JobRefused(SystemExit):
 def refusal(error: Exception, hydra_cfg: Any) -> JobRefused:
     """The refusal of a plain run's job that the checks refused with ``error``; ``hydra_cfg``:
     ``HydraConfig.get()`` (typed ``HydraConf``, a ``DictConfig`` when a job runs)."""
+    return incomplete_sweep_job(hydra_cfg) or JobRefused(f"refused: {error}")
+
+
+def incomplete_sweep_job(hydra_cfg: Any) -> JobRefused | None:
+    """The refusal of a plain run of a config tree that is a sweep (``hydra.sweeper.overrides``)
+    whose command does not give every swept key, else None. Such a job, even one whose
+    config is complete (``seed`` has a default), is not the sweep's job: its result file
+    would be named by fewer keys than the sweep's (``budget=3.pkl`` beside
+    ``budget=3,seed=0.pkl``), a second result of the same config, and another "sweep" to
+    every figure."""
     unset = _unset_sweep_keys(hydra_cfg)
     if not unset:
-        return JobRefused(f"refused: {error}")
+        return None
     swept = ", ".join(OmegaConf.select(hydra_cfg, "sweeper.overrides"))
     given = shlex.join(hydra_cfg.overrides.task)
     command = f"python {hydra_cfg.job.name}.py -cp {_tree(hydra_cfg)} {given}".rstrip()

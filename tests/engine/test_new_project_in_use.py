@@ -139,6 +139,23 @@ def test_rerun_skips_every_job(project, swept):
     assert mtimes(workdir / "results") == before
 
 
+def test_one_job_without_m_must_give_every_swept_key(project, swept, tmp_path):
+    """``seed`` has a default, so ``settings=svm budget=3`` is a complete config; run without
+    ``-m`` it would still be no job of the sweep: its result named ``budget=3.pkl`` beside
+    the sweep's ``budget=3,seed=0.pkl``, one more "sweep" for the figure. Refused, saying
+    what to add; with every swept key it is the sweep's job, found current."""
+    output = run(project, tmp_path, "-cp", "experiment", "settings=svm", "budget=3", check=False)
+    assert "refused: this config tree is a sweep over settings, budget, seed" in output, output
+    assert "(one job without -m needs seed=<value> too)" in output
+    assert not (tmp_path / "results").exists()
+    workdir, _ = swept
+    before = mtimes(workdir / "results")
+    one = ("-cp", "experiment", "settings=svm", "budget=3", "seed=0")
+    output = run(project, workdir, *one)
+    assert "up to date, not rerun:" in output and "settings=svm/budget=3,seed=0.pkl" in output
+    assert mtimes(workdir / "results") == before
+
+
 def test_an_override_replacing_a_settings_model_is_refused_before_any_job(project, tmp_path):
     """``model=svm`` on the command line would win over settings/logistic.yaml's ``- /model:
     logistic``: SVM results filed and drawn as logistic's. Refused, naming the file."""

@@ -21,7 +21,9 @@
   KeyboardInterrupt`` nor ``except Exception`` catches, and the job's block turns it back into
   the stop it got, so the job ends as stopped or timed out and the sweep says so. A third
   Ctrl-C or SIGTERM (the task swallowed even that, with a bare ``except``) ends the process at
-  once, with a line on stderr: every result saved before is kept, the job's is not.
+  once, with a line on stderr: every result saved before is kept, the job's is not. So does
+  the time limit's third expiry (a pool worker or an array task then ends as a dead chunk,
+  whose jobs the sweep names; in the sweeping process, the sweep ends with exit status 1).
 """
 
 import logging
@@ -70,23 +72,36 @@ def _request(stop: BaseException) -> NoReturn:
     signalled = [s for s in _requested if isinstance(s, KeyboardInterrupt)]
     if len(signalled) >= _FORCE_AFTER:
         _end_process(_task, signalled[0])
+    if len(_requested) >= _FORCE_AFTER and not signalled:  # the time limit, again and again
+        _end_process(_task, stop)
     raise StillRunning()
 
 
-def _end_process(task: str, stop: KeyboardInterrupt) -> NoReturn:
+def _end_process(task: str, stop: BaseException) -> NoReturn:
     """End this process now (in a signal handler: no logging, whose lock the interrupted
-    code may hold), saying why on stderr."""
-    name, code = signal_of(stop)
+    code may hold), saying why on stderr: after a third Ctrl-C or SIGTERM (exit 130 or 143),
+    or after the time limit's third expiry (exit 1) that the task swallowed."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except Exception:  # a write the signal interrupted: its buffer is lost
             pass
-    said = (
-        f"optsweep: {task} went on computing after {_FORCE_AFTER} stops ({name}; its task "
-        "swallows them): this process ends now, without that job's result. Every result "
-        "saved before it is kept: run the same command again to go on.\n"
-    )
+    if isinstance(stop, KeyboardInterrupt):
+        name, code = signal_of(stop)
+        said = (
+            f"optsweep: {task} went on computing after {_FORCE_AFTER} stops ({name}; its "
+            "task swallows them): this process ends now, without that job's result. Every "
+            "result saved before it is kept: run the same command again to go on.\n"
+        )
+    else:
+        code = 1
+        said = (
+            f"optsweep: {task} went on computing past its time limit {_FORCE_AFTER} times "
+            f"({stop}; its task swallows every exception, a bare 'except:' or 'except "
+            "BaseException:'): this process ends now, without that job's result and without "
+            "the jobs it had not run yet. Every result saved before it is kept; the rerun "
+            "runs the others and that job again.\n"
+        )
     os.write(2, said.encode())
     os._exit(code)
 

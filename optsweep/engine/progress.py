@@ -105,6 +105,12 @@ class ProgressReport:
         }
         return on_disk | in_memory
 
+    def failed_jobs(self, sweep_dir) -> list[int]:
+        """The numbers of the jobs of ``sweep_dir`` that failed since the report opened."""
+        directory = Path(sweep_dir).absolute() / MARKERS
+        ended = self._markers() - self._before
+        return sorted(int(m.stem) for m in ended if m.parent == directory and m.suffix == ".failed")
+
     def counts(self) -> tuple[int, int]:
         """(jobs ended since the report opened, how many of them failed)."""
         ended = self._markers() - self._before

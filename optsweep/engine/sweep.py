@@ -275,6 +275,37 @@ def _failure_summary(failed: list[tuple[JobReturn, Path | None]]) -> str:
     return "\n".join(lines)
 
 
+def _failed_before_the_stop(
+    progress: ProgressReport,
+    sweep_dir: str,
+    todo: list[Job],
+    failed: list[tuple[JobReturn, Path | None]],
+) -> str:
+    """The lines naming the jobs that failed before a stop: those of batches that came back,
+    with their errors (``_failure_summary``), then the others the jobs marked (a stop ends
+    a batch before it returns), each with its overrides; "" if none failed."""
+    known = {tuple(ret.overrides or ()) for ret, _ in failed}
+    overrides = dict(todo)
+    others = [
+        f"  #{number} [{' '.join(overrides[number])}]"
+        for number in progress.failed_jobs(sweep_dir)
+        if number in overrides and overrides[number] not in known
+    ]
+    if not failed and not others:
+        return ""
+    lines = [_failure_summary(failed)] if failed else []
+    if others:
+        lines += others[:_LISTED_FAILED]
+        if len(others) > _LISTED_FAILED:
+            lines.append(f"  ... and {len(others) - _LISTED_FAILED} more")
+        lines.append(f"  (their errors, with tracebacks, are in the jobs' logs under {sweep_dir})")
+    return "Failed jobs (not saved; the rerun runs them again):\n" + "\n".join(lines) + "\n"
+
+
+# Failed jobs a stop's summary lists by their overrides alone; the others are counted.
+_LISTED_FAILED = 10
+
+
 def consecutive_batches(todo: list[Job], size: int) -> Iterator[list[Job]]:
     """``todo`` in batches of at most ``size`` jobs with consecutive numbers (a launcher
     numbers a batch's jobs from the first one's number on)."""
@@ -745,7 +776,8 @@ class CheckedSweeper(ExperimentSweeper):
                         ]
             except KeyboardInterrupt as stop:
                 _remove_abandoned_locks(paths)
-                self._stopped(stop, progress, running, total, skipped, followed)
+                said = _failed_before_the_stop(progress, self.config.hydra.sweep.dir, todo, failed)
+                self._stopped(stop, progress, running, total, skipped, followed, said)
         if followed:  # forget the submissions whose tasks have all ended
             assert self.registry is not None
             self.registry.in_flight()
@@ -766,8 +798,10 @@ class CheckedSweeper(ExperimentSweeper):
         total: int,
         skipped: int,
         followed: dict[str, InFlight],
+        failures: str = "",
     ) -> NoReturn:
-        """Say what finished and how to go on after Ctrl-C or SIGTERM; exit 130 or 143."""
+        """Say what finished, which jobs failed (``failures``) and how to go on after Ctrl-C
+        or SIGTERM; exit 130 or 143."""
         done, failed = progress.counts()
         signal_name, code = signal_of(stop)
         arrays = sorted({flight.submission.array for flight in followed.values()})
@@ -780,7 +814,7 @@ class CheckedSweeper(ExperimentSweeper):
         print(
             f"sweep stopped by {signal_name}: {total} jobs: {skipped} skipped (up to date), "
             f"{done - failed} ran, {failed} failed, {running - done} did not finish.\n"
-            f"{left_alone}"
+            f"{failures}{left_alone}"
             "Finished jobs kept their results; run the same command again to run the rest.",
             file=sys.stderr,
             flush=True,

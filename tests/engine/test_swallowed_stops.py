@@ -125,6 +125,31 @@ def test_a_stop_the_task_swallows_saves_nothing_and_the_rerun_computes_it(
     assert len(results(project)) == 2
 
 
+@pytest.mark.parametrize("where", ["in-process", "launcher-local"])
+def test_a_stopped_sweep_names_the_jobs_that_had_failed(project, where):
+    """A job whose marker cannot be written fails at once (FileNotFoundError in the task);
+    SIGTERM while the other job runs: the stop's summary counts the failure and names that
+    job, as a sweep's end does."""
+    unwritable = project.parent / "no-such-directory" / "started"
+    arguments = [f"started={unwritable},{project.parent / 'started'}", "-m"]
+    if where == "launcher-local":
+        arguments += ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+    process = start(project, *arguments)
+    wait_started(project)
+    time.sleep(1.0)  # the failing job has ended
+    os.killpg(process.pid, signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 143, output
+    assert "1 failed, 1 did not finish" in output, output
+    assert "Failed jobs (not saved; the rerun runs them again):" in output
+    assert f"[started={unwritable}]" in output
+    assert (
+        "FileNotFoundError" in output
+        or "their errors, with tracebacks, are in the jobs' logs" in output
+    )
+    assert results(project) == []
+
+
 def test_a_time_limit_the_task_swallows_fails_the_job_and_saves_nothing(project):
     completed = subprocess.run(
         [
@@ -256,6 +281,35 @@ def test_a_time_limit_the_task_swallows_at_every_step_still_ends_the_job(stubbor
     assert "ran past job_timeout=0.5 s" in output
     assert "went on computing after its time limit: stopped again, not saved" in output
     assert [p.name for p in results(stubborn)] == ["steps=5.pkl"]
+
+
+def test_a_time_limit_the_task_swallows_entirely_ends_the_process_at_its_third_expiry(stubborn):
+    """A bare ``except`` swallows even the escalation: the time limit's third expiry (the
+    limit, then two grace periods of 1 s) ends the process, saying so, exit 1, nothing of
+    the job saved; the results saved before it are kept."""
+    clock = time.monotonic()
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(stubborn / "task.py"),
+            "steps=5,3000",
+            "swallow=bare",
+            "hydra.sweeper.job_timeout=0.5",
+            "-m",
+        ],
+        cwd=stubborn,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 1, output
+    assert time.monotonic() - clock < 20, "the job ran its 30 s"
+    assert "optsweep: job [steps=3000 swallow=bare] went on computing past its time limit 3" in (
+        output
+    )
+    assert "ran past job_timeout=0.5 s" in output and "this process ends now" in output
+    assert [p.name for p in results(stubborn)] == ["steps=5,swallow=bare.pkl"]
 
 
 def test_a_stop_of_joblib_workers_whose_task_swallows_it_leaves_no_lock_file(stubborn):

@@ -263,6 +263,7 @@ def sweep_results(
     sweep = Sweep(frame, hue, along, over, sorted(chosen), order, hue_key)
     check_complete(sweep, values, extra)
     check_consistent(sweep, config_columns)
+    check_one_code_version(sweep)
     rank = {value: number for number, value in enumerate(order)}
     frame = frame.assign(_rank=frame[hue].map(rank))
     sweep.frame = frame.sort_values(["_rank", along, *over]).drop(columns="_rank")
@@ -310,6 +311,28 @@ def check_complete(sweep: Sweep, values: list, extra: list[str]) -> None:
         commands.append(_command(extra, *assignments))
     raise UnusableResults(
         f"incomplete results: missing {listed}{more}; run " + " and ".join(commands)
+    )
+
+
+def check_one_code_version(sweep: Sweep) -> None:
+    """Every result was computed by one version of the experiment's code and packages
+    (``meta.code``): a figure must not compare results of the old code with the new one's
+    (a code change that a rerun of only some jobs, or a stopped rerun, leaves half done)."""
+    frame = sweep.frame
+    if "meta.code" not in frame.columns:
+        return
+    counts = frame["meta.code"].dropna().value_counts()
+    if len(counts) < 2:
+        return
+    versions = ", ".join(
+        f"{version} ({count} result{'s' if count > 1 else ''}, e.g. "
+        f"{frame.loc[frame['meta.code'] == version, 'path'].iloc[0]})"
+        for version, count in counts.items()
+    )
+    raise UnusableResults(
+        f"the results were computed by {len(counts)} versions of the experiment's code and "
+        f"packages (meta.code): {versions}; rerun the sweep, which reruns the stale ones "
+        "(its dry run, hydra.sweeper.dry_run=true, lists them)"
     )
 
 

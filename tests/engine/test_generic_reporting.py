@@ -337,6 +337,26 @@ def test_an_incomplete_grid_writes_nothing_and_keeps_the_outputs(quadratic, tmp_
     assert {path: path.read_bytes() for path in out.iterdir()} != before
 
 
+def test_results_of_two_code_versions_are_not_drawn_together(quadratic, tmp_path):
+    """One setting rerun after a code change (its results record another ``meta.code``): a
+    figure would compare the old code's results with the new one's. Refused, naming both
+    versions and what to run."""
+    results = tmp_path / "results"
+    shutil.copytree(quadratic, results)
+    old = {record["meta"]["code"] for _, record in STORE.load_all(results)}
+    assert len(old) == 1
+    for path, record in STORE.load_all(results / "settings=unit"):
+        record["meta"]["code"] = "0123456789abcdef"  # as a rerun after an edit records it
+        STORE.save(path, record)
+    completed = optsweep("plot", results, "x=budget", "y=f", "--out", tmp_path / "out")
+    assert completed.returncode == 1
+    assert "the results were computed by 2 versions of the experiment's code" in completed.stderr
+    assert "0123456789abcdef (9 results, e.g. " in completed.stderr
+    assert f"{old.pop()} (9 results, e.g. " in completed.stderr
+    assert "rerun the sweep, which reruns the stale ones" in completed.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 @needs_example
 def test_results_of_two_experiments_are_not_mixed(quadratic, full_sweep, tmp_path):
     results = tmp_path / "results"

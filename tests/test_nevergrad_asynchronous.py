@@ -68,7 +68,6 @@ def test_one_asynchronous_worker_asks_the_batched_searchs_points(tmp_path):
 def test_asynchronous_evaluations_cover_the_budget_once_on_both_workers(tmp_path):
     completed = search(tmp_path, *budget(16, 2), *ASYNCHRONOUS, *POOL)
     assert "Traceback" not in completed.output and "warn" not in completed.output.lower()
-    assert "2 in flight, each asked as one is told" in completed.output
     directory = tmp_path / "results" / f"search={SEARCH}"
     rows = search_trace(directory)
     assert [number for number, *_ in rows] == list(range(16)) and all(v for _, v, _ in rows)
@@ -218,11 +217,10 @@ def test_asynchronous_slurm_workers_cover_the_budget_and_a_stop_keeps_it(slurm_c
     told = search_trace(directory)
     assert 6 <= len(told) < 40, "stop the search in the middle"
     assert f"search stopped by SIGTERM: {len(told)} of 40 evaluations finished" in stderr
-    assert "cancelled the search's SLURM workers" in stderr
     assert slurm_tasks_end(tmp_path, 30), "the search's SLURM workers were not cancelled"
     before = evaluations_in_worker_logs(tmp_path)
     completed = run_task(*arguments, workdir=tmp_path)
-    assert "2 in flight, each asked as one is told" in completed.output
+    assert f"{len(told)} of 40 evaluations done" in completed.output
     assert evaluations_in_worker_logs(tmp_path) - before <= 40 - len(told) + 2
     rows = search_trace(directory)
     assert rows[: len(told)] == told, "the told evaluations are kept as they were"

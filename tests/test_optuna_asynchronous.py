@@ -286,7 +286,6 @@ def test_asynchronous_slurm_trials_cover_the_budget_and_a_stop_keeps_them(slurm_
     wait_for_results(process, directory, 8)
     stderr = stop_task(process, signal.SIGTERM)
     assert "Traceback" not in stderr, stderr
-    assert "cancelled the search's SLURM workers" in stderr
     assert slurm_tasks_end(tmp_path, 30), "the search's SLURM workers were not cancelled"
     trials = trials_of(directory)
     told = {t.number: t.value for t in trials if t.state.name == "COMPLETE"}
@@ -295,7 +294,6 @@ def test_asynchronous_slurm_trials_cover_the_budget_and_a_stop_keeps_them(slurm_
     assert f"search stopped by SIGTERM: {len(told)} of 40 evaluations finished" in stderr
     completed = run_task(*arguments, workdir=tmp_path)
     assert f"{len(told)} of 40 evaluations done" in completed.output
-    assert "2 in flight, each asked as one is told" in completed.output
     trials = trials_of(directory)
     assert len(trials) == 40 and all(t.state.name == "COMPLETE" for t in trials)
     assert all(t.value == told[t.number] for t in trials if t.number in told)

@@ -35,17 +35,22 @@ def run(*arguments: str, workdir: Path, check: bool = True) -> str:
     return output
 
 
+# Every settings file is a setting of the sweep (settings: glob(*)): adding one adds jobs.
+SETTINGS = sorted(path.stem for path in (PROJECT / "experiment" / "settings").glob("*.yaml"))
+
+
 def test_a_tiny_sweep_writes_results_that_reproduce_and_a_rerun_skips_them(tmp_path):
+    jobs = 2 * len(SETTINGS)  # each setting at two budgets
     output = run("-cp", "experiment", "budget=1,3", "seed=0", "-m", workdir=tmp_path)
-    assert "4 jobs: 0 skipped (up to date), 4 ran, 0 failed" in output
+    assert f"{jobs} jobs: 0 skipped (up to date), {jobs} ran, 0 failed" in output
     files = result_files(tmp_path / "results")
-    assert len(files) == 4
+    assert len(files) == jobs
     store = ResultStore(task.EXPERIMENT)
     for path in files:
         record = store.load(path)
         assert record["result"] == toy.run(record["config"]), "seeded: computed again exactly"
     rerun = run("-cp", "experiment", "budget=1,3", "seed=0", "-m", workdir=tmp_path)
-    assert "4 jobs: 4 skipped (up to date), 0 ran, 0 failed" in rerun
+    assert f"{jobs} jobs: {jobs} skipped (up to date), 0 ran, 0 failed" in rerun
 
 
 def test_a_misspelt_key_is_refused_before_any_job_runs(tmp_path):

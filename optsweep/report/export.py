@@ -3,7 +3,8 @@
     optsweep export [RESULTS] [--out FILE]      (python -m optsweep.report.export: the same)
 
 One row per job, the columns of ``optsweep.report.table.results_frame`` (config keys, result
-scalars, provenance), sorted by result path, for any experiment. ``--out``'s suffix decides:
+scalars, provenance), sorted by result path, for any experiment; ``path`` is relative to the
+results directory. ``--out``'s suffix decides:
 ``x.csv`` writes CSV there and Parquet beside it (``x.parquet``); ``x.parquet`` writes Parquet
 there and CSV beside it; default ``results/results.csv``. The CSV writes lists such as ``x0``
 as JSON; the Parquet file keeps them as lists and keeps every column's type, so
@@ -69,11 +70,25 @@ def targets(out: Path) -> tuple[Path, Path]:
     return out.with_suffix(".csv"), out.with_suffix(".parquet")
 
 
+def shared_paths(paths: pd.Series, results: Path) -> pd.Series:
+    """Each result's path relative to the results directory (``settings=tnc/maxfun=10.pkl``),
+    whatever the directory is called, where it lies or where the command ran: an export
+    names no machine's folders (its rows still record their ``meta.host``)."""
+    root = Path(results).resolve()
+
+    def shared(path: str) -> str:
+        resolved = Path(path).resolve()
+        return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else path
+
+    return paths.map(shared)
+
+
 def export(results: Path, out: Path) -> int:
     """Write the table of ``results`` as CSV and Parquet (``targets(out)``), each atomically;
     return the number of rows."""
     csv, parquet = targets(out)
     frame = results_frame(results).sort_values("path").reset_index(drop=True)
+    frame["path"] = shared_paths(frame["path"], results)
     made = {parquet: parquet_bytes(frame), csv: csv_bytes(frame)}
     for path in made:  # both checked before either is written: no half export
         blocked = _blocked(path)

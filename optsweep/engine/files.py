@@ -137,6 +137,25 @@ def unwritable(directory: Path) -> str | None:
     return None
 
 
+def missing_directories(directory: Path) -> list[Path]:
+    """``directory`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    for path in (directory, *directory.parents):
+        if path.exists():
+            break
+        missing.append(path)
+    return missing
+
+
+def remove_empty(directories: list[Path]) -> None:
+    """Remove each of ``directories`` (deepest first) that is an empty directory."""
+    for directory in directories:
+        try:
+            directory.rmdir()
+        except OSError:  # not empty, gone, or not ours to remove
+            return
+
+
 def move_aside(path: Path) -> Path | None:
     """Rename an existing file to ``<name>.stale`` so no reader takes it as current."""
     stale = path.with_name(path.name + STALE_SUFFIX)

@@ -53,7 +53,12 @@ from optsweep.engine.chunks import (
 from optsweep.engine.compose import FastComposer, JobConfig
 from optsweep.engine.errors import JobNotRun
 from optsweep.engine.experiment import ExperimentTask, experiment_of
-from optsweep.engine.files import remove_abandoned_lock, unwritable
+from optsweep.engine.files import (
+    missing_directories,
+    remove_abandoned_lock,
+    remove_empty,
+    unwritable,
+)
 from optsweep.engine.job import FoundCurrent
 from optsweep.engine.limits import (
     raise_if_stop_requested,
@@ -384,6 +389,18 @@ class CheckedSweeper(ExperimentSweeper):
         return list(itertools.product(*choices))
 
     def sweep(self, arguments: list[str]) -> Any:
+        """The sweep (or search) of ``arguments``. A sweep refused before any job ran leaves
+        no empty sweep directory behind (one per refused command, otherwise)."""
+        assert self.config is not None
+        created = missing_directories(Path(self.config.hydra.sweep.dir).absolute())
+        try:
+            return self._sweep(arguments)
+        except BaseException:
+            if not self.launched:
+                remove_empty(created)
+            raise
+
+    def _sweep(self, arguments: list[str]) -> Any:
         assert self.config is not None
         self._check_values()
         if not self.dry_run:

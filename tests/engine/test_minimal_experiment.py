@@ -184,6 +184,7 @@ def test_a_typo_below_a_group_key_is_refused_before_any_job_runs(project, tmp_pa
     assert "did you mean 'model.params.steps'?" in refused.output
     assert "experiment/settings/narrow.yaml" in refused.output
     assert not (project / "results").exists()
+    assert not (project / "multirun").exists(), "an empty sweep directory was left behind"
     plain = run(project, "model=wide", "+model.params.cc=1", cwd=tmp_path, check=False)
     assert plain.returncode != 0 and "did you mean 'model.params.c'?" in plain.output
 

@@ -166,6 +166,7 @@ class AsynchronousTrials:
             self.in_flight.clear()
             self.pool.stop(joined=True)
             self._read_back()  # what the workers told before they were killed
+            save()  # the trace then says it too (flushed as the search stops)
             raise
         if failing is not None:
             raise failing

@@ -148,7 +148,6 @@ def _distribution_version(top: str) -> str | None:
         return metadata.version(names[0]) if names else None
 
 
-@cache
 def code_version(experiment: "Experiment") -> str:
     """A hash of the code that computes the experiment's results and of the versions of the
     packages they depend on (``Experiment.code`` and ``packages``).
@@ -156,8 +155,24 @@ def code_version(experiment: "Experiment") -> str:
     A result is current only if this matches: editing one of those files or upgrading one of
     those packages makes every result stale; editing reporting or the engine does not. The
     sources of the result's own classes count too (``result_type_sources``). Unlike a git
-    commit it also sees uncommitted edits, and works outside git.
+    commit it also sees uncommitted edits, and works outside git. Computed once per process
+    (``code_record``), as the process imports the code once.
     """
+    return code_record(experiment)[0]
+
+
+def code_files(experiment: "Experiment") -> tuple[str, ...]:
+    """The project's files that ``code_version`` hashes, each as ``"<digest> <path>"`` (the
+    first 16 hex digits of its SHA-256, the path relative to the project): a report can then
+    tell without the experiment whether a result's code has changed since, and which file
+    (``optsweep.report.staleness``). Files outside the project (an installed package's) are
+    left out: their version is the package's."""
+    return code_record(experiment)[1]
+
+
+@cache
+def code_record(experiment: "Experiment") -> tuple[str, tuple[str, ...]]:
+    """``code_version`` and ``code_files``, from one reading of each file."""
     digest = hashlib.sha256()
     root = project_root()
     type_files, type_versions = result_type_sources(experiment)
@@ -165,15 +180,24 @@ def code_version(experiment: "Experiment") -> str:
         {path for entry in experiment.code_entries() for path in source_files(entry)}
         | set(type_files)
     )
+    own = []
     for path in files:
         shown = path.relative_to(root) if path.is_relative_to(root) else path
+        data = path.read_bytes()
         digest.update(shown.as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+        digest.update(data + b"\0")
+        if path.is_relative_to(root):
+            own.append(f"{bytes_digest(data)} {shown.as_posix()}")
     versions = package_versions(tuple(experiment.packages))
     digest.update(" ".join(f"{name}={versions[name]}" for name in experiment.packages).encode())
     if type_versions:
         digest.update(b"\0" + " ".join(type_versions).encode())
-    return digest.hexdigest()[:16]
+    return digest.hexdigest()[:16], tuple(own)
+
+
+def bytes_digest(data: bytes) -> str:
+    """The first 16 hex digits of the SHA-256 of ``data`` (a file's bytes)."""
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def now() -> datetime:
@@ -187,6 +211,7 @@ def provenance(
     return {
         "experiment": experiment.name,
         "code": code_version(experiment),
+        "code_files": list(code_files(experiment)),
         "git": git_state(),
         "versions": package_versions(tuple(experiment.packages)),
         "host": socket.gethostname(),

@@ -78,6 +78,7 @@ def select(results: Path, spec: DictConfig, frame: pd.DataFrame | None = None) -
         extra_overrides=list(spec.extra_overrides),
         where=OmegaConf.to_container(spec.where),  # plain lists: [0, 1] is a list of values
         swept=None if spec.swept is None else list(spec.swept),
+        allow_stale=spec.allow_stale,
     )
 
 

@@ -59,6 +59,9 @@ class _Selection:
     where: dict[str, Any] = field(default_factory=dict)  # {column: value or [values]} kept
     # The swept keys; null: the smallest set of overridden keys that includes the points' key.
     swept: list[str] | None = None
+    # Make it from results whose code has changed since they were computed (a warning names
+    # the changed files); false: refused (optsweep.report.staleness).
+    allow_stale: bool = False
     output: str = "???"  # file name without suffix, in the output directory
     kind: str = "figure"
     extends: str | None = None

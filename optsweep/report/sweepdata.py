@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from optsweep.engine.store import identifying_overrides
+from optsweep.report.staleness import check_current_code
 from optsweep.report.table import results_frame
 
 _MAX_LISTED = 10
@@ -127,13 +128,15 @@ def sweep_results(
     where=None,
     swept=None,
     frame: pd.DataFrame | None = None,
+    allow_stale: bool = False,
 ) -> Sweep:
     """The checked rows of one sweep of ``results_dir`` (see the module docstring): lines
     ``hue`` (None for ``order``: every one found, sorted), points at the values of the swept
     key ``along`` (None for ``values``: every one found), jobs carrying exactly
     ``extra_overrides`` and rows whose columns take the ``where`` values ({column: value or
     [values]}). ``frame``: ``results_frame(results_dir)`` if the caller has read it already
-    (several figures of the same results); it is not changed."""
+    (several figures of the same results); it is not changed. Results whose code has changed
+    since are refused, unless ``allow_stale`` (``staleness.check_current_code``)."""
     frame = results_frame(results_dir) if frame is None else frame
     config_columns = frame.attrs["config_columns"]
     extra = identifying_overrides(list(extra_overrides))
@@ -264,6 +267,7 @@ def sweep_results(
     check_complete(sweep, values, extra)
     check_consistent(sweep, config_columns)
     check_one_code_version(sweep)
+    check_current_code(sweep.frame, Path(results_dir), allow_stale)
     rank = {value: number for number, value in enumerate(order)}
     frame = frame.assign(_rank=frame[hue].map(rank))
     sweep.frame = frame.sort_values(["_rank", along, *over]).drop(columns="_rank")

@@ -503,3 +503,46 @@ def test_a_result_without_the_swept_key_leaves_the_advice_in_integers(quadratic,
     assert completed.returncode == 1
     assert "incomplete results: missing" in completed.stderr
     assert "budget=1 " in completed.stderr and "budget=1.0" not in completed.stderr
+
+
+def test_results_whose_code_changed_since_are_refused_unless_allowed(tmp_path):
+    """Every result of a sweep, then an edit of the experiment's code: a figure would show what
+    the old code computed. Refused naming the file, made with allow_stale=true (a warning says
+    so); the same results copied out of their project are not checked."""
+    project = tmp_path / "quadratic"
+    shutil.copytree(QUADRATIC, project, ignore=shutil.ignore_patterns("__pycache__"))
+    results = project / "results"
+    run_task("-cp", "experiment", "seed=0", "-m", workdir=project, script=project / "task.py")
+    figure = ("x=budget", "y=f", "--out", tmp_path / "out")
+    assert optsweep("plot", results, *figure).returncode == 0
+    recorded = results_frame(results)["meta.code_files"].iloc[0]
+    assert sorted(entry.split(" ")[1] for entry in recorded) == ["quadratic.py", "task.py"]
+
+    with (project / "quadratic.py").open("a") as code:
+        code.write("# an edit\n")
+    written = {path: path.read_bytes() for path in (tmp_path / "out").iterdir()}
+    for command in ("plot", "table"):
+        completed = optsweep(command, results, *figure)
+        assert completed.returncode == 1, completed.stderr
+        assert (
+            f"the results in {results} are stale: their code has changed since "
+            "(quadratic.py (edited)); rerun the sweep" in completed.stderr
+        )
+        assert "allow_stale=true" in completed.stderr
+    assert {path: path.read_bytes() for path in (tmp_path / "out").iterdir()} == written
+
+    allowed = optsweep("plot", results, *figure, "allow_stale=true")
+    assert allowed.returncode == 0, allowed.stderr
+    assert "optsweep: warning: the results in" in allowed.stderr
+    assert "(quadratic.py (edited)); drawn anyway" in allowed.stderr
+    copied = tmp_path / "copied"
+    shutil.copytree(results, copied)
+    elsewhere = optsweep("plot", copied, *figure)
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    assert "stale" not in elsewhere.stderr
+    # The rerun computes every result again, by the code as it is now: current again.
+    rerun = run_task(
+        "-cp", "experiment", "seed=0", "-m", workdir=project, script=project / "task.py"
+    )
+    assert "0 skipped (up to date), 6 ran" in rerun.output
+    assert optsweep("plot", results, *figure).returncode == 0

@@ -281,11 +281,13 @@ def remove_abandoned_lock(path: Path) -> None:
         fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def exit_now(status: int) -> NoReturn:
-    """Exit this process at once (``os._exit``: a pool worker whose sweep died), leaving no
-    file of its own behind: it waits for a temporary file being written to be renamed or
-    removed, then removes the lock files it holds (the kernel releases the locks)."""
-    _exit_guard.acquire()  # never released: this process ends here
+def exit_now(status: int, wait: float | None = None) -> NoReturn:
+    """Exit this process at once (``os._exit``: a pool worker whose sweep died, a task that
+    swallowed three stops), leaving no file of its own behind: it waits for a temporary file
+    being written to be renamed or removed, then removes the lock files it holds (the kernel
+    releases the locks). ``wait``: at most this many seconds, from a signal handler, whose
+    own thread may be the one holding the guard (interrupted while it held it)."""
+    _exit_guard.acquire(timeout=-1 if wait is None else wait)  # never released: it ends here
     for lock_path in list(_held):
         lock_path.unlink(missing_ok=True)
     os._exit(status)

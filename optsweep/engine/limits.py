@@ -36,6 +36,8 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import NoReturn
 
+from optsweep.engine.files import exit_now
+
 log = logging.getLogger(__name__)
 
 
@@ -103,7 +105,7 @@ def _end_process(task: str, stop: BaseException) -> NoReturn:
             "runs the others and that job again.\n"
         )
     os.write(2, said.encode())
-    os._exit(code)
+    exit_now(code, wait=1.0)  # the job's lock file removed too
 
 
 def _strongest(stops: list[BaseException]) -> BaseException:

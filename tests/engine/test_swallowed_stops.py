@@ -256,6 +256,7 @@ def test_a_task_that_swallows_everything_ends_the_process_at_the_third_stop(stub
     assert "went on computing after 3 stops (SIGINT; its task swallows them)" in output
     assert "this process ends now, without that job's result" in output
     assert results(stubborn) == []
+    assert not list(stubborn.rglob(".*.lock")), "the job's lock file was left"
 
 
 def test_a_time_limit_the_task_swallows_at_every_step_still_ends_the_job(stubborn):
@@ -310,6 +311,7 @@ def test_a_time_limit_the_task_swallows_entirely_ends_the_process_at_its_third_e
     )
     assert "ran past job_timeout=0.5 s" in output and "this process ends now" in output
     assert [p.name for p in results(stubborn)] == ["steps=5,swallow=bare.pkl"]
+    assert not list(stubborn.rglob(".*.lock")), "the job's lock file was left"
 
 
 def test_a_stop_of_joblib_workers_whose_task_swallows_it_leaves_no_lock_file(stubborn):

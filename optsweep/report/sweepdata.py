@@ -15,6 +15,7 @@ Results of several experiments are never mixed.
 
 import difflib
 import itertools
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +72,8 @@ def _number(text: str):
 
 
 def _sortable(value):
-    return (0, value, "") if isinstance(value, (int, float)) else (1, 0, str(value))
+    """Numbers by value (numpy's too: a column of integers holds ``np.int64``), before text."""
+    return (0, value, "") if isinstance(value, numbers.Real) else (1, 0, str(value))
 
 
 def _command(extra: list[str], *assignments: str) -> str:

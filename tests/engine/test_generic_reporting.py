@@ -546,3 +546,24 @@ def test_results_whose_code_changed_since_are_refused_unless_allowed(tmp_path):
     )
     assert "0 skipped (up to date), 6 ran" in rerun.output
     assert optsweep("plot", results, *figure).returncode == 0
+
+
+def test_an_incomplete_grid_names_the_missing_points_in_numeric_order(tmp_path):
+    """Integers swept past 9: the missing points and the command to run list them by value
+    (2, 10), not as text (10, 2), which numpy's integers in the table used to give."""
+    run_task(
+        "-cp",
+        "experiment",
+        "budget=1,2,10",
+        "seed=0",
+        "-m",
+        workdir=tmp_path,
+        script=QUADRATIC / "task.py",
+    )
+    results = tmp_path / "results"
+    for budget in (2, 10):
+        (results / "settings=steep" / f"budget={budget},seed=0.pkl").unlink()
+    completed = optsweep("plot", results, "x=budget", "y=f", "--out", tmp_path / "out")
+    assert completed.returncode == 1
+    assert "missing steep budget=2 seed=0, steep budget=10 seed=0;" in completed.stderr
+    assert "settings=steep budget=2,10 seed=0 -m`" in completed.stderr

@@ -1,6 +1,6 @@
 """Errors that point the right way: a line or two naming the file to fix, no traceback, a
-non-zero exit and nothing run, for a YAML syntax error in any file of either tree, a group
-choice that does not exist, and a sweep run without -m."""
+non-zero exit and nothing run, for a YAML syntax error or a broken interpolation in any file
+of either tree, a group choice that does not exist, and a sweep run without -m."""
 
 import shutil
 
@@ -187,3 +187,42 @@ def test_plain_run_without_a_method_keeps_its_message_without_a_traceback(tmp_pa
 def test_plain_run_with_a_bad_value_is_refused_without_a_traceback(tmp_path):
     output = short_error("method=tnc", "seed=-1", workdir=tmp_path)
     assert "refused: seed=-1 must be a non-negative integer" in output
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "arguments", "expected"),
+    [
+        pytest.param(
+            "experiment/settings/tnc.yaml",
+            "maxfun: ${maxfun}",
+            "maxfun: ${maxfun",
+            ("-m",),
+            ":7: method.options.maxfun is not a valid interpolation (no viable alternative at "
+            "input '${maxfun'): write ${key}",
+            id="settings-sweep",
+        ),
+        pytest.param(
+            "experiment/settings/tnc.yaml",
+            "maxfun: ${maxfun}",
+            "maxfun: ${maxfun",
+            ("settings=tnc", "maxfun=10"),
+            ":7: method.options.maxfun is not a valid interpolation",
+            id="settings-plain-run",
+        ),
+        pytest.param(
+            "config/task.yaml",
+            "seed: 0",
+            "seed: ${}",
+            ("settings=tnc", "-m"),
+            ":19: seed is not a valid interpolation",
+            id="config-task-via-searchpath-sweep",
+        ),
+    ],
+)
+def test_a_broken_interpolation_names_file_line_and_key(trees, file, old, new, arguments, expected):
+    """OmegaConf's grammar error names the key alone (``full_key: method.options.maxfun``):
+    the message names the file and the key's line, once."""
+    edit(trees / file, old, new)
+    output = short_error("-cp", str(trees / "experiment"), *arguments, workdir=trees)
+    assert f"{trees / file}{expected}" in output
+    assert "full_key" not in output

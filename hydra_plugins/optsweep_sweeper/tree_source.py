@@ -36,8 +36,9 @@ from hydra.core.config_search_path import ConfigSearchPath, SearchPathElement
 from hydra.plugins.config_source import ConfigResult
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 from omegaconf import Container, ListConfig, OmegaConf, open_dict
+from omegaconf.errors import GrammarParseError
 
-from optsweep.engine.config_errors import syntax_error
+from optsweep.engine.config_errors import interpolation_error, syntax_error
 from optsweep.engine.group_choices import (
     FILE_SCHEME,
     TREE_SCHEME,
@@ -67,6 +68,9 @@ class YamlFileSource(FileConfigSource):
         except yaml.YAMLError as error:
             path = Path(self.path) / self._normalize_file_name(config_path)
             raise syntax_error(path, error) from error
+        except GrammarParseError as error:
+            path = Path(self.path) / self._normalize_file_name(config_path)
+            raise interpolation_error(path, error) from None  # the message says it all
 
 
 class TreeSource(YamlFileSource):

@@ -335,3 +335,29 @@ def test_a_pool_worker_killed_during_a_search_costs_no_evaluation(tmp_path):
     (tmp_path / "here").mkdir()
     run_task("-cp", "experiment", "search=tnc", *LONG["tnc"], "-m", workdir=tmp_path / "here")
     assert rows == trace(tmp_path / "here" / "results" / "search=tnc")
+
+
+def test_workers_killed_with_tasks_not_yet_sent_leave_no_traceback(monkeypatch):
+    """A stop of a search on joblib's pool kills its workers (loky's shutdown with
+    kill_workers) while tasks wait that no worker has been sent: loky's manager thread then
+    looked up one it had dropped (KeyError, a traceback on stderr after the search's
+    summary; a CI run met it). Every task is failed, and no thread raises."""
+    import threading
+
+    from joblib.externals.loky import get_reusable_executor
+
+    from optsweep.engine.search.pool_workers import shut_down_killing
+
+    raised = []
+    monkeypatch.setattr(threading, "excepthook", lambda hooked: raised.append(hooked.exc_value))
+    executor = get_reusable_executor(max_workers=1, reuse=False)
+    executor.submit(time.sleep, 0).result()  # the worker is up
+    waiting = [executor.submit(time.sleep, 5) for _ in range(6)]  # loky sends 2, queues 4
+    time.sleep(0.5)
+    clock = time.monotonic()
+    shut_down_killing(executor, wait=True)
+    assert time.monotonic() - clock < 4, "the running task was not killed"
+    assert all(future.done() for future in waiting)
+    assert all(future.exception() is not None for future in waiting)
+    time.sleep(0.2)  # the manager thread's last steps
+    assert raised == []

@@ -11,6 +11,7 @@ where a ``joblib.Parallel`` call costs ~10 ms (measured with 2 workers).
 import logging
 import os
 import pickle
+import queue
 import signal
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -267,8 +268,25 @@ class OnPoolWorkers(CheckedEvaluations):
         they are killed, so that none tells a study anything more)."""
         super().stop()
         if self.executor is not None:
-            self.executor.shutdown(wait=joined, kill_workers=True)
+            shut_down_killing(self.executor, wait=joined)
             self.executor = None
+
+
+def shut_down_killing(executor: Any, wait: bool) -> None:
+    """``executor.shutdown(wait, kill_workers=True)`` (loky's), without loky's traceback.
+
+    loky fails the tasks not yet sent to a worker, but leaves their ids in its queue of work
+    ids; its manager thread then looks one up (``KeyError`` in ``add_call_item_to_queue``,
+    printed on stderr as an exception in thread ExecutorManagerThread, after a stopped
+    search said its summary). Taking the ids out first leaves it nothing to look up: the
+    tasks are failed all the same (``ShutdownExecutorError``)."""
+    work_ids = getattr(executor, "_work_ids", None)
+    while work_ids is not None:
+        try:
+            work_ids.get_nowait()
+        except queue.Empty:
+            break
+    executor.shutdown(wait=wait, kill_workers=True)
 
 
 # Per worker process: the search context it last unpickled, by token, and the evaluations

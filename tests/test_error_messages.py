@@ -226,3 +226,27 @@ def test_a_broken_interpolation_names_file_line_and_key(trees, file, old, new, a
     output = short_error("-cp", str(trees / "experiment"), *arguments, workdir=trees)
     assert f"{trees / file}{expected}" in output
     assert "full_key" not in output
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        pytest.param(("settings=tnc", "method.options.maxfun=7", "-m"), id="sweep"),
+        pytest.param(("settings=tnc", "maxfun=10", "method.options.maxfun=7"), id="plain-run"),
+    ],
+)
+def test_an_override_of_the_value_a_setting_maps_a_variable_onto_is_named(tmp_path, arguments):
+    """``method.options.maxfun=7`` replaces the settings file's ``maxfun: ${maxfun}``, so the
+    swept maxfun is used by nothing: the refusal names that override and the file, and says
+    to set maxfun instead; not that maxfun is no task key."""
+    completed = run_task("-cp", "experiment", *arguments, workdir=tmp_path / "run", check=False)
+    output = completed.output
+    assert completed.returncode != 0 and "Traceback" not in output, output
+    assert not (tmp_path / "run" / "results").exists(), "a job ran"
+    assert (
+        "top-level key 'maxfun' is set, but nothing uses it: the override "
+        "method.options.maxfun=7 replaces experiment/settings/tnc.yaml's method.options.maxfun: "
+        "${maxfun}, which maps maxfun onto it; drop method.options.maxfun=7 and set maxfun "
+        "instead (maxfun=7)"
+    ) in output
+    assert "is not a task key" not in output

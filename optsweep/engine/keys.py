@@ -295,6 +295,11 @@ def check_keys(cfg: DictConfig, experiment: "Experiment") -> None:
                     f"'${{{meant[0]}}}' names no key; did you mean '${{{key}}}'? (the "
                     f"top-level key {str(key)!r} is set, and nothing else uses it)"
                 )
+            replaced = _replaced_mapping(str(key))
+            if replaced:
+                raise InvalidJobConfig(
+                    f"top-level key {str(key)!r} is set, but nothing uses it: {replaced}"
+                )
             names = [*sorted(schema), *variables]  # a misspelt variable's name is close to one
             raise InvalidJobConfig(
                 f"top-level key {_unknown(str(key), names, ' and nothing uses it')}"
@@ -302,6 +307,78 @@ def check_keys(cfg: DictConfig, experiment: "Experiment") -> None:
             )
     known = {k: v for k, v in unresolved.items() if k in schema}
     _check_node(known, schema, (), experiment.task_config_file().parent, choices)
+
+
+def _replaced_mapping(variable: str) -> str:
+    """Why a variable (``budget``) is unused when an override of the job replaced the value
+    that one of its config files maps onto it (``model.epochs=5`` over a settings file's
+    ``model.epochs: ${budget}``): that override, the file and what to do; else ""."""
+    if not HydraConfig.initialized():
+        return ""
+    hydra = HydraConfig.get()
+    overridden = {}
+    for override in hydra.overrides.task:
+        name, equals, _ = override.lstrip("+~").partition("=")
+        if equals and "." in name:
+            overridden[name] = override
+    if not overridden:
+        return ""
+    for path, package in _job_config_files(hydra):
+        try:
+            loaded = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+        except Exception:  # a file the composition read; any error of it was reported there
+            continue
+        for dotted, value in _leaves(loaded, package):
+            if dotted in overridden and variable in referenced_keys(value):
+                override = overridden[dotted]
+                return (
+                    f"the override {override} replaces {shown(path)}'s {dotted}: {value}, "
+                    f"which maps {variable} onto it; drop {override} and set {variable} "
+                    f"instead ({variable}={override.partition('=')[2]}), which that file maps "
+                    f"onto {dotted}"
+                )
+    return ""
+
+
+def _job_config_files(hydra: Any) -> list[tuple[Path, str]]:
+    """The YAML files of the job's primary config and chosen group options, in each config
+    directory of its search path, with the package each puts its keys under ("": global)."""
+    roots = [
+        Path(source.path)
+        for source in hydra.runtime.config_sources
+        if source.path and source.schema not in ("pkg", "structured")
+    ]
+    found = [(root / f"{hydra.job.config_name}.yaml", "") for root in roots]
+    for group, option in _job_choices().items():
+        found += [(root / group / f"{option}.yaml", group.replace("/", ".")) for root in roots]
+    return [
+        (path, _package(path, default))
+        for path, default in found
+        if path.suffix == ".yaml" and path.is_file()
+    ]
+
+
+def _package(path: Path, default: str) -> str:
+    """The package a config file's ``# @package`` header names ("" for ``_global_``), else
+    ``default``."""
+    for line in path.read_text().splitlines()[:5]:
+        header = re.match(r"#\s*@package\s+(\S+)", line)
+        if header:
+            package = header.group(1)
+            return "" if package == "_global_" else package.removeprefix("_global_.")
+    return default
+
+
+def _leaves(node: Any, prefix: str) -> list[tuple[str, Any]]:
+    """(dotted key, value) of every leaf of a loaded config, its keys under ``prefix``."""
+    if isinstance(node, dict):
+        return [
+            leaf
+            for key, value in node.items()
+            if key != "defaults"
+            for leaf in _leaves(value, f"{prefix}.{key}" if prefix else str(key))
+        ]
+    return [(prefix, node)]
 
 
 def _job_choices() -> dict[str, str]:

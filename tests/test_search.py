@@ -103,7 +103,13 @@ def test_progress_distinguishes_best_evaluated_from_recommendation(tnc_search):
     assert "params" in saved["recommendation"]
     assert saved["versions"]["nevergrad"] == metadata.version("nevergrad")
     assert saved["versions"]["optsweep"] == metadata.version("optsweep")
-    header = (results / "search=tnc" / "tnc-tuned.yaml").read_text().splitlines()[3]
+    lines = (results / "search=tnc" / "tnc-tuned.yaml").read_text().splitlines()
+    # The command as it was run, without the overrides naming this machine's folders.
+    assert lines[1] == (
+        f"# Written by `python task.py -cp experiment search=tnc {' '.join(SMALL)} -m`: "
+        "settings tnc"
+    )
+    header = lines[3]
     assert header.startswith(f"# (evaluation {best['evaluation']} of 8, NGOpt of nevergrad ")
     assert "seed 0; sweep variables: maxfun 100; code " in header
     assert f"Best evaluated (minimizing the task's value): {best['value']!r}" in output

@@ -33,6 +33,8 @@ import logging
 import math
 import os
 import pickle
+import shlex
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -316,6 +318,31 @@ def seed_said(seed) -> str:
     return "none (random: another run evaluates other points)" if seed is None else str(seed)
 
 
+# Overrides that say where files go, on this machine only: left out of the command a file
+# written for the repository names.
+_LOCATION_KEYS = ("output.dir", "hydra.sweep.dir", "hydra.sweep.subdir", "hydra.run.dir")
+
+
+def search_command(search: str, argv: list[str] | None = None) -> str:
+    """The command that ran the search, as a tuned settings file names it: ``python <task
+    file> -cp experiment search=<name>``, the other overrides of this process's command line
+    (``sys.argv``: the budget, the launcher, a sweep variable), then ``-m``; not those that
+    say where files go (``output.dir``, ``hydra.sweep.dir``: this machine's folders)."""
+    given = sys.argv[1:] if argv is None else argv
+    script = Path(sys.argv[0]).name if argv is None and sys.argv[0].endswith(".py") else "task.py"
+    overrides = [
+        word
+        for word in given
+        if "=" in word
+        and not word.startswith("-")
+        and word != f"search={search}"
+        and word.split("=", 1)[0].lstrip("+~") not in _LOCATION_KEYS
+    ]
+    return shlex.join(
+        ["python", script, "-cp", "experiment", f"search={search}", *overrides, "-m"]
+    )
+
+
 def tuned_settings(
     search: str,
     settings: str,
@@ -343,7 +370,7 @@ def tuned_settings(
     library = next((f" of {k} {v}" for k, v in (versions or {}).items() if k in LIBRARIES), "")
     header = (
         "# @package _global_\n"
-        f"# Written by `python task.py -cp experiment search={search} -m`: settings {settings}\n"
+        f"# Written by `{search_command(search)}`: settings {settings}\n"
         f"# with the best evaluated point of the search, "
         f"{'maximizing' if definition.get('maximize') else 'minimizing'} {objective}: "
         f"{best.value!r}\n"

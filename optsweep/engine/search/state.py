@@ -338,9 +338,7 @@ def search_command(search: str, argv: list[str] | None = None) -> str:
         and word != f"search={search}"
         and word.split("=", 1)[0].lstrip("+~") not in _LOCATION_KEYS
     ]
-    return shlex.join(
-        ["python", script, "-cp", "experiment", f"search={search}", *overrides, "-m"]
-    )
+    return shlex.join(["python", script, "-cp", "experiment", f"search={search}", *overrides, "-m"])
 
 
 def tuned_settings(

@@ -216,6 +216,9 @@ def provenance(
         "versions": package_versions(tuple(experiment.packages)),
         "host": socket.gethostname(),
         "argv": list(sys.argv),
+        # The task file the command ran (train.py in another project): reports name it in the
+        # commands they suggest.
+        "script": Path(sys.argv[0]).name if sys.argv and sys.argv[0] else None,
         "overrides": list(overrides),
         "started": started.isoformat(),
         "wall_time": wall_time,

@@ -76,9 +76,21 @@ def _sortable(value):
     return (0, value, "") if isinstance(value, numbers.Real) else (1, 0, str(value))
 
 
-def _command(extra: list[str], *assignments: str) -> str:
+def _command(script: str, extra: list[str], *assignments: str) -> str:
+    """The command that would run the jobs of ``assignments`` with the task file ``script``
+    (``script_of``)."""
     words = " ".join(a for a in (*assignments, *extra) if a)
-    return f"`python task.py -cp experiment {words} -m`".replace("  ", " ")
+    return f"`python {script} -cp experiment {words} -m`".replace("  ", " ")
+
+
+def script_of(frame: pd.DataFrame) -> str:
+    """The task file the results' commands ran (``meta.script``: ``train.py`` in a project
+    whose entry point it is), ``task.py`` for results that do not record it."""
+    if "meta.script" in frame.columns:
+        scripts = frame["meta.script"].dropna()
+        if not scripts.empty:
+            return str(scripts.mode().iloc[0])
+    return "task.py"
 
 
 def _swept_as_given(frame: pd.DataFrame, swept: frozenset, parsed: pd.Series) -> pd.DataFrame:
@@ -140,6 +152,7 @@ def sweep_results(
     (several figures of the same results); it is not changed. Results whose code has changed
     since are refused, unless ``allow_stale`` (``staleness.check_current_code``)."""
     frame = results_frame(results_dir) if frame is None else frame
+    script = script_of(frame)
     config_columns = frame.attrs["config_columns"]
     extra = identifying_overrides(list(extra_overrides))
     with_extra = "".join(f" {o}" for o in extra)
@@ -172,7 +185,7 @@ def sweep_results(
     if frame.empty:
         raise UnusableResults(
             f"no sweep over {along}{' with' + with_extra if extra else ''} in {results_dir}; "
-            f"run {_command(extra, f'{along}=...')}"
+            f"run {_command(script, extra, f'{along}=...')}"
         )
     experiments = sorted(map(str, frame["meta.experiment"].dropna().unique()))
     if "meta.experiment" in frame and len(experiments) > 1:
@@ -220,7 +233,12 @@ def sweep_results(
             said = "; ".join(
                 misspelt
                 + (
-                    ["run " + " and ".join(_command(extra, f"{hue_key or hue}={v}") for v in runs)]
+                    [
+                        "run "
+                        + " and ".join(
+                            _command(script, extra, f"{hue_key or hue}={v}") for v in runs
+                        )
+                    ]
                     if runs
                     else []
                 )
@@ -259,11 +277,12 @@ def sweep_results(
         )
     found = sorted(frame[along].unique(), key=_sortable)
     values = found if values is None else list(values)
+    command = _command(script, extra, f"{along}={_joined(values)}")
     frame = frame[frame[along].isin(values)]
     if frame.empty:
         raise UnusableResults(
             f"no results at {along}={', '.join(map(str, values))} (the results have "
-            f"{', '.join(map(str, found))}); run {_command(extra, f'{along}={_joined(values)}')}"
+            f"{', '.join(map(str, found))}); run {command}"
         )
     sweep = Sweep(frame, hue, along, over, sorted(chosen), order, hue_key)
     check_complete(sweep, values, extra)
@@ -314,7 +333,7 @@ def check_complete(sweep: Sweep, values: list, extra: list[str]) -> None:
         assignments += [
             f"{key}={_joined(level)}" for key, level in zip(sweep.over, levels, strict=True)
         ]
-        commands.append(_command(extra, *assignments))
+        commands.append(_command(script_of(frame), extra, *assignments))
     raise UnusableResults(
         f"incomplete results: missing {listed}{more}; run " + " and ".join(commands)
     )
@@ -371,8 +390,9 @@ def check_consistent(sweep: Sweep, config_columns: list[str]) -> None:
                 if len(found) > 1:
                     shown = ", ".join(map(str, found[:4]))
                     assignment = f"{sweep.hue_key}={line}" if sweep.hue_key else ""
+                    command = _command(script_of(frame), [], assignment)
                     raise UnusableResults(
                         f"results of {sweep.hue} {line!r} mix configs: {column} takes {shown}; "
                         f"they come from different versions of the sweep; run "
-                        f"{_command([], assignment)} (after removing stale results)"
+                        f"{command} (after removing stale results)"
                     )

@@ -567,3 +567,20 @@ def test_an_incomplete_grid_names_the_missing_points_in_numeric_order(tmp_path):
     assert completed.returncode == 1
     assert "missing steep budget=2 seed=0, steep budget=10 seed=0;" in completed.stderr
     assert "settings=steep budget=2,10 seed=0 -m`" in completed.stderr
+
+
+def test_the_commands_a_refusal_suggests_name_the_projects_own_task_file(tmp_path):
+    """A project whose entry point is train.py: a refusal's command runs train.py (the task
+    file the results record, ``meta.script``), not task.py."""
+    project = tmp_path / "quadratic"
+    shutil.copytree(QUADRATIC, project, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(project / "task.py", project / "train.py")
+    run_task("-cp", "experiment", "seed=0", "-m", workdir=project, script=project / "train.py")
+    results = project / "results"
+    assert {r["meta"]["script"] for _, r in STORE.load_all(results)} == {"train.py"}
+    (results / "settings=steep" / "budget=2,seed=0.pkl").unlink()
+    completed = optsweep("plot", results, "x=budget", "y=f", "--out", tmp_path / "out")
+    assert completed.returncode == 1
+    assert "run `python train.py -cp experiment settings=steep budget=2 seed=0 -m`" in (
+        completed.stderr
+    )

@@ -87,6 +87,28 @@ def test_a_missing_job_fails_naming_it(results, tmp_path):
     completed = compare(results, theirs)
     assert completed.returncode == 1
     assert f"only in {results}: settings=lbfgsb/maxfun=10.pkl" in completed.stdout
+    assert f"4 jobs: 3 agree within rtol=1e-06, atol=1e-12; 1 do not (1 only in {results})" in (
+        completed.stdout
+    )
+
+
+def test_results_of_other_versions_are_noted_side_by_side(results, tmp_path):
+    """A job that differs, from another Python: the note says which side has which version,
+    and the count which kind of disagreement each job is."""
+    theirs = copy(results, tmp_path / "theirs", 1e-3, job="settings=tnc/maxfun=20.pkl")
+    for path, record in STORE.load_all(theirs):
+        record["meta"]["versions"]["python"] = "3.12.3"
+        STORE.save(path, record)
+    ours = STORE.load(results / "settings=tnc" / "maxfun=20.pkl")["meta"]["versions"]["python"]
+    completed = compare(results, theirs)
+    assert completed.returncode == 1
+    assert (
+        f"note: made by different code or packages: {results} has python {ours}; "
+        f"{theirs} has python 3.12.3"
+    ) in completed.stdout
+    assert "4 jobs: 3 agree within rtol=1e-06, atol=1e-12; 1 do not (1 differ)" in (
+        completed.stdout
+    )
 
 
 def test_a_missing_directory_is_bad_input(results, tmp_path):

@@ -101,23 +101,34 @@ def compare(mine: Path, theirs: Path, tolerance: Tolerance) -> tuple[list[str], 
     left = {path.relative_to(mine): record for path, record in load_results(mine)}
     right = {path.relative_to(theirs): record for path, record in load_results(theirs)}
     lines, agreeing = [], 0
+    counts = {"differ": 0, f"only in {mine}": 0, f"only in {theirs}": 0}
     for job in sorted(set(left) | set(right)):
         if job not in right:
             lines.append(f"only in {mine}: {job}")
+            counts[f"only in {mine}"] += 1
         elif job not in left:
             lines.append(f"only in {theirs}: {job}")
+            counts[f"only in {theirs}"] += 1
         elif found := differences(left[job], right[job], tolerance):
             more = f"; and {len(found) - _LISTED} more" if len(found) > _LISTED else ""
             lines.append(f"differs: {job}: " + "; ".join(found[:_LISTED]) + more)
+            counts["differ"] += 1
         else:
             agreeing += 1
     total = len(set(left) | set(right))
-    versions = _versions(left.values()) ^ _versions(right.values())
-    if versions:
-        lines.append("note: made by different code or packages: " + ", ".join(sorted(versions)))
+    mine_versions, theirs_versions = _versions(left.values()), _versions(right.values())
+    if mine_versions != theirs_versions:
+        # Which side has what, so that the note says what changed (python 3.11.7 in mine,
+        # 3.12.3 in theirs), not a mixed list of both.
+        lines.append(
+            "note: made by different code or packages: "
+            f"{mine} has {', '.join(sorted(mine_versions - theirs_versions)) or 'nothing else'}"
+            f"; {theirs} has {', '.join(sorted(theirs_versions - mine_versions)) or 'nothing else'}"
+        )
+    parts = ", ".join(f"{count} {what}" for what, count in counts.items() if count)
     lines.append(
         f"{total} jobs: {agreeing} agree within rtol={tolerance.relative:g}, "
-        f"atol={tolerance.absolute:g}; {total - agreeing} do not"
+        f"atol={tolerance.absolute:g}; {total - agreeing} do not" + (f" ({parts})" if parts else "")
     )
     return lines, agreeing == total
 

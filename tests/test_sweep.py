@@ -76,6 +76,14 @@ def test_results_record_config_and_provenance(full_sweep):
     assert len(meta["git"]["commit"]) == 40 and isinstance(meta["git"]["dirty"], bool)
     assert set(meta["versions"]) >= {"python", "numpy", "scipy", "hydra-core", "optsweep"}
     assert all(meta["versions"].values())
+    # The BLAS that computed it, as threadpoolctl finds it in the process that ran the job.
+    import scipy.optimize  # noqa: F401  (loads scipy's BLAS, as the job did)
+    from threadpoolctl import threadpool_info
+
+    here = {i["architecture"] for i in threadpool_info() if i.get("user_api") == "blas"}
+    assert meta["blas"] and all(library.startswith("openblas ") for library in meta["blas"])
+    assert {library.rsplit(" ", 1)[1] for library in meta["blas"]} == here
+    assert meta["script"] == "task.py"
     assert meta["host"] and meta["started"] and meta["wall_time"] > 0
     assert "settings=lbfgsb" in meta["overrides"] and "maxfun=30" in meta["overrides"]
 

@@ -200,6 +200,30 @@ def bytes_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+@cache
+def blas_libraries() -> tuple[str, ...]:
+    """The BLAS libraries this process has loaded, each as ``"<library> <version> <kernel>"``
+    (``openblas 0.3.30 Haswell``), by threadpoolctl; looked at once, after the process's
+    first job ran (so its libraries are loaded). OpenBLAS chooses its kernels by CPU, and
+    results can differ in their last bits between kernels: an optimizer that fits a model to
+    the points (nevergrad's NGOpt) may then ask other ones on another machine. Recorded, not
+    part of the code version: a result is not stale on another CPU."""
+    from threadpoolctl import threadpool_info
+
+    found = []
+    for library in threadpool_info():
+        if library.get("user_api") != "blas":
+            continue
+        said = " ".join(
+            str(library[key])
+            for key in ("internal_api", "version", "architecture")
+            if library.get(key)
+        )
+        if said not in found:
+            found.append(said)
+    return tuple(found)
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -214,6 +238,7 @@ def provenance(
         "code_files": list(code_files(experiment)),
         "git": git_state(),
         "versions": package_versions(tuple(experiment.packages)),
+        "blas": list(blas_libraries()),
         "host": socket.gethostname(),
         "argv": list(sys.argv),
         # The task file the command ran (train.py in another project): reports name it in the

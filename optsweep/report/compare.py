@@ -139,6 +139,7 @@ def _versions(records) -> set[str]:
         meta = record["meta"]
         seen.add(f"code {meta.get('code')}")
         seen.update(f"{name} {version}" for name, version in meta.get("versions", {}).items())
+        seen.update(f"blas {library}" for library in meta.get("blas", []))
     return seen
 
 

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from optsweep.engine.errors import InvalidJobConfig
@@ -313,6 +312,8 @@ def _replaced_mapping(variable: str) -> str:
     """Why a variable (``budget``) is unused when an override of the job replaced the value
     that one of its config files maps onto it (``model.epochs=5`` over a settings file's
     ``model.epochs: ${budget}``): that override, the file and what to do; else ""."""
+    from hydra.core.hydra_config import HydraConfig  # only a job's checks need Hydra
+
     if not HydraConfig.initialized():
         return ""
     hydra = HydraConfig.get()
@@ -383,6 +384,8 @@ def _leaves(node: Any, prefix: str) -> list[tuple[str, Any]]:
 
 def _job_choices() -> dict[str, str]:
     """The current job's group choices (Hydra's ``runtime.choices``), without Hydra's own."""
+    from hydra.core.hydra_config import HydraConfig  # only a job's checks need Hydra
+
     if not HydraConfig.initialized():
         return {}
     chosen = HydraConfig.get().runtime.choices

@@ -22,7 +22,6 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from optsweep.engine.config_errors import syntax_error
 from optsweep.engine.paths import project_root
 
 KINDS = ("figure", "table", "script")
@@ -121,6 +120,8 @@ def _read(path: Path, seen: tuple[Path, ...] = ()) -> DictConfig:
     except FileNotFoundError:
         raise SpecError(f"no spec file {path}") from None
     except yaml.MarkedYAMLError as error:  # its first line is "while constructing a mapping"
+        from optsweep.engine.config_errors import syntax_error  # Hydra's, only on an error
+
         raise SpecError(str(syntax_error(path, error))) from None
     if not isinstance(loaded, DictConfig):
         raise SpecError(f"{path}: a spec is a mapping of keys")

@@ -89,6 +89,7 @@ def make(results, spec, out, frame=None):
         values=[spec.budget],
         extra_overrides=spec.extra_overrides,
         frame=frame,
+        allow_stale=spec.allow_stale,
     ).frame
     return figure_files(draw(frame, spec), out / spec.output)
 

@@ -48,3 +48,29 @@ def test_editing_engine_or_reporting_keeps_results_and_editing_the_solver_does_n
     assert "2 jobs: 0 skipped (up to date), 2 ran, 0 failed" in sweep(project_copy)
     touch(project_copy / "rosenbrock/problem.py")
     assert dry_run(project_copy).count("run (stale result)") == 2
+
+
+def test_the_example_figure_script_refuses_stale_results_unless_allowed(project_copy):
+    """plots/landscape.py (a figure script) reads through sweep_results: after an edit of the
+    solver its results are stale, and the script refuses them as a spec does, naming the file;
+    allow_stale=true draws them, with a warning."""
+    sweep(project_copy)
+    script = [sys.executable, str(project_copy / "plots" / "landscape.py"), "budget=20"]
+    script += ["order=[tnc]", f"--results={project_copy / 'results'}"]
+    script += [f"--out={project_copy / 'out'}"]
+
+    def draw(*extra):
+        return subprocess.run(
+            [*script, *extra], cwd=project_copy, capture_output=True, text=True, timeout=300
+        )
+
+    assert draw().returncode == 0, draw().stderr
+    touch(project_copy / "rosenbrock/solve.py")
+    refused = draw()
+    assert refused.returncode == 1, refused.stderr
+    assert "are stale: their code has changed since (rosenbrock/solve.py (edited))" in (
+        refused.stderr
+    )
+    allowed = draw("allow_stale=true")
+    assert allowed.returncode == 0, allowed.stderr
+    assert "drawn anyway (allow_stale=true)" in allowed.stderr

@@ -39,9 +39,9 @@ def load_spec(name: str, overrides: list[str], project: Path | None = None) -> D
     """``plots/specs/<name>.yaml`` of ``project`` (over the file its ``extends`` names, if
     any), then ``key=value`` overrides from the command line; a key the spec has not is an
     error."""
-    from optsweep.report.specs import _read
+    from optsweep.report.specs import _read, with_script_defaults
 
-    spec = _read(plots_dir(project) / "specs" / f"{name}.yaml")
+    spec = with_script_defaults(_read(plots_dir(project) / "specs" / f"{name}.yaml"))
     OmegaConf.set_struct(spec, True)  # a misspelt override key is an error
     merged = OmegaConf.merge(spec, OmegaConf.from_dotlist(overrides))
     assert isinstance(merged, DictConfig)
@@ -101,7 +101,7 @@ def run_script(
     parser.add_argument("--results", type=Path, default=plots.parent / "results")
     parser.add_argument("--out", type=Path, default=plots)
     parser.add_argument("overrides", nargs="*", help="spec overrides, e.g. budget=100")
-    arguments = parser.parse_args(argv)
+    arguments = parser.parse_intermixed_args(argv)  # key=value also after the options
     try:
         spec = load_spec(name, arguments.overrides, plots.parent)
     except (OmegaConfBaseException, ValueError) as error:

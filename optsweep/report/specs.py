@@ -209,6 +209,7 @@ def _script_spec(
     with ``script`` as the path of an existing file."""
     if path is None or "script" not in given:
         raise SpecError(f"{where}: a spec of kind script needs a file with script: <its .py>")
+    with_script_defaults(given)
     OmegaConf.set_struct(given, True)
     spec = OmegaConf.merge(given, command_line)
     assert isinstance(spec, DictConfig)
@@ -216,6 +217,14 @@ def _script_spec(
     if not script.is_file():
         raise SpecError(f"{where}: script: no file {script}")
     spec.script = str(script)
+    return spec
+
+
+def with_script_defaults(spec: DictConfig) -> DictConfig:
+    """A script's spec with the keys every spec takes, where its file leaves them out:
+    ``allow_stale: false``, which the script passes on to its reading (``sweep_results``)."""
+    if "allow_stale" not in spec:
+        spec.allow_stale = False
     return spec
 
 

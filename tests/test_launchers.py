@@ -48,6 +48,10 @@ def test_same_results_and_resume_as_in_process(launcher, in_process, tmp_path):
     assert "6 jobs: 0 skipped (up to date), 6 ran, 0 failed" in completed.output
     assert "warn" not in completed.output.lower(), completed.output
     assert_same_results(tmp_path / "results", in_process)
+    for path in result_files(tmp_path / "results"):  # the command that ran, not the worker's
+        meta = load_result(path)["meta"]
+        assert meta["argv"][0] == str(ROOT / "task.py") and meta["script"] == "task.py", path
+        assert f"launcher={launcher}" in meta["argv"], meta["argv"]
     before = {p: p.stat().st_mtime_ns for p in result_files(tmp_path / "results")}
     completed = run_task(
         "-cp",
@@ -73,6 +77,8 @@ def test_hydras_own_launcher_path_gives_the_same_results(stock, launcher, in_pro
     )
     assert "6 jobs: 0 skipped (up to date), 6 ran, 0 failed" in completed.output
     assert_same_results(tmp_path / "results", in_process)
+    argv = {tuple(load_result(p)["meta"]["argv"]) for p in result_files(tmp_path / "results")}
+    assert len(argv) == 1 and next(iter(argv))[0] == str(ROOT / "task.py"), argv
 
 
 def test_partial_rerun_keeps_every_job_number(launcher, tmp_path):

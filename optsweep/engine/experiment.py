@@ -285,13 +285,25 @@ class ExperimentTask:
         else:
             self.project = project_root()
 
+    def __getstate__(self) -> dict:
+        from optsweep.engine.provenance import command
+
+        return {**self.__dict__, "_command": tuple(command())}
+
     def __setstate__(self, state: dict) -> None:
         """Unpickled in a worker of Hydra's own launchers (joblib's, submitit's), which
         compose each job there: the process gets this task's project, so the experiment's
         configs get the engine's own there too (``output``: without it every job failed with
-        "Could not override 'output.dir'")."""
+        "Could not override 'output.dir'"), and its results record the sweeping process's
+        command (``meta.argv``), not the worker's."""
+        from optsweep.engine.provenance import adopt_command
+
+        state = dict(state)
+        argv = state.pop("_command", None)
         self.__dict__.update(state)
         register_project(self.project)
+        if argv is not None:
+            adopt_command(argv)
 
     def __call__(self, cfg: DictConfig) -> float:
         from optsweep.engine.job import run_job

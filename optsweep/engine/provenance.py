@@ -6,6 +6,7 @@ import platform
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
 from importlib import metadata
@@ -224,6 +225,23 @@ def blas_libraries() -> tuple[str, ...]:
     return tuple(found)
 
 
+# The command whose jobs this process runs, if not its own: a worker's results record the
+# sweeping process's (``adopt_command``).
+_adopted: tuple[str, ...] | None = None
+
+
+def adopt_command(argv: Sequence[str]) -> None:
+    """Make ``argv`` the command this process's results record (a pool worker or a SLURM
+    array task running a sweep's jobs: the sweeping process's command line)."""
+    global _adopted
+    _adopted = tuple(argv)
+
+
+def command() -> list[str]:
+    """The command line this process's results record: the adopted one, else ``sys.argv``."""
+    return list(_adopted if _adopted is not None else sys.argv)
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -240,10 +258,10 @@ def provenance(
         "versions": package_versions(tuple(experiment.packages)),
         "blas": list(blas_libraries()),
         "host": socket.gethostname(),
-        "argv": list(sys.argv),
+        "argv": command(),
         # The task file the command ran (train.py in another project): reports name it in the
         # commands they suggest.
-        "script": Path(sys.argv[0]).name if sys.argv and sys.argv[0] else None,
+        "script": Path(command()[0]).name if command() and command()[0] else None,
         "overrides": list(overrides),
         "started": started.isoformat(),
         "wall_time": wall_time,

@@ -206,6 +206,38 @@ def test_no_tracker_imports_neither_library(tmp_path):
     assert "numpy" in imported  # the import log is real
 
 
+@pytest.mark.parametrize("tracker", ["mlflow", "wandb"])
+@pytest.mark.parametrize("arguments", [("-m",), ()], ids=["sweep", "plain-run"])
+def test_a_tracker_whose_package_is_missing_refuses_the_command_before_any_job(
+    tmp_path, tracker, arguments
+):
+    """Asked for tracking in an environment without the tracker's package (the trackers
+    extra not installed: here made unimportable in the process): refused before any job,
+    saying what to install, exit 1; before, every job ran untracked and the exit was 0."""
+    command = task_command(
+        "-cp",
+        "experiment",
+        "settings=tnc",
+        "maxfun=10",
+        f"tracker={tracker}",
+        *arguments,
+        workdir=tmp_path,
+    )
+    hiding = (
+        f"import runpy, sys; sys.modules[{tracker!r}] = None; sys.argv = sys.argv[1:]; "
+        "runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", hiding, *command[1:]], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert (
+        f"refused: tracker={tracker} logs through {tracker}, which is not installed in this "
+        "environment: install the trackers extra"
+    ) in completed.stderr
+    assert not (tmp_path / "results").exists(), "a job ran"
+
+
 def test_the_default_mlflow_store_is_inside_the_project(monkeypatch):
     from optsweep.engine.trackers.mlflow_runs import default_uri
 

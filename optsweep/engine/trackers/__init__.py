@@ -17,6 +17,7 @@ logged as failed, with its error. The tracker libraries are imported only when a
 chosen; without one, nothing changes.
 """
 
+import importlib.util
 import logging
 import math
 import time
@@ -186,6 +187,24 @@ class TrackerCallback(Callback):
             )
 
     kind = "tracker"
+    # The package the tracker logs through (in the trackers extra), looked for before a job.
+    module: str | None = None
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self.require_module()
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self.require_module()
+
+    def require_module(self) -> None:
+        """Refuse the command before any job (exit 1, a line) if the tracker's package is not
+        installed: asked for tracking, a sweep must not run untracked to the end."""
+        if self.module is not None and importlib.util.find_spec(self.module) is None:
+            raise SystemExit(
+                f"refused: tracker={self.kind} logs through {self.module}, which is not "
+                "installed in this environment: install the trackers extra (pip install "
+                "'optsweep[trackers]'; in this repository, make trackers); nothing was run"
+            )
 
     def on_job_start(self, config: DictConfig, *, task_function: Any = None, **kwargs) -> None:
         task = experiment_of(task_function) if task_function is not None else None

@@ -45,6 +45,7 @@ def default_uri() -> str:
 
 class MLflowTracker(TrackerCallback):
     kind = "mlflow"
+    module = "mlflow"
 
     def __init__(self, uri: str | None = None, experiment: str | None = None) -> None:
         super().__init__()
@@ -65,6 +66,7 @@ class MLflowTracker(TrackerCallback):
         new SQLite store would race to create them), and mark KILLED the runs a killed process
         left RUNNING (killed between creating a run and ending it). A store that cannot be
         reached or written is said once; the sweep goes on without logging."""
+        super().on_multirun_start(config, **kwargs)
         try:
             self._tidy()
         except Exception as error:

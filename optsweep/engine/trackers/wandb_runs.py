@@ -14,6 +14,7 @@ from optsweep.engine.trackers import TrackedJob, TrackerCallback
 
 class WandbTracker(TrackerCallback):
     kind = "wandb"
+    module = "wandb"
 
     def __init__(
         self, project: str | None = None, mode: str = "offline", directory: str | None = None

@@ -250,3 +250,15 @@ def test_an_override_of_the_value_a_setting_maps_a_variable_onto_is_named(tmp_pa
         "instead (maxfun=7)"
     ) in output
     assert "is not a task key" not in output
+
+
+def test_a_multirun_of_the_plain_tree_refuses_a_bad_job_without_a_traceback(tmp_path):
+    """The plain tree's -m runs Hydra's basic sweeper, which does not check jobs first: the
+    bad job is refused in a line naming it (exit 1), as a plain run's is, not with the
+    check's traceback."""
+    completed = run_task("method=tnc,lbfgsb", "seed=-1", "-m", workdir=tmp_path, check=False)
+    assert completed.returncode == 1, completed.output
+    assert "Traceback" not in completed.output, completed.output
+    assert "refused: job [method=tnc seed=-1 " in completed.output
+    assert "seed=-1 must be a non-negative integer" in completed.output
+    assert not (tmp_path / "results").exists()

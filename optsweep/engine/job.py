@@ -61,6 +61,8 @@ def run_job(task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None
         except INVALID as error:
             if hydra_cfg.mode == RunMode.RUN:  # one job, this process's own: refuse it
                 raise refusal(error, hydra_cfg) from error
+            if not _engine_sweeper(hydra_cfg):  # Hydra's basic sweeper would print a traceback
+                raise JobRefused(f"refused: job [{' '.join(overrides)}]: {error}") from error
             raise  # a sweep's job: the sweep reports it
     with job_lock(plan.path) as lock:
         if not plan.overwrite:
@@ -143,6 +145,15 @@ class _HydraFacts:
     in_search: bool  # an evaluation of a search (nevergrad's sweeper, or a search file)
     timeout: float | None  # hydra.sweeper.job_timeout
     choices: dict[str, str]  # the config-group options that made it, Hydra's own left out
+
+
+def _engine_sweeper(hydra_cfg: DictConfig) -> bool:
+    """Whether the job's sweeper is one of the engine's (``checked_experiment``, the checked
+    nevergrad and Optuna sweepers), which check every job before any runs and report a
+    refused one; Hydra's basic sweeper (``python task.py method=tnc,cg -m`` on the plain
+    tree) would end with the job's traceback instead."""
+    target = str(OmegaConf.select(hydra_cfg, "sweeper._target_", default="") or "")
+    return target.startswith("hydra_plugins.optsweep_sweeper.")
 
 
 def _facts_of(hydra_cfg: Any) -> _HydraFacts:

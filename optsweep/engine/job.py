@@ -147,7 +147,7 @@ class _HydraFacts:
     choices: dict[str, str]  # the config-group options that made it, Hydra's own left out
 
 
-def _engine_sweeper(hydra_cfg: DictConfig) -> bool:
+def _engine_sweeper(hydra_cfg: Any) -> bool:
     """Whether the job's sweeper is one of the engine's (``checked_experiment``, the checked
     nevergrad and Optuna sweepers), which check every job before any runs and report a
     refused one; Hydra's basic sweeper (``python task.py method=tnc,cg -m`` on the plain

@@ -185,6 +185,31 @@ def test_output_path_collision_is_refused_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+def test_one_value_written_as_an_int_and_a_float_is_refused_and_named_by_a_figure(tmp_path):
+    """x0=[1,1],[1.0,1.0] in one sweep: equal values, but two configs and two files; refused
+    before any job. Written apart in two sweeps, a figure names them as one point written two
+    ways (not as stale results), and a swept list no longer crashes its duplicate check."""
+    arguments = ("-cp", "experiment", "settings=tnc", "maxfun=10", "seed=0")
+    completed = run_task(*arguments, "x0=[1,1],[1.0,1.0]", "-m", workdir=tmp_path, check=False)
+    assert completed.returncode != 0
+    assert "2 jobs differ only in a number written as an int and as a float" in completed.stderr
+    assert "x0=[1,1] " in completed.stderr and "x0=[1.0,1.0] " in completed.stderr
+    assert not (tmp_path / "results").exists()
+    for x0 in ("x0=[1,1]", "x0=[1.0,1.0]"):
+        run_task(*arguments, x0, "-m", workdir=tmp_path)
+    out = tmp_path / "out"
+    figure = subprocess.run(
+        [sys.executable, "-m", "optsweep.cli", "plot", str(tmp_path / "results")]
+        + ["x=maxfun", "y=fun", f"--out={out}"],
+        capture_output=True,
+        text=True,
+    )
+    assert figure.returncode == 1, figure.stderr
+    assert "Traceback" not in figure.stderr
+    assert "one point written as an int and as a float" in figure.stderr
+    assert "remove the stale ones" not in figure.stderr
+
+
 def test_swept_seed_gets_its_own_files_by_default(tmp_path):
     run_task(
         "-cp",

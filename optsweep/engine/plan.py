@@ -22,7 +22,7 @@ from optsweep.engine.keys import check_keys, result_groups
 from optsweep.engine.paths import shown
 from optsweep.engine.replaced_choices import refuse_replaced_choices
 from optsweep.engine.resolve import FamilyResolver, resolve_in_full
-from optsweep.engine.store import ResultStore, refuse_foreign
+from optsweep.engine.store import ResultStore, numbers_as_floats, refuse_foreign
 
 INVALID = (InvalidJobConfig, OmegaConfBaseException)
 # Keys left out of the recorded config: where results, logs and tracker runs go is not what
@@ -144,6 +144,26 @@ def check_sweep(jobs: Iterable[JobConfig], store: ResultStore) -> list[JobPlan]:
                     f"{len(owned)} jobs would write the same result file {path}:{jobs_text}\n"
                     "  make output.file depend on every swept key, or leave it null"
                 )
+    lines += _equal_numbers_written_apart(owners)
     if lines:
         raise SweepRejected("sweep refused before running any job:\n  " + "\n  ".join(lines))
     return plans
+
+
+def _equal_numbers_written_apart(owners: dict) -> list[str]:
+    """The jobs of the sweep whose result files differ only in a number written as an int in
+    one and as a float in the other (``data.separation=2,2.0``): equal values, but two configs
+    and two files, which a figure then takes for two results of one point."""
+    by_value = defaultdict(list)
+    for path, owned in owners.items():
+        by_value[numbers_as_floats(str(path))].append(owned[0][0])
+    lines = []
+    for labels in by_value.values():
+        if len(labels) > 1:
+            jobs_text = "".join(f"\n    [{label}]" for label in labels)
+            lines.append(
+                f"{len(labels)} jobs differ only in a number written as an int and as a float "
+                f"(2 and 2.0: equal values, but two configs and two result files):{jobs_text}\n"
+                "  write each value one way (as the sweep's other values are)"
+            )
+    return lines

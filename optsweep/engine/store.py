@@ -31,6 +31,7 @@ import hashlib
 import io
 import os
 import pickle
+import re
 import stat
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -242,6 +243,17 @@ def _reads_as_other_type(text: str) -> bool:
 
 def _escape(text: str) -> str:
     return text.replace("%", "%25").replace("/", "%2F").replace(os.sep, "%2F")
+
+
+# A number in a result file's name: a value after '=', ',' or '[' (``maxfun=10``, ``[1.0,1.0]``).
+_NUMBER_IN_NAME = re.compile(r"(?<=[=,\[])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?=[,\].]|$)")
+
+
+def numbers_as_floats(name: str) -> str:
+    """A result file's name (or path) with every number spelt as a float: two names that are
+    equal this way differ only in a value written as an int in one and as a float in the
+    other (``x0=[1,1]``, ``x0=[1.0,1.0]``)."""
+    return _NUMBER_IN_NAME.sub(lambda number: repr(float(number.group())), name)
 
 
 def default_result_path(

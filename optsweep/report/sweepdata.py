@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from optsweep.engine.store import identifying_overrides
+from optsweep.engine.store import identifying_overrides, numbers_as_floats
 from optsweep.report.staleness import check_current_code
 from optsweep.report.table import results_frame
 
@@ -262,15 +262,23 @@ def sweep_results(
                 f"(where={{setting: {found[0]}}}), or a line per setting (hue=setting)"
             )
     group = [hue, along, *over]
-    duplicated = frame[frame.duplicated(group, keep=False)]
+    keys = pd.DataFrame({column: _hashed(frame[column]) for column in group})  # lists as text
+    duplicated = frame[keys.duplicated(keep=False)]
     if not duplicated.empty:
         paths = sorted(duplicated["path"])
         links = [p for p in paths if os.path.islink(p)]
         said = "\n  ".join(
             f"{p} (a symbolic link to {os.path.realpath(p)})" if p in links else p for p in paths
         )
+        spelt_apart = len({numbers_as_floats(path) for path in paths}) < len(paths)
+        why = (
+            "; some are one point written as an int and as a float (1 and 1.0: two configs, "
+            "two files, neither stale): keep one, and write the value as the sweep does"
+            if spelt_apart
+            else "; remove the stale ones"
+        )
         raise UnusableResults(
-            f"several results for one {', '.join(group)}; remove the stale ones"
+            f"several results for one {', '.join(group)}{why}"
             + (" (a link to a result is a second copy of it)" if links else "")
             + ":\n  "
             + said

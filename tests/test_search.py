@@ -525,3 +525,27 @@ def test_tuned_settings_file_sets_what_the_search_fixed_besides_its_setting(tmp_
     record = load_result(path)
     assert record["config"]["x0_random"]["dim"] == 3
     assert record["result"].fun == best["value"]
+
+
+def test_a_tuned_sweep_variable_is_named_in_the_header_not_set_in_the_file(tmp_path):
+    """A search that tunes maxfun, a sweep variable (the settings map it onto their
+    options): the tuned file leaves it out, where every sweep's maxfun would override it
+    silently, and its header gives the value found; the sweep variables it lists are the
+    others (none here)."""
+    run_task(
+        "-cp",
+        "experiment",
+        "search=tnc",
+        *SMALL,
+        "+hydra.sweeper.search.params.maxfun='int(interval(10,100))'",
+        "-m",
+        workdir=tmp_path,
+    )
+    text = (tmp_path / "results" / "search=tnc" / "tnc-tuned.yaml").read_text()
+    tuned = yaml.safe_load(text)
+    assert "maxfun" not in tuned and set(tuned["method"]["options"]) == {"eta", "stepmx"}
+    best = progress(tmp_path / "results" / "search=tnc")["best_evaluated"]
+    header = " ".join(line.lstrip("# ") for line in text.splitlines() if line.startswith("#"))
+    assert "The search also tuned the sweep variable(s) maxfun, which a sweep sets" in header
+    assert f"The best was at maxfun={best['params']['maxfun']!r}" in header
+    assert "sweep variables: maxfun" not in header

@@ -35,6 +35,7 @@ import os
 import pickle
 import shlex
 import sys
+import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -357,13 +358,19 @@ def tuned_settings(
     version (``versions``: ``SearchState.versions``). ``fixed``: the task keys the search
     fixed besides its setting (``context.fixed_keys``), set in the file too, and named."""
     tuned: dict = {}
-    for key, value in [*sorted((fixed or {}).items()), *sorted(best.params.items())]:
+    swept = definition.get("variables", {})
+    # A sweep variable the search tuned (budget: the settings map it onto their options) is
+    # the sweep's to set, for every setting: in this file it would be overridden by every
+    # sweep's value, silently. The header gives the value found instead.
+    tuned_variables = {k: v for k, v in best.params.items() if k in swept}
+    params = {k: v for k, v in best.params.items() if k not in swept}
+    for key, value in [*sorted((fixed or {}).items()), *sorted(params.items())]:
         node = tuned
         *parents, leaf = key.split(".")
         for parent in parents:
             node = node.setdefault(parent, {})
         node[leaf] = value
-    variables = ", ".join(f"{k} {v}" for k, v in definition.get("variables", {}).items())
+    variables = ", ".join(f"{k} {v}" for k, v in swept.items() if k not in tuned_variables)
     variables = f"; sweep variables: {variables}" if variables else ""
     library = next((f" of {k} {v}" for k, v in (versions or {}).items() if k in LIBRARIES), "")
     header = (
@@ -381,5 +388,13 @@ def tuned_settings(
             f"# It also sets what the search fixed besides settings {settings}: "
             f"{', '.join(f'{k}={v!r}' for k, v in sorted(fixed.items()))}.\n"
         )
+    if tuned_variables:
+        found = " ".join(f"{k}={v!r}" for k, v in sorted(tuned_variables.items()))
+        said = (
+            f"The search also tuned the sweep variable(s) {', '.join(sorted(tuned_variables))},"
+            " which a sweep sets for every setting: left out of this file, where the sweep's"
+            f" values would override them. The best was at {found}: run it with that override."
+        )
+        header += "".join(f"# {line}\n" for line in textwrap.wrap(said, 95))
     body = yaml.safe_dump({"defaults": [settings], **tuned}, sort_keys=False)
     return header + body

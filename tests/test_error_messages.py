@@ -262,3 +262,32 @@ def test_a_multirun_of_the_plain_tree_refuses_a_bad_job_without_a_traceback(tmp_
     assert "refused: job [method=tnc seed=-1 " in completed.output
     assert "seed=-1 must be a non-negative integer" in completed.output
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("search", ["tnc", "tnc-optuna"])
+def test_a_search_of_a_key_a_setting_maps_from_a_sweep_variable_is_refused_first(trees, search):
+    """Searching method.options.maxfun, which settings/tnc.yaml maps from maxfun: every
+    evaluation would leave maxfun unused, and the experiment's key check would refuse each
+    one. Refused before any evaluation, saying to search maxfun itself."""
+    file = trees / "experiment" / "search" / f"{search}.yaml"
+    edit(
+        file,
+        "method.options.eta: tag(log, interval(0.001, 1))",
+        "method.options.maxfun: int(interval(10, 100))",
+    )
+    completed = run_task(
+        "-cp",
+        str(trees / "experiment"),
+        f"search={search}",
+        "-m",
+        workdir=trees / "run",
+        check=False,
+    )
+    assert completed.returncode != 0 and "Traceback" not in completed.output, completed.output
+    assert "search refused before any evaluation" in completed.output
+    assert (
+        "the config maps the sweep variable maxfun onto method.options.maxfun "
+        "(method.options.maxfun: ${maxfun}), so every evaluation would leave maxfun unused"
+    ) in completed.output
+    assert "search maxfun itself instead" in completed.output
+    assert not (trees / "run" / "results").exists()

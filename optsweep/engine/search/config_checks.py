@@ -44,6 +44,42 @@ def absent_keys(overrides: list[Any], config: DictConfig) -> dict[int, str]:
     return absent
 
 
+def mapped_keys(overrides: list[Any], config: DictConfig, experiment: Any) -> dict[int, str]:
+    """{position: why} of the parsed ``overrides`` that search a key whose value the config
+    maps from a sweep variable (``method.options.maxfun: ${maxfun}``, a settings file's
+    mapping): each evaluation would replace it, leaving the variable unused, and the
+    experiment's key check would refuse every one. Searching the variable itself works."""
+    from hydra.core.override_parser.types import OverrideType
+
+    from optsweep.engine.keys import referenced_keys, task_keys
+
+    known = task_keys(experiment) if experiment is not None else {}
+    mapped = {}
+    for position, override in enumerate(overrides):
+        key = override.key_or_group
+        if override.type is not OverrideType.CHANGE or "." not in key or key.startswith("hydra."):
+            continue
+        parent_key, _, leaf = key.rpartition(".")
+        try:
+            parent = OmegaConf.select(config, parent_key, throw_on_missing=False)
+        except Exception:
+            continue
+        if not isinstance(parent, DictConfig) or leaf not in parent:
+            continue
+        if not OmegaConf.is_interpolation(parent, leaf):
+            continue
+        raw = OmegaConf.to_container(parent, resolve=False)[leaf]  # type: ignore[index]
+        variables = sorted(v for v in referenced_keys(raw) if v not in known and v in config)
+        if variables:
+            named = ", ".join(variables)
+            mapped[position] = (
+                f"the config maps the sweep variable {named} onto {key} ({key}: {raw}), so "
+                f"every evaluation would leave {named} unused, which the experiment refuses; "
+                f"search {variables[0]} itself instead"
+            )
+    return mapped
+
+
 def _closest(config: DictConfig, key: str) -> str:
     """The existing key nearest to ``key`` beside it (the same parent), or ``""``."""
     parent, _, name = key.rpartition(".")

@@ -30,7 +30,7 @@ from optsweep.engine.experiment import experiment_of
 from optsweep.engine.files import job_lock
 from optsweep.engine.limits import deferred_stops
 from optsweep.engine.progress import ProgressReport
-from optsweep.engine.search.config_checks import absent_keys, unread_keys
+from optsweep.engine.search.config_checks import absent_keys, mapped_keys, unread_keys
 from optsweep.engine.search.context import fixed_keys, runs_on
 from optsweep.engine.search.errors import SearchFailed, SearchRefused
 from optsweep.engine.search.evaluations import evaluation_of
@@ -147,10 +147,15 @@ class NevergradSearch(internals.NevergradSweeperImpl):
             if unsearchable is not None:
                 problems.append(f"{origin}: {line!r} cannot be searched: {unsearchable}")
         numbers = list(parsed)
-        for position, why in absent_keys(list(parsed.values()), self.config).items():
-            number = numbers[position]
-            origin = params_of if number < given else "command line"
-            problems.append(f"{origin}: {params_conf[number]!r} cannot be searched: {why}")
+        searched = list(parsed.values())
+        for found in (
+            absent_keys(searched, self.config),
+            mapped_keys(searched, self.config, self.experiment),
+        ):
+            for position, why in found.items():
+                number = numbers[position]
+                origin = params_of if number < given else "command line"
+                problems.append(f"{origin}: {params_conf[number]!r} cannot be searched: {why}")
         unread = unread_keys(self.config, self.experiment) if self.experiment else None
         if unread is not None:
             problems.append(f"the config of search={self.search_name}: {unread}")

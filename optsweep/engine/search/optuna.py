@@ -38,7 +38,7 @@ from optsweep.engine.experiment import experiment_of
 from optsweep.engine.files import job_lock
 from optsweep.engine.limits import deferred_stops
 from optsweep.engine.progress import ProgressReport
-from optsweep.engine.search.config_checks import absent_keys, unread_keys
+from optsweep.engine.search.config_checks import absent_keys, mapped_keys, unread_keys
 from optsweep.engine.search.context import fixed_keys, runs_on
 from optsweep.engine.search.errors import SearchRefused
 from optsweep.engine.search.evaluations import evaluation_of
@@ -212,9 +212,14 @@ class OptunaSearch(Sweeper):
             else:
                 fixed[key] = line if made is None else f"{key}={made}"
         assert self.config is not None
-        for position, why in absent_keys([o for _, _, o in parsed], self.config).items():
-            origin, line, _ = parsed[position]
-            refusals.append(f"{origin}: {line!r} cannot be searched ({why})")
+        searched = [o for _, _, o in parsed]
+        for found in (
+            absent_keys(searched, self.config),
+            mapped_keys(searched, self.config, self.experiment),
+        ):
+            for position, why in found.items():
+                origin, line, _ = parsed[position]
+                refusals.append(f"{origin}: {line!r} cannot be searched ({why})")
         return space, list(fixed.values()), [line for _, line in given]
 
     def _definition(self, lines: list[str]) -> dict:

@@ -102,9 +102,19 @@ def run_specs(arguments: argparse.Namespace, kind: str) -> int:
     return 0
 
 
+# The suffixes of the files figures and tables are written as: an --out ending so is a slip.
+_OUTPUT_SUFFIXES = (".pdf", ".png", ".svg", ".csv", ".md", ".tex")
+
+
 def _unusable_out(out: Path) -> str | None:
     """Why the output directory ``out`` cannot take the outputs (checked before any is made,
     nothing created), else None."""
+    if not out.exists() and out.suffix.lower() in _OUTPUT_SUFFIXES:
+        return (
+            f"{out.name} looks like a file's name, but --out names the directory the outputs "
+            f"go to (it would be made as a directory): give --out {out.parent}, and the spec's "
+            f"output={out.stem} names the files"
+        )
     existing = next(p for p in (out, *out.absolute().parents) if p.exists())
     if not existing.is_dir():
         where = "" if existing == out else f" ({existing} is a file)"

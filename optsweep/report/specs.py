@@ -187,6 +187,13 @@ def load(path: Path | None, overrides: Sequence[str] = (), kind: str = "figure")
             for part in (given, command_line):
                 if isinstance(part.get("y"), str):
                     part.y = [part.y]
+        elif kind == "figure" and any(
+            OmegaConf.is_list(part.get("y")) for part in (given, command_line)
+        ):
+            raise SpecError(
+                f"{where}: y: a figure draws one y (y=fun); several are a table's columns "
+                "(optsweep table y=[fun,nfev]), or give each figure its own spec"
+            )
         schema = OmegaConf.structured(SCHEMAS[kind])  # a misspelt key is an error naming it
         spec = OmegaConf.merge(schema, given, command_line)
         assert isinstance(spec, DictConfig)

@@ -128,6 +128,21 @@ def _refuse_unknown(
         )
 
 
+def _refuse_absent_values(frame: pd.DataFrame, column: str, wanted: list) -> None:
+    """A ``where`` value that no result has is a typo when another is close to it
+    (``lassso``): said, with the closest, instead of an empty selection."""
+    have = [str(v) for v in frame[column].dropna().unique()]
+    for value in wanted:
+        if value in set(frame[column].dropna().unique()):
+            continue
+        close = difflib.get_close_matches(str(value), have, n=1, cutoff=0.6)
+        if close:
+            raise UnusableResults(
+                f"where: no result has {column}={value!r}; did you mean {close[0]!r}? (the "
+                f"results have {', '.join(sorted(have)[:12])})"
+            )
+
+
 def _joined(values) -> str:
     return ",".join(map(str, values))
 
@@ -215,8 +230,16 @@ def sweep_results(
     over = sorted(chosen - {along, hue_key})
     for column, wanted in (where or {}).items():
         if column not in frame.columns:
-            raise UnusableResults(f"where: no column {column!r} in the results")
+            key, colon, value = str(column).partition(":")
+            hint = (
+                f"; YAML reads {{{column}}} as one key: write 'where={{{key}: {value}}}', with a "
+                "space after the colon"
+                if colon and key in frame.columns
+                else ""
+            )
+            raise UnusableResults(f"where: no column {column!r} in the results{hint}")
         wanted = list(wanted) if isinstance(wanted, (list, tuple)) else [wanted]
+        _refuse_absent_values(frame, str(column), wanted)
         frame = frame[frame[column].isin(wanted)]
     noun = "setting" if hue == "setting" else hue
     found_lines = sorted(frame[hue].unique(), key=_sortable)

@@ -485,6 +485,15 @@ def test_an_out_that_is_a_file_is_refused_before_anything_is_made(quadratic, tmp
             assert f"--out {out}: not a directory" in completed.stderr
             assert "Traceback" not in completed.stderr
     assert existing.read_bytes() == b"mine"
+    # A file's name that is not there yet: not made as a directory, the spec's output named.
+    named = tmp_path / "plots" / "f.png"
+    completed = optsweep("plot", quadratic, "x=budget", "y=f", "--out", named)
+    assert completed.returncode == 2, completed.stderr
+    assert "f.png looks like a file's name, but --out names the directory" in completed.stderr
+    assert f"give --out {named.parent}, and the spec's output=f names the files" in (
+        completed.stderr
+    )
+    assert not named.exists() and not named.parent.exists()
 
 
 def test_a_result_without_the_swept_key_leaves_the_advice_in_integers(quadratic, tmp_path):
@@ -584,3 +593,20 @@ def test_the_commands_a_refusal_suggests_name_the_projects_own_task_file(tmp_pat
     assert "run `python train.py -cp experiment settings=steep budget=2 seed=0 -m`" in (
         completed.stderr
     )
+
+
+def test_slips_in_where_and_y_are_named_with_what_was_meant(quadratic, tmp_path):
+    """where={setting:unit} (YAML's one key, for want of a space), a value close to one the
+    results have, and several y for one figure: each a line saying what to write."""
+    out = ("--out", tmp_path / "out")
+    spaced = optsweep("plot", quadratic, "x=budget", "y=f", "where={setting:unit}", *out)
+    assert spaced.returncode == 1, spaced.stderr
+    assert "write 'where={setting: unit}', with a space after the colon" in spaced.stderr
+    typo = optsweep("plot", quadratic, "x=budget", "y=f", "where={setting: unti}", *out)
+    assert typo.returncode == 1, typo.stderr
+    assert "where: no result has setting='unti'; did you mean 'unit'?" in typo.stderr
+    several = optsweep("plot", quadratic, "x=budget", "y=[f,iterations]", *out)
+    assert several.returncode == 2, several.stderr
+    assert "y: a figure draws one y (y=fun); several are a table's columns" in several.stderr
+    assert "Traceback" not in spaced.stderr + typo.stderr + several.stderr
+    assert not (tmp_path / "out").exists()

@@ -50,6 +50,25 @@ def test_failing_jobs_leave_the_others_and_exit_non_zero_with_a_summary(tmp_path
     assert all(
         record["config"]["x0"] == [0.5, 0.5] for _, record in load_results(tmp_path / "results")
     )
+    assert "Failed jobs (the other results were saved):" in completed.output
+
+
+def test_a_sweep_whose_every_job_failed_says_no_result_was_saved(tmp_path):
+    completed = run_task(
+        "-cp",
+        "experiment",
+        "settings=tnc",
+        "maxfun=20,40",
+        "x0=[1e200,1e200]",
+        "-m",
+        workdir=tmp_path,
+        check=False,
+    )
+    assert completed.returncode != 0
+    assert "2 jobs: 0 skipped (up to date), 0 ran, 2 failed" in completed.output
+    assert "Failed jobs (no result was saved):" in completed.output
+    assert "the other results were saved" not in completed.output
+    assert result_files(tmp_path / "results") == []
 
 
 def test_a_raising_job_is_reported_with_its_exception(tmp_path):

@@ -800,9 +800,10 @@ class CheckedSweeper(ExperimentSweeper):
             self.registry.in_flight()
         summary = _summary(total, skipped, running, returns, failed)
         if failed:
+            ran = sum(len(batch) for batch in returns)
+            kept = "the other results were saved" if len(failed) < ran else "no result was saved"
             raise SweepFailed(
-                f"{summary}. Failed jobs (the other results were saved):\n"
-                + _failure_summary(failed)
+                f"{summary}. Failed jobs ({kept}):\n" + _failure_summary(failed)
             ) from internals.job_error(failed[0][0])
         log.info(summary)
         return returns

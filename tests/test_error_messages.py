@@ -291,3 +291,34 @@ def test_a_search_of_a_key_a_setting_maps_from_a_sweep_variable_is_refused_first
     ) in completed.output
     assert "search maxfun itself instead" in completed.output
     assert not (trees / "run" / "results").exists()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        pytest.param(
+            "maxfun: range(10, 151, 10)",
+            "maxfunn: range(10, 151, 10)",
+            "hydra.sweeper.overrides: maxfunn: range(10, 151, 10): Could not override 'maxfunn'. "
+            "Key 'maxfunn' is not in struct. Did you mean: 'maxfun'?",
+            id="key",
+        ),
+        pytest.param(
+            "settings: glob(*)",
+            "settings: tnc,lbfgsbb",
+            "hydra.sweeper.overrides: settings: tnc,lbfgsbb: In 'task': Could not find "
+            "'settings/lbfgsbb'",
+            id="option",
+        ),
+    ],
+)
+def test_a_typo_in_the_sweeps_own_list_names_its_file(trees, old, new, expected):
+    """A misspelt key or option in experiment/task.yaml's hydra.sweeper.overrides: Hydra's
+    message reads as if it had been typed on the command line ('To append to your config use
+    +maxfunn=10'); the refusal names the file and the entry."""
+    edit(trees / "experiment" / "task.yaml", old, new)
+    completed = run_task("-cp", str(trees / "experiment"), "-m", workdir=trees / "run", check=False)
+    assert completed.returncode != 0 and "Traceback" not in completed.output, completed.output
+    assert f"{trees / 'experiment' / 'task.yaml'}: {expected}" in completed.output
+    assert "To append to your config" not in completed.output
+    assert not (trees / "run" / "results").exists()

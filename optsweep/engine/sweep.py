@@ -19,6 +19,7 @@ For an experiment's task function (``optsweep.engine.experiment``), also:
 
 import itertools
 import logging
+import re
 import shlex
 import sys
 import threading
@@ -31,7 +32,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Glob, Override
 from hydra.core.utils import JobReturn, JobStatus
-from hydra.errors import CompactHydraException, OverrideParseException
+from hydra.errors import CompactHydraException, ConfigCompositionException, OverrideParseException
 from hydra.types import HydraContext, TaskFunction
 from hydra_plugins.experiment_sweeper_plugin.experiment_sweeper import ExperimentSweeper
 from omegaconf import DictConfig, OmegaConf
@@ -394,11 +395,46 @@ class CheckedSweeper(ExperimentSweeper):
         assert self.config is not None
         created = missing_directories(Path(self.config.hydra.sweep.dir).absolute())
         try:
-            return self._sweep(arguments)
+            try:
+                return self._sweep(arguments)
+            except ConfigCompositionException as error:
+                blamed = self._sweep_list_entry(error, arguments)
+                if blamed is None:
+                    raise
+                said = str(error)
+                if said.startswith("Could not"):  # Hydra's advice is for a typed override
+                    said = said.splitlines()[0]
+                    cause = str(error.__cause__ or "").strip().splitlines()
+                    said += f" {cause[0]}" if cause else ""
+                raise ConfigCompositionException(f"{blamed}: {said}") from error
         except BaseException:
             if not self.launched:
                 remove_empty(created)
             raise
+
+    def _sweep_list_entry(self, error: Exception, arguments: list[str]) -> str | None:
+        """Where the sweep's own list (``hydra.sweeper.overrides``, in the tree's primary
+        config) holds the key or option a composition ``error`` names, when the command line
+        does not set it: ``experiment/task.yaml: hydra.sweeper.overrides: maxfunn:
+        range(10, 151, 10)``. Hydra's message names the key alone, as if it were typed."""
+        assert self.config is not None
+        text = str(error)
+        named = re.search(r"Could not (?:override|append to) '([^']+)'", text)
+        missing = re.search(r"Could not find '([^']+)/([^'/]+)'", text)
+        key = named.group(1) if named else missing.group(1) if missing else None
+        if key is None or key not in self.overrides:
+            return None
+        if missing and missing.group(2) not in str(self.overrides[key]):
+            return None
+        given = {a.lstrip("+~").split("=", 1)[0] for a in arguments}
+        if key in given:
+            return None  # the command line's own value is the one Hydra refused
+        from optsweep.engine.group_choices import config_file
+        from optsweep.engine.paths import shown
+
+        file = config_file(self.config.hydra, str(self.config.hydra.job.config_name))
+        where = str(shown(file)) if file is not None else "the sweep's config"
+        return f"{where}: hydra.sweeper.overrides: {key}: {self.overrides[key]}"
 
     def _sweep(self, arguments: list[str]) -> Any:
         assert self.config is not None

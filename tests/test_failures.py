@@ -320,6 +320,16 @@ def test_the_rerun_computes_a_damaged_result_again_and_replaces_it(small_results
             "flip": data[:-10] + bytes([data[-10] ^ 1]) + data[-9:],
         }[damage]
     )
+    dry = run_task(
+        "-cp",
+        "experiment",
+        "settings=tnc",
+        "maxfun=20,40",
+        "hydra.sweeper.dry_run=true",
+        "-m",
+        workdir=small_results.parent,
+    )
+    assert dry.output.count("run (damaged result)") == 1, dry.output  # not "stale"
     completed = run_task(
         "-cp", "experiment", "settings=tnc", "maxfun=20,40", "-m", workdir=small_results.parent
     )

@@ -81,7 +81,7 @@ def test_currency_is_decided_by_config_and_code_from_the_trailer(tmp_path):
     data = bytearray(path.read_bytes())
     data[10] ^= 0xFF  # one flipped pickle byte: the checksum no longer matches
     path.write_bytes(bytes(data))
-    assert STORE.status(path, config) == "stale" and STORE.current(path, config) is None
+    assert STORE.status(path, config) == "damaged" and STORE.current(path, config) is None
 
 
 def test_result_files_are_plain_pickles_that_pickle_and_pandas_open(tmp_path):

@@ -68,7 +68,7 @@ NUMPY_TYPES = frozenset(
     }
 )
 
-Status = Literal["missing", "stale", "current"]
+Status = Literal["missing", "damaged", "stale", "current"]
 
 
 class ResultFileError(Exception):
@@ -655,8 +655,9 @@ class ResultStore(ResultReader):
         return record
 
     def status(self, path: Path, config: dict) -> Status:
-        """Whether the result at ``path`` is missing, stale (another config or code version,
-        or damaged) or current; unpickles nothing (except format 1 files). What a saved result
+        """Whether the result at ``path`` is missing, damaged (no result this engine can
+        read: truncated, its checksum wrong), stale (another config or code version) or
+        current; unpickles nothing (except format 1 files). What a saved result
         holds its readers read (``save``), and the code version covers its classes' sources,
         so a result whose class is gone is stale here as it is unreadable to them."""
         if not path.exists():
@@ -664,7 +665,7 @@ class ResultStore(ResultReader):
         try:
             _, label = verified_payload(read_regular(path), path)
         except ResultFileError:
-            return "stale"
+            return "damaged"
         if label is None:
             return "current" if self.current(path, config) is not None else "stale"
         return "current" if label == fingerprint(config, self.code) else "stale"

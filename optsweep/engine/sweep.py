@@ -608,7 +608,8 @@ class CheckedSweeper(ExperimentSweeper):
 
     @staticmethod
     def _status(plan: JobPlan, store: ResultStore) -> str:
-        """Why a job runs ("missing", "stale", "overwrite") or "current" if it is skipped."""
+        """Why a job runs ("missing", "damaged", "stale", "overwrite") or "current" if it is
+        skipped."""
         status = store.status(plan.path, plan.config)
         return "overwrite" if status == "current" and plan.overwrite else status
 
@@ -948,6 +949,7 @@ class CheckedSweeper(ExperimentSweeper):
         actions = {
             "missing": "run (no result)",
             "stale": "run (stale result)",
+            "damaged": "run (damaged result)",
             "overwrite": "run (overwrite)",
             "current": "skip (up to date)",
         }

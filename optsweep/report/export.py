@@ -88,6 +88,7 @@ def export(results: Path, out: Path) -> int:
     return the number of rows."""
     csv, parquet = targets(out)
     frame = results_frame(results).sort_values("path").reset_index(drop=True)
+    _say_what_is_mixed(frame, results)
     frame["path"] = shared_paths(frame["path"], results)
     made = {parquet: parquet_bytes(frame), csv: csv_bytes(frame)}
     for path in made:  # both checked before either is written: no half export
@@ -97,6 +98,34 @@ def export(results: Path, out: Path) -> int:
     for path, data in made.items():
         write_atomically(path, data)
     return len(frame)
+
+
+def _say_what_is_mixed(frame: pd.DataFrame, results: Path) -> None:
+    """An export is every row, but says (a warning) what a figure would refuse: rows of
+    several experiments, several code versions, or results whose code has changed since
+    (``staleness.changed_files``); the columns that tell them apart are named."""
+    import warnings
+
+    from optsweep.engine.paths import find_project
+    from optsweep.report.staleness import changed_files
+
+    for column, what in (("meta.experiment", "experiments"), ("meta.code", "code versions")):
+        if column in frame.columns:
+            counts = frame[column].dropna().value_counts()
+            if len(counts) > 1:
+                listed = ", ".join(f"{value}: {count}" for value, count in counts.items())
+                warnings.warn(
+                    f"the results hold rows of {len(counts)} {what} ({listed}); the {column} "
+                    "column tells them apart",
+                    stacklevel=2,
+                )
+    if "meta.code" in frame.columns and frame["meta.code"].nunique() == 1:
+        changed = changed_files(frame, find_project(results))
+        if changed:
+            warnings.warn(
+                f"the results are stale: their code has changed since ({', '.join(changed[:5])})",
+                stacklevel=2,
+            )
 
 
 def _blocked(path: Path) -> str | None:

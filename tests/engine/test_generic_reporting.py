@@ -610,3 +610,28 @@ def test_slips_in_where_and_y_are_named_with_what_was_meant(quadratic, tmp_path)
     assert "y: a figure draws one y (y=fun); several are a table's columns" in several.stderr
     assert "Traceback" not in spaced.stderr + typo.stderr + several.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_an_export_of_mixed_results_writes_every_row_and_says_what_is_mixed(quadratic, tmp_path):
+    """An export is every row (unlike a figure, it refuses nothing), but rows of another
+    experiment or code version among the results are said, with the column that tells them
+    apart."""
+    results = tmp_path / "results"
+    shutil.copytree(quadratic, results)
+    for path, record in STORE.load_all(results / "settings=unit"):
+        record["meta"]["experiment"] = "other"
+        record["meta"]["code"] = "0123456789abcdef"
+        STORE.save(path, record)
+    completed = optsweep("export", results, "--out", tmp_path / "table.csv")
+    assert completed.returncode == 0, completed.stderr
+    assert "wrote 18 rows" in completed.stdout
+    assert (
+        "optsweep: warning: the results hold rows of 2 experiments (other: 9, quadratic: 9)"
+        in completed.stderr
+        or "optsweep: warning: the results hold rows of 2 experiments (quadratic: 9, other: 9)"
+        in completed.stderr
+    )
+    assert "the meta.experiment column tells them apart" in completed.stderr
+    assert "rows of 2 code versions" in completed.stderr
+    clean = optsweep("export", quadratic, "--out", tmp_path / "clean.csv")
+    assert clean.returncode == 0 and "warning" not in clean.stderr, clean.stderr

@@ -11,7 +11,6 @@ that each chunk gets a share of every setting and the chunks take about as long.
 
 import logging
 import math
-import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,6 @@ from optsweep.engine.files import remove_abandoned_lock
 from optsweep.engine.orphans import exit_with_parent
 from optsweep.engine.plan import JobPlan
 from optsweep.engine.progress import finished_jobs
-from optsweep.engine.provenance import adopt_command
 from optsweep.engine.runner import InProcessRun
 
 log = logging.getLogger(__name__)
@@ -59,14 +57,6 @@ class ChunkContext:
     # them instead of composing each setting again with stock Hydra (~0.2 s each here).
     templates: dict = field(default_factory=dict)
     token: str = field(default_factory=lambda: uuid.uuid4().hex)  # one per sweep
-    # The sweeping process's command line: a worker's results record it (``meta.argv``), not
-    # the worker's own (submitit's ``_submit.py`` in a SLURM array task).
-    argv: tuple[str, ...] = field(default_factory=lambda: tuple(sys.argv))
-
-    def __setstate__(self, state: dict) -> None:
-        """Unpickled in a worker: that process's results record the sweep's command."""
-        self.__dict__.update(state)
-        adopt_command(self.argv)
 
 
 def chunk_context(

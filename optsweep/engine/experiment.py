@@ -295,7 +295,8 @@ class ExperimentTask:
         compose each job there: the process gets this task's project, so the experiment's
         configs get the engine's own there too (``output``: without it every job failed with
         "Could not override 'output.dir'"), and its results record the sweeping process's
-        command (``meta.argv``), not the worker's."""
+        command (``meta.argv``), not the worker's (submitit's ``_submit.py`` in a SLURM array
+        task). A chunk's context holds the task, so its workers adopt the command too."""
         from optsweep.engine.provenance import adopt_command
 
         state = dict(state)

@@ -51,6 +51,19 @@ def config_file(hydra: Any, name: str) -> Path | None:
     return None
 
 
+def job_config_files(hydra: Any) -> list[tuple[str, Path]]:
+    """(name, file) of the job's primary config (``task``) and of each group option it
+    chose (``settings/tnc``), Hydra's own groups left out: the file ``config_file`` finds for
+    each, where one does."""
+    wanted = [hydra.job.config_name] + [
+        f"{group}/{choice}"
+        for group, choice in hydra.runtime.choices.items()
+        if choice and not group.startswith("hydra/")
+    ]
+    found = ((name, config_file(hydra, name)) for name in wanted if name is not None)
+    return [(name, file) for name, file in found if file is not None]
+
+
 def declared_groups(tree: Path) -> frozenset[str]:
     """The config groups that the primary configs of ``tree`` (its top-level ``*.yaml``) and
     the configs they include choose, e.g. ``{"method", "settings", "search", "launcher",

@@ -324,11 +324,16 @@ def _replaced_mapping(variable: str) -> str:
             overridden[name] = override
     if not overridden:
         return ""
-    for path, package in _job_config_files(hydra):
-        try:
-            loaded = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
-        except Exception:  # a file the composition read; any error of it was reported there
-            continue
+    from optsweep.engine.group_choices import job_config_files
+
+    for name, path in job_config_files(hydra):
+        loaded, text = _read(path)
+        if GLOBAL_PACKAGE.search(text):
+            package = ""
+        elif "@package" in text:
+            continue  # another package than its group's: where its keys go is not known here
+        else:
+            package = name.rpartition("/")[0].replace("/", ".")  # "" for the primary config
         for dotted, value in _leaves(loaded, package):
             if dotted in overridden and variable in referenced_keys(value):
                 override = overridden[dotted]
@@ -339,35 +344,6 @@ def _replaced_mapping(variable: str) -> str:
                     f"onto {dotted}"
                 )
     return ""
-
-
-def _job_config_files(hydra: Any) -> list[tuple[Path, str]]:
-    """The YAML files of the job's primary config and chosen group options, in each config
-    directory of its search path, with the package each puts its keys under ("": global)."""
-    roots = [
-        Path(source.path)
-        for source in hydra.runtime.config_sources
-        if source.path and source.schema not in ("pkg", "structured")
-    ]
-    found = [(root / f"{hydra.job.config_name}.yaml", "") for root in roots]
-    for group, option in _job_choices().items():
-        found += [(root / group / f"{option}.yaml", group.replace("/", ".")) for root in roots]
-    return [
-        (path, _package(path, default))
-        for path, default in found
-        if path.suffix == ".yaml" and path.is_file()
-    ]
-
-
-def _package(path: Path, default: str) -> str:
-    """The package a config file's ``# @package`` header names ("" for ``_global_``), else
-    ``default``."""
-    for line in path.read_text().splitlines()[:5]:
-        header = re.match(r"#\s*@package\s+(\S+)", line)
-        if header:
-            package = header.group(1)
-            return "" if package == "_global_" else package.removeprefix("_global_.")
-    return default
 
 
 def _leaves(node: Any, prefix: str) -> list[tuple[str, Any]]:

@@ -17,7 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from optsweep.engine.compose import JobConfig
 from optsweep.engine.errors import InvalidJobConfig
-from optsweep.engine.group_choices import config_file
+from optsweep.engine.group_choices import job_config_files
 from optsweep.engine.keys import check_keys, result_groups
 from optsweep.engine.paths import shown
 from optsweep.engine.replaced_choices import refuse_replaced_choices
@@ -73,14 +73,7 @@ def config_files() -> str:
     to say where a bad key may come from, e.g. "experiment/settings/tnc.yaml"."""
     if not HydraConfig.initialized():
         return "command-line overrides"
-    hydra = HydraConfig.get()
-    wanted = [hydra.job.config_name] + [
-        f"{group}/{choice}"
-        for group, choice in hydra.runtime.choices.items()
-        if choice and not group.startswith("hydra/")
-    ]
-    found = (config_file(hydra, name) for name in wanted if name is not None)
-    files = [shown(file) for file in found if file is not None]
+    files = [shown(file) for _, file in job_config_files(HydraConfig.get())]
     return ", ".join(files + ["command-line overrides"])
 
 

@@ -250,6 +250,7 @@ def provenance(
     experiment: "Experiment", overrides: list[str], started: datetime, wall_time: float
 ) -> dict:
     """The ``meta`` part of a result record."""
+    argv = command()
     return {
         "experiment": experiment.name,
         "code": code_version(experiment),
@@ -258,10 +259,10 @@ def provenance(
         "versions": package_versions(tuple(experiment.packages)),
         "blas": list(blas_libraries()),
         "host": socket.gethostname(),
-        "argv": command(),
+        "argv": argv,
         # The task file the command ran (train.py in another project): reports name it in the
         # commands they suggest.
-        "script": Path(command()[0]).name if command() and command()[0] else None,
+        "script": Path(argv[0]).name if argv and argv[0] else None,
         "overrides": list(overrides),
         "started": started.isoformat(),
         "wall_time": wall_time,

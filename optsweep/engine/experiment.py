@@ -26,6 +26,7 @@ relative ``code`` entries and the git provenance belong to it.
 """
 
 import decimal
+import difflib
 import functools
 import inspect
 import logging
@@ -102,6 +103,11 @@ def _describe_scalars(config: dict, result: Any) -> str:
 
 class NoObjective(InvalidJobConfig):
     """The experiment's value cannot be taken from a result: the message says what to set."""
+
+
+class ObjectiveNotReturned(NoObjective):
+    """The task returned a mapping without the declared objective: until a job returns it, a
+    misnamed declaration (``objective="los"``) that every later job would hit too."""
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: one value per experiment
@@ -209,12 +215,26 @@ class Experiment:
         if self.value is not None:
             return float(self.value(result))
         if self.objective is not None:
-            if not isinstance(result, Mapping) or self.objective not in result:
+            if not isinstance(result, Mapping):
                 raise NoObjective(
                     f"experiment {self.name!r}: objective={self.objective!r}, but the task "
                     f"returned {_what(result)}"
                 )
-            return float(result[self.objective])
+            if self.objective not in result:
+                close = difflib.get_close_matches(self.objective, map(str, result), n=1)
+                hint = f" (did you mean objective={close[0]!r}?)" if close else ""
+                raise ObjectiveNotReturned(
+                    f"experiment {self.name!r}: objective={self.objective!r}, but the task "
+                    f"returned {_what(result)}{hint}"
+                )
+            value = result[self.objective]
+            if not _is_number(value):
+                raise NoObjective(
+                    f"experiment {self.name!r}: the task's objective {self.objective!r} is "
+                    f"{_what(value)} ({_shown(value)}), not a number: return it as a float "
+                    "(float(x), or x.item() for an array or tensor of one value)"
+                )
+            return float(value)
         if _is_number(result):
             return float(result)
         if isinstance(result, Mapping):
@@ -267,6 +287,12 @@ def _what(result: Any) -> str:
     if isinstance(result, Mapping):
         return f"a mapping with keys {', '.join(map(repr, list(result)[:8]))}"
     return f"a {type(result).__name__}"
+
+
+def _shown(value: Any) -> str:
+    """``value``'s repr, cut to a line's worth."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class ExperimentTask:

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from optsweep.engine import internals
 from optsweep.engine.compose import FastComposer, JobConfig
 from optsweep.engine.errors import JobNotRun, stops_every_job
-from optsweep.engine.experiment import ExperimentTask
+from optsweep.engine.experiment import ExperimentTask, ObjectiveNotReturned
 from optsweep.engine.job import run_job
 from optsweep.engine.plan import JobPlan
 from optsweep.engine.progress import JobEndMarker, mark_job_end
@@ -61,6 +61,7 @@ class InProcessRun:
         of each job by its overrides, which the job reuses."""
         returns: list[JobReturn] = []
         stop: tuple[int, BaseException] | None = None  # the failure every later job would hit
+        valued = False  # whether a job of this run has completed (its result had its value)
         try:
             for index, overrides in jobs:
                 if stop is not None:
@@ -74,7 +75,12 @@ class InProcessRun:
                 ret = self._run_one(job, plan)
                 returns.append(ret)
                 error = internals.job_error(ret)
-                if error is not None and stops_every_job(error):
+                valued = valued or ret.status is JobStatus.COMPLETED
+                if error is not None and (
+                    stops_every_job(error)
+                    # A declared objective no result has had yet: misnamed, most likely.
+                    or (isinstance(error, ObjectiveNotReturned) and not valued)
+                ):
                     stop = (index, error)
         finally:
             if not self.keep_logging:

@@ -18,10 +18,12 @@ TASK = """
 import sys
 
 import hydra
+import numpy as np
 
 from optsweep import Experiment
 
 RETURNS = Experiment(name="returns", objective="f")
+MISNAMED = Experiment(name="misnamed", objective="f_valeu")
 
 
 @hydra.main(config_path="config", config_name="task")
@@ -32,7 +34,17 @@ def main(config: dict):
         sys.exit(0)
     if kind == "exit3":
         sys.exit(3)
-    return {"ok": {"f": 1.0}, "none": None, "text": "done", "other": {"g": 2.0}}[kind]
+    return {
+        "ok": {"f": 1.0},
+        "none": None,
+        "text": "done",
+        "other": {"g": 2.0},
+        "bool": {"f": True},
+        "array": {"f": np.array([1.0])},
+        "word": {"f": "bad"},
+        "list": {"f": [1.0]},
+        "misnamed": {"f_value": 1.0, "nfev": 3},
+    }[kind]
 
 
 if __name__ == "__main__":
@@ -53,6 +65,7 @@ def project(tmp_path):
               - override hydra/sweeper: checked_experiment
               - _self_
             kind: ok
+            seed: 0
             """
         )
     )
@@ -98,4 +111,39 @@ def test_a_plain_run_says_why_in_a_line(project, kind, said):
     code, output = run(project, f"kind={kind}")
     assert code == 1, output
     assert said in output and "Traceback" not in output
+    assert not (project / "results").exists() or not list((project / "results").rglob("*.pkl"))
+
+
+@pytest.mark.parametrize(
+    ("kind", "said"),
+    [
+        ("bool", "the task's objective 'f' is a bool (True), not a number"),
+        ("array", "the task's objective 'f' is a ndarray (array([1.])), not a number"),
+        ("word", "the task's objective 'f' is a str ('bad'), not a number"),
+        ("list", "the task's objective 'f' is a list ([1.0]), not a number"),
+    ],
+)
+def test_an_objective_that_is_no_number_fails_its_job_and_says_what_it_is(project, kind, said):
+    code, output = run(project, f"kind=ok,{kind}", "-m")
+    assert code == 1, output
+    assert "2 jobs: 0 skipped (up to date), 1 ran, 1 failed" in output
+    assert said in output, output
+    assert sorted(p.name for p in (project / "results").rglob("*.pkl")) == ["kind=ok.pkl"]
+
+
+@pytest.mark.parametrize("launcher", [[], ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]])
+def test_a_misnamed_objective_stops_the_sweep_after_the_first_job(project, launcher):
+    # No job has returned the declared objective: each later job would compute in vain.
+    task = project / "task.py"
+    task.write_text(task.read_text().replace("@RETURNS.task", "@MISNAMED.task"))
+    code, output = run(project, "kind=misnamed", "seed=range(0,8)", *launcher, "-m")
+    assert code == 1, output
+    assert (
+        "objective='f_valeu', but the task returned a mapping with keys 'f_value', 'nfev' "
+        "(did you mean objective='f_value'?)" in output
+    ), output
+    summary = output[output.index("8 jobs:") :]
+    ran = 1 if not launcher else 2  # one job a chunk
+    assert f"0 ran, {ran} failed, {8 - ran} not started" in summary, summary
+    assert "which every later job would hit too" in summary
     assert not (project / "results").exists() or not list((project / "results").rglob("*.pkl"))

@@ -115,7 +115,7 @@ def test_a_stopped_asynchronous_search_is_resumed_repeating_no_evaluation(stop, 
     told = search_trace(directory)
     assert 8 <= len(told) < 40, "stop the search in the middle"
     name = "SIGINT" if stop == signal.SIGINT else "SIGTERM"
-    assert f"search stopped by {name}: {len(told)} of 40 evaluations finished" in stderr
+    assert f"search stopped by {name}: {len(told)} of 40 evaluations recorded" in stderr
     before = evaluations_in_worker_logs(tmp_path)
     completed = run_task(*arguments, workdir=tmp_path)
     assert f"{len(told)} of 40 evaluations done" in completed.output
@@ -216,7 +216,7 @@ def test_asynchronous_slurm_workers_cover_the_budget_and_a_stop_keeps_it(slurm_c
     assert "Traceback" not in stderr, stderr
     told = search_trace(directory)
     assert 6 <= len(told) < 40, "stop the search in the middle"
-    assert f"search stopped by SIGTERM: {len(told)} of 40 evaluations finished" in stderr
+    assert f"search stopped by SIGTERM: {len(told)} of 40 evaluations recorded" in stderr
     assert slurm_tasks_end(tmp_path, 30), "the search's SLURM workers were not cancelled"
     before = evaluations_in_worker_logs(tmp_path)
     completed = run_task(*arguments, workdir=tmp_path)

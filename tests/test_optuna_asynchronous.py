@@ -114,7 +114,7 @@ def test_a_stopped_asynchronous_search_keeps_its_told_trials_and_the_rerun_goes_
     running = sorted(t.number for t in trials if t.state.name == "RUNNING")
     assert 4 <= len(told) < 40, "stop the search in the middle"
     name = "SIGINT" if stop == signal.SIGINT else "SIGTERM"
-    assert f"search stopped by {name}: {len(told)} of 40 evaluations finished" in stderr
+    assert f"search stopped by {name}: {len(told)} of 40 evaluations recorded" in stderr
     assert {number for number, *_ in search_trace(directory)} == set(told)
     before = evaluations_in_worker_logs(tmp_path)
     completed = run_task(*arguments, workdir=tmp_path)
@@ -291,7 +291,7 @@ def test_asynchronous_slurm_trials_cover_the_budget_and_a_stop_keeps_them(slurm_
     told = {t.number: t.value for t in trials if t.state.name == "COMPLETE"}
     running = sorted(t.number for t in trials if t.state.name == "RUNNING")
     assert 4 <= len(told) < 40, "stop the search in the middle"
-    assert f"search stopped by SIGTERM: {len(told)} of 40 evaluations finished" in stderr
+    assert f"search stopped by SIGTERM: {len(told)} of 40 evaluations recorded" in stderr
     completed = run_task(*arguments, workdir=tmp_path)
     assert f"{len(told)} of 40 evaluations done" in completed.output
     trials = trials_of(directory)

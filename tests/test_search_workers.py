@@ -138,10 +138,11 @@ def test_a_stopped_search_keeps_what_finished_and_the_rerun_goes_on(
     done = evaluations_done(directory)
     assert 4 <= done < 60, "stop the search in the middle"
     name = "SIGINT" if stop == signal.SIGINT else "SIGTERM"
-    assert f"search stopped by {name}: {done} of 60 evaluations finished" in stderr
+    assert f"search stopped by {name}: {done} of 60 evaluations recorded" in stderr
     assert "Traceback" not in stderr, stderr
     if where == "slurm":
         assert slurm_tasks_end(tmp_path, 30), "the search's SLURM workers were not cancelled"
+    assert not list(directory.rglob(".*.lock")), "a stopped worker's lock file was left"
     finished = trace(directory)
     assert len(finished) == done
     completed = run_task(*arguments, workdir=tmp_path)

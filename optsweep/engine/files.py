@@ -281,6 +281,14 @@ def remove_abandoned_lock(path: Path) -> None:
         fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def remove_abandoned_locks(directory: Path) -> None:
+    """``remove_abandoned_lock`` for every job lock file under ``directory``: those of
+    workers that were killed (a stopped search's), not those a live process holds."""
+    for lock_path in directory.rglob(".*.lock"):
+        name = lock_path.name[1 : -len(".lock")]
+        remove_abandoned_lock(lock_path.with_name(name))
+
+
 def exit_now(status: int, wait: float | None = None) -> NoReturn:
     """Exit this process at once (``os._exit``: a pool worker whose sweep died, a task that
     swallowed three stops), leaving no file of its own behind: it waits for a temporary file

@@ -3,6 +3,7 @@ point on the console and in ``optimization_results.yaml``, the tuned settings fi
 
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from optsweep.engine.files import write_atomically
+from optsweep.engine.files import remove_abandoned_locks, write_atomically
 from optsweep.engine.limits import signal_of, stop_signals
 from optsweep.engine.search.errors import SearchFailed
 from optsweep.engine.search.state import Evaluation, SearchState, tuned_settings
@@ -35,16 +36,25 @@ def stopping_says_so(state: SearchState, budget: int, evaluations: Any) -> Itera
     ends, and its trace and progress are written (``SearchState.flush``). Ctrl-C or SIGTERM
     (which raises ``Terminated`` meanwhile) stops the evaluations in flight and says in a
     line what was kept; the search exits 130 or 143."""
+    started = time.time()
     try:
         with stop_signals():
             yield
     except KeyboardInterrupt as stop:
-        evaluations.stop()
+        evaluations.stop()  # the workers are killed and gone when it returns
+        remove_abandoned_locks(state.directory)  # the killed workers' (the search's is held)
         name, code = signal_of(stop)
+        saved = _saved_in_flight(state, started)
+        in_flight = (
+            f"the evaluations in flight were stopped; {saved} of them had finished and saved "
+            f"{'its result, which' if saved == 1 else 'their results, which'} the rerun reuses"
+            if saved
+            else "the evaluations in flight were stopped and are not recorded"
+        )
         print(
             f"search stopped by {name}: {len(state.evaluations)} of {budget} evaluations "
-            f"finished, kept in {state.directory}; the evaluations in flight were stopped and "
-            "are not recorded. Run the same command again to continue the search.",
+            f"recorded in {state.directory}; {in_flight}. Run the same command again to "
+            "continue the search.",
             file=sys.stderr,
             flush=True,
         )
@@ -54,6 +64,17 @@ def stopping_says_so(state: SearchState, budget: int, evaluations: Any) -> Itera
             state.flush()  # each file atomically: a second Ctrl-C leaves the last whole one
         finally:
             evaluations.close()
+
+
+def _saved_in_flight(state: SearchState, since: float) -> int:
+    """How many results of evaluations not recorded in the trace were saved in the search's
+    directory since ``since`` (a stopped batch's evaluations that had finished)."""
+    recorded = {Path(e.path).name for e in state.evaluations if e.path}
+    return sum(
+        1
+        for path in state.directory.glob("*.pkl")
+        if path.name not in recorded and path.stat().st_mtime >= since
+    )
 
 
 def raise_if_too_many_failed(

@@ -149,6 +149,10 @@ class OnPoolWorkers(CheckedEvaluations):
                     returns[i] = ret
         except BaseException:  # Ctrl-C, SIGTERM: the evaluations in flight stop with it
             self.stop()
+            for job in jobs:  # a killed worker's lock file
+                plan = plans.get(job[1])
+                if plan is not None:
+                    remove_abandoned_lock(plan.path)
             raise
         return [
             self._died(job, ret, plans) if isinstance(ret, BaseException) else ret
@@ -263,9 +267,10 @@ class OnPoolWorkers(CheckedEvaluations):
             self.executor.shutdown(wait=True)
             self.executor = None
 
-    def stop(self, joined: bool = False) -> None:
+    def stop(self, joined: bool = True) -> None:
         """Stop the workers now, evaluations in flight with them (``joined``: return once
-        they are killed, so that none tells a study anything more)."""
+        they are killed, so that none tells a study anything more, none starts a queued
+        evaluation after the search said it stopped, and their lock files can be removed)."""
         super().stop()
         if self.executor is not None:
             shut_down_killing(self.executor, wait=joined)

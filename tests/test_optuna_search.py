@@ -385,6 +385,12 @@ KEY = "hydra.sweeper.search.optuna"
             id="unread-key",
         ),
         pytest.param(
+            "maxfun=???",
+            f"the config of search={SEARCH}: maxfun has no value (???), which every evaluation "
+            "would fail on",
+            id="missing-variable",
+        ),
+        pytest.param(
             "+hydra.sweeper.search.params.seed='glob(*)'",
             "hydra.sweeper.search.params.seed: 'seed=glob(*)' cannot be searched",
             id="unsupported-param",

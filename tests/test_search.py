@@ -382,6 +382,12 @@ def test_a_non_finite_value_is_a_failed_evaluation_of_a_nevergrad_search(tmp_pat
             "tnc.yaml, config/method/tnc.yaml, command-line overrides)",
         ),
         (
+            ["method.options.eta=interval(0.01, 1)", "maxfun=???"],
+            "the config of search=tnc: maxfun has no value (???), which every evaluation would "
+            "fail on: set it in the search file (maxfun: ...) or on the command line "
+            "(maxfun=...)",
+        ),
+        (
             ["method.options.eta=interval(0.01, 1)", "settings=lbfgsb"],
             "search=tnc chooses settings 'tnc' (experiment/search/tnc.yaml), but the override "
             "settings=lbfgsb replaces it with 'lbfgsb'",
@@ -397,6 +403,7 @@ def test_a_non_finite_value_is_a_failed_evaluation_of_a_nevergrad_search(tmp_pat
         "misspelt-param",
         "absent-param",
         "unread-key",
+        "missing-variable",
         "replaced-setting",
     ],
 )
@@ -549,3 +556,22 @@ def test_a_tuned_sweep_variable_is_named_in_the_header_not_set_in_the_file(tmp_p
     assert "The search also tuned the sweep variable(s) maxfun, which a sweep sets" in header
     assert f"The best was at maxfun={best['params']['maxfun']!r}" in header
     assert "sweep variables: maxfun" not in header
+
+
+def test_a_sweep_variable_left_without_a_value_can_be_searched():
+    """A search of the variable itself (``maxfun``, ``???`` until a search sets it) is no
+    search of an absent key, as a misspelt one is (OmegaConf's select answers both alike)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    from optsweep.engine.search.config_checks import absent_keys, missing_values
+
+    config = OmegaConf.create({"maxfun": "???", "method": {"options": {"maxfun": "${maxfun}"}}})
+    searched = OverridesParser.create().parse_overrides(
+        ["maxfun=int(interval(10, 100))", "maxfnu=int(interval(10, 100))"]
+    )
+    assert absent_keys(searched, config) == {
+        1: "the config has no key maxfnu; did you mean maxfun?"
+    }
+    assert missing_values(config, {"maxfun"}) is None
+    assert "maxfun has no value (???)" in (missing_values(config, set()) or "")

@@ -1,7 +1,9 @@
 """What would fail every evaluation of a search, checked for nevergrad and Optuna before
 anything is evaluated: a parameter whose key the config has not (Hydra would refuse it in each
-evaluation, advising to append it), and a key of the search file that no part of the
-experiment reads (each evaluation would fail the experiment's key check)."""
+evaluation, advising to append it), a key of the search file that no part of the
+experiment reads (each evaluation would fail the experiment's key check), and a mandatory
+value (``???``, a sweep variable such as ``budget``) that neither the search file, its
+parameters nor the command line sets."""
 
 import difflib
 from typing import Any
@@ -37,7 +39,7 @@ def absent_keys(overrides: list[Any], config: DictConfig) -> dict[int, str]:
             found = OmegaConf.select(config, key, default=_ABSENT, throw_on_missing=False)
         except Exception:  # a key OmegaConf cannot look up (a list index): Hydra will say
             continue
-        if found is _ABSENT:
+        if found is _ABSENT and not _mandatory(config, key):
             closest = _closest(config, key)
             hint = f"did you mean {closest}?" if closest else f"to add it, write +{key}"
             absent[position] = f"the config has no key {key}; {hint}"
@@ -111,3 +113,56 @@ def unread_keys(config: DictConfig, experiment: Any) -> str | None:
     except InvalidJobConfig as error:
         return f"{error}\n    (from {config_files()})"  # the search's files: its Hydra node
     return None
+
+
+def missing_values(config: DictConfig, given: set[str]) -> str | None:
+    """Why the composed ``config`` (the search's, before its parameters are applied) cannot
+    make any evaluation: values left mandatory (``???``) that no parameter or command-line
+    override of ``given`` (their keys) sets; each evaluation would fail on them. None if
+    there are none."""
+    from optsweep.engine.plan import config_files
+
+    task = config.copy()
+    with open_dict(task):
+        task.pop("hydra", None)
+    plain = OmegaConf.to_container(task, resolve=False)  # "???" where a value is missing
+    missing = sorted(key for key in _mandatory_keys(plain) if key not in given)
+    if not missing:
+        return None
+    named = ", ".join(missing)
+    verb = "has" if len(missing) == 1 else "have"
+    return (
+        f"{named} {verb} no value (???), which every evaluation would fail on: set "
+        f"{'it' if len(missing) == 1 else 'them'} in the search file ({missing[0]}: ...) or on "
+        f"the command line ({missing[0]}=...)\n    (from {config_files()})"
+    )
+
+
+def _mandatory_keys(value: Any, prefix: str = "") -> list[str]:
+    """The dotted keys of ``value`` (a config as plain containers, unresolved) whose value is
+    missing (``???``); an interpolation to one (``${maxfun}``) is not one itself."""
+    if value == "???":
+        return [prefix]
+    if isinstance(value, dict):
+        items = ((f"{prefix}.{k}" if prefix else str(k), v) for k, v in value.items())
+    elif isinstance(value, list):
+        items = ((f"{prefix}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return []
+    return [key for name, child in items for key in _mandatory_keys(child, name)]
+
+
+def _mandatory(config: DictConfig, key: str) -> bool:
+    """Whether ``config`` has ``key`` with no value yet (``???``: a sweep variable the
+    search may set), which ``OmegaConf.select`` answers with its default as if absent."""
+    parent_key, _, leaf = key.rpartition(".")
+    try:
+        parent = OmegaConf.select(config, parent_key) if parent_key else config
+        # ``leaf in parent`` is False for a missing value: its node is there all the same.
+        return (
+            isinstance(parent, DictConfig)
+            and parent._get_node(leaf) is not None
+            and OmegaConf.is_missing(parent, leaf)
+        )
+    except Exception:
+        return False

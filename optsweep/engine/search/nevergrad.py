@@ -30,7 +30,12 @@ from optsweep.engine.experiment import experiment_of
 from optsweep.engine.files import job_lock
 from optsweep.engine.limits import deferred_stops
 from optsweep.engine.progress import ProgressReport
-from optsweep.engine.search.config_checks import absent_keys, mapped_keys, unread_keys
+from optsweep.engine.search.config_checks import (
+    absent_keys,
+    mapped_keys,
+    missing_values,
+    unread_keys,
+)
 from optsweep.engine.search.context import fixed_keys, runs_on
 from optsweep.engine.search.errors import SearchFailed, SearchRefused
 from optsweep.engine.search.evaluations import evaluation_of
@@ -159,6 +164,9 @@ class NevergradSearch(internals.NevergradSweeperImpl):
         unread = unread_keys(self.config, self.experiment) if self.experiment else None
         if unread is not None:
             problems.append(f"the config of search={self.search_name}: {unread}")
+        missing = missing_values(self.config, {k for k, v in params.items() if v != "???"})
+        if missing is not None:
+            problems.append(f"the config of search={self.search_name}: {missing}")
         space = sorted(k for k, v in params.items() if isinstance(v, ng.p.Parameter))
         if not space and not problems:
             problems.append(

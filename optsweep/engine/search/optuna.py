@@ -38,7 +38,12 @@ from optsweep.engine.experiment import experiment_of
 from optsweep.engine.files import job_lock
 from optsweep.engine.limits import deferred_stops
 from optsweep.engine.progress import ProgressReport
-from optsweep.engine.search.config_checks import absent_keys, mapped_keys, unread_keys
+from optsweep.engine.search.config_checks import (
+    absent_keys,
+    mapped_keys,
+    missing_values,
+    unread_keys,
+)
 from optsweep.engine.search.context import fixed_keys, runs_on
 from optsweep.engine.search.errors import SearchRefused
 from optsweep.engine.search.evaluations import evaluation_of
@@ -220,6 +225,10 @@ class OptunaSearch(Sweeper):
             for position, why in found.items():
                 origin, line, _ = parsed[position]
                 refusals.append(f"{origin}: {line!r} cannot be searched ({why})")
+        set_keys = set(space) | {k for k, line in fixed.items() if not line.endswith("=???")}
+        missing = missing_values(self.config, set_keys)
+        if missing is not None:
+            refusals.append(f"the config of search={self.search_name}: {missing}")
         return space, list(fixed.values()), [line for _, line in given]
 
     def _definition(self, lines: list[str]) -> dict:

@@ -15,6 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from optsweep.engine.declaration import InvalidDeclaration, refuse_invalid_declaration
 from optsweep.engine.errors import NonFiniteValue, TaskExited
 from optsweep.engine.files import job_lock, move_aside
 from optsweep.engine.keys import result_groups
@@ -56,6 +57,11 @@ def run_job(task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None
         assert cfg is not None, "a job without its checked plan needs its config"
         if hydra_cfg.mode == RunMode.RUN and (incomplete := incomplete_sweep_job(hydra_cfg)):
             raise incomplete
+        if hydra_cfg.mode == RunMode.RUN:  # a sweep checked it before its jobs
+            try:
+                refuse_invalid_declaration(experiment)
+            except InvalidDeclaration as error:
+                raise JobRefused(f"refused: {error}") from None
         try:
             plan = plan_job(cfg, overrides, store)
         except INVALID as error:

@@ -52,6 +52,7 @@ from optsweep.engine.chunks import (
     warm_up_modules,
 )
 from optsweep.engine.compose import FastComposer, JobConfig
+from optsweep.engine.declaration import InvalidDeclaration, refuse_invalid_declaration
 from optsweep.engine.errors import JobNotRun
 from optsweep.engine.experiment import ExperimentTask, experiment_of
 from optsweep.engine.files import (
@@ -439,6 +440,16 @@ class CheckedSweeper(ExperimentSweeper):
     def _sweep(self, arguments: list[str]) -> Any:
         assert self.config is not None
         self._check_values()
+        if self.task is not None:
+            try:
+                refuse_invalid_declaration(self.task.experiment)
+            except InvalidDeclaration as error:
+                refused = (
+                    "search refused before any evaluation"
+                    if self.search is not None
+                    else "sweep refused before running any job"
+                )
+                raise SweepRefused(f"{refused}: {error}") from None
         if not self.dry_run:
             _refuse_unwritable_sweep_dir(Path(self.config.hydra.sweep.dir))
         if self.detach:

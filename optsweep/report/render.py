@@ -68,7 +68,7 @@ def _center_band(spec: DictConfig) -> tuple[str, str, str]:
 def select(results: Path, spec: DictConfig, frame: pd.DataFrame | None = None) -> Sweep:
     """The checked sweep a spec shows (of ``frame``, the results' table, if already read)."""
     along = spec.along or spec.x
-    return sweep_results(
+    sweep = sweep_results(
         results,
         frame=frame,
         along=along,
@@ -80,6 +80,27 @@ def select(results: Path, spec: DictConfig, frame: pd.DataFrame | None = None) -
         swept=None if spec.swept is None else list(spec.swept),
         allow_stale=spec.allow_stale,
     )
+    _refuse_misspelt_labels(sweep, spec)
+    return sweep
+
+
+def _refuse_misspelt_labels(sweep: Sweep, spec: DictConfig) -> None:
+    """A ``labels`` key that names no line drawn, close to a line that has no label (``labels:
+    {momentun: HB}`` beside the line ``momentum``), is a typo: the legend would show the
+    raw name. Labels of lines absent here are fine (one set shared by several specs)."""
+    if not spec.labels:
+        return
+    lines = [str(line) for line in sweep.order]
+    unlabelled = [line for line in lines if line not in spec.labels]
+    for key in spec.labels:
+        if str(key) in lines:
+            continue
+        close = difflib.get_close_matches(str(key), unlabelled, n=1, cutoff=0.75)
+        if close:
+            raise UnusableResults(
+                f"labels: {key!r} names no line here; did you mean {close[0]!r}? (its line "
+                f"would be shown as {close[0]!r}; the lines are {', '.join(lines)})"
+            )
 
 
 def _need(sweep: Sweep, column: str) -> None:
@@ -167,7 +188,8 @@ def draw(sweep: Sweep, spec: DictConfig):
     title = spec.legend_title
     if title is None and aggregated:
         band = "IQR" if spec.agg == "median" else f"{spec.ci:.0%} CI"
-        title = f"{spec.agg}, {band} over {', '.join(sweep.over)}"
+        varied = [k for k in sweep.over if sweep.frame[k].astype(str).nunique() > 1]
+        title = f"{spec.agg}, {band} over {', '.join(varied or sweep.over)}"
     if len(drawn) > 1 or title:
         axes.legend(title=title)
     return figure
@@ -187,6 +209,8 @@ def summary_table(sweep: Sweep, spec: DictConfig) -> pd.DataFrame:
     for column in spec.columns:
         _need(sweep, column.y)
         _finite(sweep, column.y, "table")
+        if "rate" in _stats(column, spec):
+            _refuse_rate_of_non_booleans(sweep, column.y)
     rows = []
     for line in sweep.order:
         selected = sweep.frame[sweep.frame[sweep.hue] == line]
@@ -203,6 +227,19 @@ def summary_table(sweep: Sweep, spec: DictConfig) -> pd.DataFrame:
         table[name] = shown(table[name])
     table[_x_header(spec)] = _integral(table[_x_header(spec)])
     return table
+
+
+def _refuse_rate_of_non_booleans(sweep: Sweep, column: str) -> None:
+    """``rate`` is the share of true values: of a column of other numbers it would show their
+    mean under the name of a rate."""
+    values = sweep.frame[column].dropna()
+    if values.map(lambda v: isinstance(v, (bool, np.bool_)) or v in (0, 1)).all():
+        return
+    shown_values = ", ".join(map(repr, values.drop_duplicates().head(3).tolist()))
+    raise UnusableResults(
+        f"stats rate of {column!r}: rate is the share of true values, but {column} holds other "
+        f"values ({shown_values}, ...): use mean, or a column of booleans"
+    )
 
 
 def _stats(column, spec: DictConfig) -> list[str]:

@@ -270,6 +270,13 @@ def _check(spec: DictConfig, where: str) -> None:
         for number, column in enumerate(spec.columns):
             if OmegaConf.is_missing(column, "y"):
                 raise SpecError(f"{where}: columns[{number}] needs y")
+            try:
+                format(0.5, column.format)
+            except (ValueError, TypeError) as error:
+                raise SpecError(
+                    f"{where}: columns[{number}].format={column.format!r}: {error} (a Python "
+                    "format specification of a number: .2e, .3g, .0%)"
+                ) from None
             unknown = [s for s in column.stats or () if s not in STATS]
             if unknown:
                 raise SpecError(

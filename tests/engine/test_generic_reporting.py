@@ -428,12 +428,17 @@ def test_a_figure_or_table_of_a_column_that_is_not_finite_is_refused_naming_the_
             "no results for setting(s) unti (the results have steep, unit); 'unti': did you "
             "mean 'unit'?",
         ),
+        (
+            "labels={steep: Steep, unti: Unit}",
+            "labels: 'unti' names no line here; did you mean 'unit'? (its line would be shown "
+            "as 'unit'; the lines are steep, unit)",
+        ),
     ],
-    ids=["x", "y", "hue", "order"],
+    ids=["x", "y", "hue", "order", "labels"],
 )
 def test_a_misspelt_key_to_draw_is_named_with_the_closest(quadratic, tmp_path, typo, said):
     """Not "run a sweep over budgte", nor a complaint about x for a misspelt hue."""
-    keys = {"x": "x=budget", "y": "y=f", "hue": "hue=setting"}
+    keys = {"x": "x=budget", "y": "y=f", "hue": "hue=setting", "labels": "labels={}"}
     keys[typo.split("=")[0]] = typo
     for command in ("plot", "table"):
         completed = optsweep(command, quadratic, *keys.values(), "--out", tmp_path)
@@ -635,3 +640,39 @@ def test_an_export_of_mixed_results_writes_every_row_and_says_what_is_mixed(quad
     assert "rows of 2 code versions" in completed.stderr
     clean = optsweep("export", quadratic, "--out", tmp_path / "clean.csv")
     assert clean.returncode == 0 and "warning" not in clean.stderr, clean.stderr
+
+
+def test_labels_of_lines_a_figure_does_not_draw_are_no_typo(quadratic, tmp_path):
+    """One set of labels shared by specs that draw different lines: only the drawn lines
+    need theirs."""
+    completed = optsweep(
+        "plot",
+        quadratic,
+        "x=budget",
+        "y=f",
+        "where={setting: unit}",
+        "labels={unit: Unit, steep: Steep, other: Other}",
+        "--out",
+        tmp_path,
+    )
+    assert completed.returncode == 0, completed.stderr
+
+
+@pytest.mark.parametrize(
+    ("column", "said"),
+    [
+        (
+            "{y: f, stats: [rate]}",
+            "stats rate of 'f': rate is the share of true values, but f holds other values",
+        ),
+        ("{y: f, format: .2q}", "columns[0].format='.2q': Unknown format code 'q'"),
+    ],
+    ids=["rate-of-numbers", "format"],
+)
+def test_a_table_column_that_would_show_nonsense_is_refused(quadratic, tmp_path, column, said):
+    completed = optsweep(
+        "table", quadratic, "x=budget", f"columns=[{column}]", "--out", tmp_path / "out"
+    )
+    assert completed.returncode != 0
+    assert said in completed.stderr and "Traceback" not in completed.stderr
+    assert not (tmp_path / "out").exists()

@@ -90,6 +90,7 @@ def make(results, spec, out, frame=None):
         extra_overrides=spec.extra_overrides,
         frame=frame,
         allow_stale=spec.allow_stale,
+        allow_failed=spec.allow_failed,
     ).frame
     return figure_files(draw(frame, spec), out / spec.output)
 

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from optsweep.engine.declaration import InvalidDeclaration, refuse_invalid_declaration
 from optsweep.engine.errors import NonFiniteValue, TaskExited
+from optsweep.engine.failures import clear_failure, record_failure
 from optsweep.engine.files import job_lock, move_aside
 from optsweep.engine.keys import result_groups
 from optsweep.engine.limits import raise_if_stopped, time_limit, watching_stops
@@ -75,6 +76,7 @@ def run_job(task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None
             stored = store.current(plan.path, plan.config)
             if stored is not None:
                 log.info("up to date, not rerun: %s", plan.path)
+                clear_failure(plan.path)
                 return FoundCurrent(value(stored["result"]))
         started, clock = now(), time.perf_counter()
         what = f"job [{' '.join(overrides)}]"
@@ -87,6 +89,8 @@ def run_job(task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None
             stale = move_aside(plan.path)
             if stale is not None:
                 log.warning("job failed; its older result was moved aside to %s", stale)
+            setting = setting_of(overrides, result_groups(experiment))
+            record_failure(plan.path, overrides, setting, experiment.name, error)
             from optsweep.engine.experiment import NoObjective
 
             said = (NonFiniteValue, TaskExited, NoObjective)  # a line says it all
@@ -107,6 +111,7 @@ def run_job(task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None
             "scalars": experiment.scalars_of(result),
         }
         store.save(plan.path, record, lock=lock)
+        clear_failure(plan.path)
     log.info("%s -> %s", experiment.describe(plan.config, result), plan.path)
     return value(result)
 

@@ -122,8 +122,8 @@ def compare(mine: Path, theirs: Path, tolerance: Tolerance) -> tuple[list[str], 
         # 3.12.3 in theirs), not a mixed list of both.
         lines.append(
             "note: made by different code or packages: "
-            f"{mine} has {', '.join(sorted(mine_versions - theirs_versions)) or 'nothing else'}"
-            f"; {theirs} has {', '.join(sorted(theirs_versions - mine_versions)) or 'nothing else'}"
+            f"{mine} has {', '.join(sorted(mine_versions - theirs_versions)) or _none(theirs)}"
+            f"; {theirs} has {', '.join(sorted(theirs_versions - mine_versions)) or _none(mine)}"
         )
     parts = ", ".join(f"{count} {what}" for what, count in counts.items() if count)
     lines.append(
@@ -173,3 +173,8 @@ def main(argv=None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _none(other: object) -> str:
+    """What a side has that the ``other`` lacks, when that is nothing."""
+    return f"no version that {other} lacks"

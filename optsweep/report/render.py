@@ -79,6 +79,7 @@ def select(results: Path, spec: DictConfig, frame: pd.DataFrame | None = None) -
         where=OmegaConf.to_container(spec.where),  # plain lists: [0, 1] is a list of values
         swept=None if spec.swept is None else list(spec.swept),
         allow_stale=spec.allow_stale,
+        allow_failed=spec.allow_failed,
     )
     _refuse_misspelt_labels(sweep, spec)
     return sweep

@@ -61,6 +61,9 @@ class _Selection:
     # Make it from results whose code has changed since they were computed (a warning names
     # the changed files); false: refused (optsweep.report.staleness).
     allow_stale: bool = False
+    # Make it although jobs of its sweep failed and have no result (a warning names them);
+    # false: refused (optsweep.report.failures).
+    allow_failed: bool = False
     output: str = "???"  # file name without suffix, in the output directory
     kind: str = "figure"
     extends: str | None = None
@@ -229,9 +232,12 @@ def _script_spec(
 
 def with_script_defaults(spec: DictConfig) -> DictConfig:
     """A script's spec with the keys every spec takes, where its file leaves them out:
-    ``allow_stale: false``, which the script passes on to its reading (``sweep_results``)."""
+    ``allow_stale: false`` and ``allow_failed: false``, which the script passes on to its
+    reading (``sweep_results``)."""
     if "allow_stale" not in spec:
         spec.allow_stale = False
+    if "allow_failed" not in spec:
+        spec.allow_failed = False
     return spec
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from optsweep.engine.store import identifying_overrides, numbers_as_floats
+from optsweep.report.failures import check_no_failed_jobs
 from optsweep.report.staleness import check_current_code
 from optsweep.report.table import results_frame
 
@@ -158,6 +159,7 @@ def sweep_results(
     swept=None,
     frame: pd.DataFrame | None = None,
     allow_stale: bool = False,
+    allow_failed: bool = False,
 ) -> Sweep:
     """The checked rows of one sweep of ``results_dir`` (see the module docstring): lines
     ``hue`` (None for ``order``: every one found, sorted), points at the values of the swept
@@ -165,7 +167,9 @@ def sweep_results(
     ``extra_overrides`` and rows whose columns take the ``where`` values ({column: value or
     [values]}). ``frame``: ``results_frame(results_dir)`` if the caller has read it already
     (several figures of the same results); it is not changed. Results whose code has changed
-    since are refused, unless ``allow_stale`` (``staleness.check_current_code``)."""
+    since are refused, unless ``allow_stale`` (``staleness.check_current_code``), and so is a
+    sweep some of whose jobs failed and have no result, unless ``allow_failed``
+    (``failures.check_no_failed_jobs``)."""
     frame = results_frame(results_dir) if frame is None else frame
     script = script_of(frame)
     config_columns = frame.attrs["config_columns"]
@@ -307,6 +311,7 @@ def sweep_results(
             + said
         )
     found = sorted(frame[along].unique(), key=_sortable)
+    asked = None if values is None else set(values)  # None: every point, one failed too
     values = found if values is None else list(values)
     command = _command(script, extra, f"{along}={_joined(values)}")
     frame = frame[frame[along].isin(values)]
@@ -316,6 +321,26 @@ def sweep_results(
             f"{', '.join(map(str, found))}); run {command}"
         )
     sweep = Sweep(frame, hue, along, over, sorted(chosen), order, hue_key)
+
+    def drawn(overrides: dict[str, str], setting: str | None) -> bool:
+        """Whether a failed job with these overrides would be a point of a drawn line."""
+        line = (setting or NO_SETTING) if hue == "setting" else _number(overrides.get(hue, ""))
+        point = _number(overrides.get(along, ""))
+        kept = all(
+            _number(overrides[column]) in (w if isinstance(w, (list, tuple)) else [w])
+            for column, w in (where or {}).items()
+            if column in overrides
+        )
+        return line in set(order) and (asked is None or point in asked) and kept
+
+    check_no_failed_jobs(
+        Path(results_dir),
+        experiments[0] if experiments else None,
+        extra,
+        chosen,
+        drawn,
+        allow_failed,
+    )
     check_complete(sweep, values, extra)
     check_consistent(sweep, config_columns)
     check_one_code_version(sweep)

@@ -1,0 +1,88 @@
+"""A figure or table of a sweep whose jobs failed is refused, naming them: a point where every
+setting failed would otherwise vanish from it without a word. The failure records go when
+the jobs succeed."""
+
+import subprocess
+import sys
+import textwrap
+
+TASK = """
+import hydra
+
+from optsweep import Experiment
+
+DIVERGING = Experiment(name="diverging", objective="loss")
+
+
+@hydra.main(config_path="config", config_name="task")
+@DIVERGING.task
+def main(config: dict):
+    if config["budget"] >= LIMIT:
+        raise RuntimeError(f"diverged at budget {config['budget']}")
+    return {"loss": 1.0 / config["budget"] + config["rate"]}
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def project(tmp_path, limit):
+    root = tmp_path / "diverging"
+    (root / "config" / "settings").mkdir(parents=True)
+    (root / "config" / "task.yaml").write_text(
+        textwrap.dedent(
+            """
+            defaults:
+              - settings: slow
+              - override hydra/sweeper: checked_experiment
+              - _self_
+            budget: 1
+            """
+        )
+    )
+    for name, rate in (("slow", 0.1), ("fast", 0.2)):
+        settings = root / "config" / "settings" / f"{name}.yaml"
+        settings.write_text(f"# @package _global_\nrate: {rate}\n")
+    (root / "task.py").write_text(TASK.replace("LIMIT", str(limit)))
+    return root
+
+
+def run(root, *arguments):
+    completed = subprocess.run(
+        [sys.executable, *map(str, arguments)], cwd=root, capture_output=True, text=True
+    )
+    return completed.returncode, completed.stdout + completed.stderr
+
+
+def optsweep(root, *arguments):
+    return run(root, "-m", "optsweep.cli", *arguments)
+
+
+def test_a_point_whose_jobs_all_failed_is_not_left_out_silently(tmp_path):
+    root = project(tmp_path, limit=3)
+    sweep = (root / "task.py", "settings=slow,fast", "budget=1,2,3", "-m")
+    status, output = run(root, *sweep)
+    assert status == 1 and "6 jobs: 0 skipped (up to date), 4 ran, 2 failed" in output, output
+    results = root / "results"
+    figure = ("plot", results, "x=budget", "y=loss", "--out", tmp_path / "out")
+    status, output = optsweep(root, *figure)
+    assert status == 1, output
+    assert "2 job(s) of this sweep failed in their last run and have no result" in output
+    assert "[budget=3 settings=fast] RuntimeError: diverged at budget 3" in output
+    assert "allow_failed=true" in output and "Traceback" not in output
+    assert not (tmp_path / "out").exists()
+    status, output = optsweep(root, "table", results, "x=budget", "y=[loss]", "--out", tmp_path)
+    assert status == 1 and "2 job(s) of this sweep failed" in output
+    # A figure of the points that did not fail is fine; so is one made anyway.
+    status, output = optsweep(root, *figure, "x_values=[1,2]")
+    assert status == 0, output
+    status, output = optsweep(root, *figure, "allow_failed=true")
+    assert status == 0 and "made anyway (allow_failed=true)" in output, output
+    # Once the jobs succeed, their records are gone, and the figure has every point.
+    (root / "task.py").write_text(TASK.replace("LIMIT", "4"))
+    status, output = run(root, *sweep)
+    assert status == 0, output
+    assert not list(results.rglob(".*.failed")) and not list(results.rglob("*.stale"))
+    status, output = optsweep(root, *figure)
+    assert status == 0 and "failed" not in output, output

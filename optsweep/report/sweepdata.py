@@ -210,7 +210,8 @@ def sweep_results(
     if "meta.experiment" in frame and len(experiments) > 1:
         raise UnusableResults(
             f"{results_dir} holds results of several experiments ({', '.join(experiments)}): "
-            "give each its own output.dir"
+            "give each its own output.dir; "
+            + "; ".join(_experiment_files(frame, name) for name in experiments)
         )
     texts = parsed[frame.index].map(_parse)
     for key in chosen:  # each swept key as a column (a group choice has none in the config)
@@ -350,6 +351,13 @@ def sweep_results(
     sweep.frame = frame.sort_values(["_rank", along, *over]).drop(columns="_rank")
     sweep.frame = sweep.frame.reset_index(drop=True)
     return sweep
+
+
+def _experiment_files(frame: pd.DataFrame, name: str) -> str:
+    """How many of ``frame``'s results experiment ``name`` wrote, with the first paths."""
+    paths = sorted(frame.loc[frame["meta.experiment"] == name, "path"])
+    more = f" and {len(paths) - 2} more" if len(paths) > 2 else ""
+    return f"{len(paths)} of {name!r}: {', '.join(paths[:2])}{more}"
 
 
 def check_complete(sweep: Sweep, values: list, extra: list[str]) -> None:

@@ -372,6 +372,8 @@ def test_results_of_two_experiments_are_not_mixed(quadratic, full_sweep, tmp_pat
     completed = optsweep("plot", results, "x=budget", "y=f", "--out", tmp_path / "out")
     assert completed.returncode == 1
     assert "holds results of several experiments (other, quadratic)" in completed.stderr
+    unit = sorted(str(p) for p in (results / "settings=unit").glob("*.pkl"))
+    assert f"9 of 'other': {unit[0]}, {unit[1]} and 7 more" in completed.stderr  # which they are
 
 
 @pytest.mark.parametrize("blocked", ["a-directory", "unwritable"])

@@ -333,9 +333,10 @@ class NevergradSearch(internals.NevergradSweeperImpl):
 
     @staticmethod
     def _pace(optim) -> str:
+        workers = min(optim.num_workers, optim.budget)  # never more at once than the budget
         if optim.asynchronous:
-            return f"{optim.num_workers} in flight, each asked as one is told"
-        return f"{optim.num_workers} a batch"
+            return f"{workers} in flight, each asked as one is told"
+        return f"{workers} a batch"
 
     def _asynchronous_pool(self, optim) -> Any:
         """The pool that keeps the search's evaluations in flight (``asynchronous``, on

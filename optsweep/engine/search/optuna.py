@@ -326,11 +326,12 @@ class OptunaSearch(Sweeper):
 
     def _pace(self) -> str:
         d = self.definition
+        batch = min(d.batch, d.n_trials)  # never more at once than the budget
         if d.asynchronous and internals.is_slurm_launcher(self.launcher):
-            return f"{d.batch} in flight, each asked as one is told"
+            return f"{batch} in flight, each asked as one is told"
         if d.asynchronous:
-            return f"{d.batch} in flight, asked and told by the workers"
-        return f"{d.batch} a batch"
+            return f"{batch} in flight, asked and told by the workers"
+        return f"{batch} a batch"
 
     def _asynchronous_pool(self) -> Any:
         """Where the trials stay in flight (``asynchronous``): joblib's pool, whose workers

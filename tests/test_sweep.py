@@ -247,3 +247,37 @@ def test_checking_and_skipping_up_to_date_jobs_does_not_import_scipy(tmp_path, m
     assert "2 jobs: 2 skipped (up to date), 0 ran" in rerun.output
     assert [line for line in rerun.stderr.splitlines() if "scipy" in line] == []
     assert any(line.endswith(" numpy") for line in rerun.stderr.splitlines())  # it did record
+
+
+def test_two_sweeps_of_the_same_jobs_share_them(tmp_path):
+    """A second sweep started while the first runs puts off the jobs the first is running and
+    runs the others: together they compute each job once, and both end with every result."""
+    import time
+
+    from conftest import task_command
+
+    results = tmp_path / "results"
+    arguments = ("-cp", "experiment", "settings=tnc", "x0=null", "x0_random.dim=300", "-m")
+
+    def start(name):
+        (tmp_path / name).mkdir()
+        command = task_command(*arguments, workdir=tmp_path / name, results=results)
+        return subprocess.Popen(
+            command,
+            cwd=tmp_path / name,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    first = start("first")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (results.exists() and result_files(results)):
+        time.sleep(0.05)
+    second = start("second")
+    outputs = [process.communicate(timeout=600)[0] for process in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], outputs
+    ran = [int(output.split(" ran, ")[0].rsplit(" ", 1)[1]) for output in outputs]
+    assert ran[1] > 0, outputs[1]  # the second computed some of them, not only waited
+    assert ran[0] + ran[1] == 15, outputs  # and no job was computed twice
+    assert len(result_files(results)) == 15

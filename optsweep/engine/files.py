@@ -263,6 +263,25 @@ _held: set[Path] = set()
 _exit_guard = threading.Lock()
 
 
+def running_elsewhere(path: Path) -> bool:
+    """Whether another live process seems to hold the lock of the job whose result is
+    ``path`` (its lock file names that process, or another host's, or holds a result being
+    committed), read without taking the lock: a sweep then runs its other jobs first and
+    comes back to this one (``runner``), so that two sweeps of the same jobs share them. A
+    guess either way costs nothing but order: the job itself takes the lock as ever."""
+    try:
+        with open(path.parent / f".{path.name}.lock", "rb") as lock:
+            line = lock.read(200).decode(errors="replace")
+    except OSError:  # no lock file: nobody runs it
+        return False
+    holder, on, host = line.removeprefix("process ").partition(" on ")
+    if not line.startswith("process ") or not on:
+        return bool(line)  # a result being committed; empty: being created, or abandoned
+    if host.strip() != socket.gethostname():
+        return True
+    return holder.isdigit() and int(holder) != os.getpid() and process_running(int(holder))
+
+
 def remove_abandoned_lock(path: Path) -> None:
     """Remove the lock file of the job whose result is ``path`` if no process holds it (its
     holder died: a killed pool worker)."""

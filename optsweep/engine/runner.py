@@ -12,7 +12,7 @@ import copy
 import logging
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from optsweep.engine import internals
 from optsweep.engine.compose import FastComposer, JobConfig
 from optsweep.engine.errors import JobNotRun, stops_every_job
 from optsweep.engine.experiment import ExperimentTask, ObjectiveNotReturned
+from optsweep.engine.files import running_elsewhere
 from optsweep.engine.job import run_job
 from optsweep.engine.plan import JobPlan
 from optsweep.engine.progress import JobEndMarker, mark_job_end
@@ -58,22 +59,32 @@ class InProcessRun:
         self, jobs: Iterable[tuple[int, tuple[str, ...]]], plans: dict[tuple, JobPlan]
     ) -> list[JobReturn]:
         """Run ``jobs`` ((number in the sweep, overrides) pairs); ``plans``: the checked plan
-        of each job by its overrides, which the job reuses."""
-        returns: list[JobReturn] = []
+        of each job by its overrides, which the job reuses. Returns in the order of ``jobs``.
+
+        A job that another process is running (another sweep of the same jobs) is put off
+        until the others have run (``files.running_elsewhere``): two sweeps started together
+        share the work instead of the second waiting at each job in turn; when it comes back
+        to the job, it waits for it and finds its result."""
+        jobs = list(jobs)
+        returns: dict[int, JobReturn] = {}
         stop: tuple[int, BaseException] | None = None  # the failure every later job would hit
         valued = False  # whether a job of this run has completed (its result had its value)
+        put_off: list[tuple[int, tuple[str, ...]]] = []
         try:
-            for index, overrides in jobs:
+            for index, overrides, first_pass in _with_put_off(jobs, put_off):
                 if stop is not None:
-                    returns.append(self._not_run(index, overrides, *stop))
+                    returns[index] = self._not_run(index, overrides, *stop)
                     continue
                 plan = plans.get(overrides)
+                if first_pass and plan is not None and running_elsewhere(plan.path):
+                    put_off.append((index, overrides))
+                    continue
                 # A checked plan holds the job's config: only its Hydra node is needed, unless
                 # a callback gets the whole config.
                 values = plan is None or self.needs_full_config
                 job = self.composer.compose(overrides, index, values=values)
                 ret = self._run_one(job, plan)
-                returns.append(ret)
+                returns[index] = ret
                 error = internals.job_error(ret)
                 valued = valued or ret.status is JobStatus.COMPLETED
                 if error is not None and (
@@ -85,7 +96,7 @@ class InProcessRun:
         finally:
             if not self.keep_logging:
                 self.restore_logging()
-        return returns
+        return [returns[index] for index, _ in jobs]
 
     def restore_logging(self) -> None:
         """Back to Hydra's own logging, as its launcher does after its jobs."""
@@ -138,6 +149,17 @@ class InProcessRun:
         ret.status = JobStatus.FAILED
         mark_job_end(self.sweep_dir, index, ret.status)
         return ret
+
+
+def _with_put_off(
+    jobs: list[tuple[int, tuple[str, ...]]], put_off: list[tuple[int, tuple[str, ...]]]
+) -> Iterator[tuple[int, tuple[str, ...], bool]]:
+    """(number, overrides, whether in the first pass) of each of ``jobs``, then of each job
+    put off meanwhile (appended to ``put_off`` by the caller), in the order put off."""
+    for index, overrides in jobs:
+        yield index, overrides, True
+    for index, overrides in put_off:
+        yield index, overrides, False
 
 
 def _log_to_file_only(message: str) -> None:

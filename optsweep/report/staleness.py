@@ -5,7 +5,9 @@ experiment's code and packages); a figure or a table is made without the experim
 result also records the project's files that hash covers, with a digest of each
 (``meta.code_files``: ``"<digest> <path>"``, the path relative to the project). A file that
 differs now, or is gone, means the results show what the old code computed: the report is
-refused (``allow_stale=true`` makes it anyway, with a warning naming the files).
+refused (``allow_stale=true`` makes it anyway, with a warning naming the files). So is one whose
+config files have changed since (``meta.config_files``: ``optsweep.engine.config_digests``),
+the content each sets, not its comments or the sweep's lists.
 
 Only the project's own files count. A package's version may differ between the machine that
 computed the results and the one that draws them without the results being stale there; a file
@@ -22,6 +24,7 @@ from optsweep.engine.paths import find_project
 from optsweep.engine.provenance import bytes_digest
 
 COLUMN = "meta.code_files"
+CONFIG_COLUMN = "meta.config_files"
 # Changed files named in a message.
 _LISTED = 5
 
@@ -53,24 +56,60 @@ def changed_files(frame: pd.DataFrame, project: Path) -> list[str]:
     return changed if found else []
 
 
+def changed_config_files(frame: pd.DataFrame, project: Path) -> list[str]:
+    """The recorded config files of ``frame``'s results (``meta.config_files``: each setting's
+    own, so every row's list counts) whose content differs in ``project`` now
+    (``config_digests.config_digest``), as ``changed_files`` says them; [] if none does, or
+    if none of them is there."""
+    from optsweep.engine.config_digests import config_digest
+
+    if CONFIG_COLUMN not in frame.columns or frame.empty:
+        return []
+    recorded = {str(entry) for files in frame[CONFIG_COLUMN] if _is_list(files) for entry in files}
+    changed, found = [], 0
+    for entry in sorted(recorded, key=lambda e: e.partition(" ")[2]):
+        digest, _, name = entry.partition(" ")
+        path = project / name
+        if not path.is_file():
+            changed.append(f"{name} (gone)")
+            continue
+        found += 1
+        if config_digest(path) != digest:
+            changed.append(f"{name} (edited)")
+    return list(dict.fromkeys(changed)) if found else []
+
+
 def check_current_code(frame: pd.DataFrame, results_dir: Path, allow: bool) -> None:
-    """Refuse (``UnusableResults``) results whose code files have changed in their project
-    since they were computed (``changed_files``); with ``allow``, warn instead."""
+    """Refuse (``UnusableResults``) results whose code files (``changed_files``) or config
+    files (``changed_config_files``) have changed in their project since they were
+    computed; with ``allow``, warn instead."""
     from optsweep.report.sweepdata import UnusableResults
 
-    changed = changed_files(frame, find_project(results_dir))
-    if not changed:
+    code, config = [], []
+    # The results' project: the nearest .project-root above them, else the folder holding
+    # them (results/ in a project without the marker); the first where their files are.
+    for project in dict.fromkeys((find_project(results_dir), Path(results_dir).absolute().parent)):
+        code, config = changed_files(frame, project), changed_config_files(frame, project)
+        if code or config:
+            break
+    if not code and not config:
         return
+    changed = code + config
     listed = ", ".join(changed[:_LISTED]) + (
         f" and {len(changed) - _LISTED} more" if len(changed) > _LISTED else ""
     )
-    said = f"the results in {results_dir} are stale: their code has changed since ({listed})"
+    what = " and ".join(w for w, c in (("code", code), ("config", config)) if c)
+    said = f"the results in {results_dir} are stale: their {what} has changed since ({listed})"
     if allow:
         warnings.warn(f"{said}; drawn anyway (allow_stale=true)", StaleResults, stacklevel=2)
         return
+    rerun = (
+        "rerun the sweep, which reruns them (its dry run, hydra.sweeper.dry_run=true, lists them)"
+    )
+    if not code:
+        rerun += "; if it finds them up to date, the edit left their jobs as they were"
     raise UnusableResults(
-        f"{said}; rerun the sweep, which reruns them (its dry run, hydra.sweeper.dry_run=true, "
-        "lists them), or make this from the old code's results anyway: allow_stale=true"
+        f"{said}; {rerun}; or make this from the results as they are: allow_stale=true"
     )
 
 

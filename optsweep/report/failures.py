@@ -59,7 +59,8 @@ def check_no_failed_jobs(
         return
     raise UnusableResults(
         f"{said}; rerun the sweep, which reruns them, or make it without them: allow_failed=true "
-        f"(each failure is recorded beside its result's place, as {Path(failed[0]['record'])})"
+        f"(each failure is recorded beside its result's place, as {Path(failed[0]['record'])}: "
+        "remove the records of jobs that are no longer part of the sweep)"
     )
 
 

@@ -55,6 +55,15 @@ def clear_failure(path: Path) -> None:
     path.with_name(path.name + STALE_SUFFIX).unlink(missing_ok=True)
 
 
+def last_failure(path: Path) -> str | None:
+    """The error the job whose result is ``path`` last failed with, if it is recorded."""
+    try:
+        record = json.loads(failure_path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return str(record.get("error", "")) if isinstance(record, dict) else None
+
+
 def read_failures(directory: Path) -> list[dict[str, Any]]:
     """The failure records under ``directory``, each with ``result``: the path its job's
     result would have (a record that cannot be read is skipped)."""

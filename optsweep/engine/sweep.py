@@ -55,6 +55,7 @@ from optsweep.engine.compose import FastComposer, JobConfig
 from optsweep.engine.declaration import InvalidDeclaration, refuse_invalid_declaration
 from optsweep.engine.errors import JobNotRun
 from optsweep.engine.experiment import ExperimentTask, experiment_of
+from optsweep.engine.failures import last_failure
 from optsweep.engine.files import (
     missing_directories,
     remove_abandoned_lock,
@@ -967,6 +968,8 @@ class CheckedSweeper(ExperimentSweeper):
         for index, (plan, status) in enumerate(zip(plans, statuses, strict=True)):
             if index in flying:
                 action = f"wait (in flight, SLURM {flying[index].task.job_id})"
+            elif status == "missing" and (failed := last_failure(plan.path)) is not None:
+                action = f"run (failed last time: {failed})"
             else:
                 action = actions[status]
             print(f"#{index} {action:18} [{' '.join(plan.overrides)}] -> {plan.path}")

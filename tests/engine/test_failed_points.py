@@ -65,6 +65,11 @@ def test_a_point_whose_jobs_all_failed_is_not_left_out_silently(tmp_path):
     status, output = run(root, *sweep)
     assert status == 1 and "6 jobs: 0 skipped (up to date), 4 ran, 2 failed" in output, output
     results = root / "results"
+    status, output = run(root, *sweep[:-1], "hydra.sweeper.dry_run=true", "-m")
+    assert (
+        "run (failed last time: RuntimeError: diverged at budget 3) [settings=fast budget=3]"
+        in output
+    ), output
     figure = ("plot", results, "x=budget", "y=loss", "--out", tmp_path / "out")
     status, output = optsweep(root, *figure)
     assert status == 1, output

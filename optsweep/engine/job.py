@@ -15,7 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from optsweep.engine.config_digests import job_config_digests
+from optsweep.engine.config_digests import job_config_digests, overridden_keys
 from optsweep.engine.declaration import InvalidDeclaration, refuse_invalid_declaration
 from optsweep.engine.errors import NonFiniteValue, TaskExited
 from optsweep.engine.failures import clear_failure, record_failure
@@ -103,7 +103,8 @@ def run_job(task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None
         # Which config-group options made this job (settings=tnc, method=tnc): figures group
         # by them.
         meta["choices"] = dict(facts.choices)
-        meta["config_files"] = list(facts.config_files)  # reports: has its config changed?
+        # Reports: has its config changed since? (``config_digests``)
+        meta["config_files"] = job_config_digests(hydra_cfg, overridden_keys(overrides))
         meta["setting"] = setting_of(overrides, result_groups(experiment))
         record = {
             "config": plan.config,
@@ -158,7 +159,6 @@ class _HydraFacts:
     in_search: bool  # an evaluation of a search (nevergrad's sweeper, or a search file)
     timeout: float | None  # hydra.sweeper.job_timeout
     choices: dict[str, str]  # the config-group options that made it, Hydra's own left out
-    config_files: list[str]  # the digests of its config files (``config_digests``)
 
 
 def _engine_sweeper(hydra_cfg: Any) -> bool:
@@ -187,8 +187,7 @@ def _facts_of(hydra_cfg: Any) -> _HydraFacts:
             if not str(group).startswith("hydra/")
         }
         timeout = OmegaConf.select(sweeper, "job_timeout", default=None)
-        files = job_config_digests(hydra_cfg)
-        _last_facts = (hydra_cfg, _HydraFacts(in_search, timeout, choices, files))
+        _last_facts = (hydra_cfg, _HydraFacts(in_search, timeout, choices))
     return _last_facts[1]
 
 

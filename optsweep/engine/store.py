@@ -589,10 +589,12 @@ class ResultStore(ResultReader):
         """Where a job's result goes, from its ``output`` config (resolved, or a DictConfig):
         ``output.file`` if set, else ``default_result_path`` of its overrides, spelled as the
         job's resolved ``config`` (a dict or DictConfig) says (``canonical_overrides``)."""
+        # Absolute from the start (a relative output.dir is the working directory's when the
+        # sweep starts), so that a task changing its directory moves no result elsewhere.
         if output["file"] is not None:
-            return Path(output["file"])
+            return Path(output["file"]).absolute()
         named = canonical_overrides(overrides, config)
-        return default_result_path(output["dir"], named, result_groups(self.experiment))
+        return default_result_path(output["dir"], named, result_groups(self.experiment)).absolute()
 
     def save(self, path: Path, record: dict, lock: HeldLock | None = None) -> None:
         """Write ``record`` to ``path`` atomically; ``lock``: the caller's

@@ -212,6 +212,7 @@ def summary_table(sweep: Sweep, spec: DictConfig) -> pd.DataFrame:
         _finite(sweep, column.y, "table")
         if "rate" in _stats(column, spec):
             _refuse_rate_of_non_booleans(sweep, column.y)
+    _refuse_shared_headers(spec)
     rows = []
     for line in sweep.order:
         selected = sweep.frame[sweep.frame[sweep.hue] == line]
@@ -228,6 +229,22 @@ def summary_table(sweep: Sweep, spec: DictConfig) -> pd.DataFrame:
         table[name] = shown(table[name])
     table[_x_header(spec)] = _integral(table[_x_header(spec)])
     return table
+
+
+def _refuse_shared_headers(spec: DictConfig) -> None:
+    """Two of a table's columns named alike (the count's default header ``n`` and a swept key
+    ``n``): one would overwrite the other's cells."""
+    names = [_hue_header(spec), _x_header(spec), spec.count_header] + [
+        f"{column.name or column.y}_{stat}"
+        for column in spec.columns
+        for stat in _stats(column, spec)
+    ]
+    shared = sorted({name for name in names if names.count(name) > 1})
+    if shared:
+        raise SpecError(
+            f"the table would have several columns named {', '.join(map(repr, shared))}: name "
+            "them apart (hue_header=..., x_header=..., count_header=..., a column's name)"
+        )
 
 
 def _refuse_rate_of_non_booleans(sweep: Sweep, column: str) -> None:

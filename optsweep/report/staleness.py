@@ -61,20 +61,25 @@ def changed_config_files(frame: pd.DataFrame, project: Path) -> list[str]:
     own, so every row's list counts) whose content differs in ``project`` now
     (``config_digests.config_digest``), as ``changed_files`` says them; [] if none does, or
     if none of them is there."""
-    from optsweep.engine.config_digests import config_digest
+    from optsweep.engine.config_digests import config_digest, overridden_keys
 
     if CONFIG_COLUMN not in frame.columns or frame.empty:
         return []
-    recorded = {str(entry) for files in frame[CONFIG_COLUMN] if _is_list(files) for entry in files}
+    recorded = {
+        (str(entry), overridden_keys(overrides))
+        for files, overrides in zip(frame[CONFIG_COLUMN], frame["overrides"], strict=True)
+        if _is_list(files)
+        for entry in files
+    }
     changed, found = [], 0
-    for entry in sorted(recorded, key=lambda e: e.partition(" ")[2]):
+    for entry, overridden in sorted(recorded, key=lambda e: (e[0].partition(" ")[2], e[0])):
         digest, _, name = entry.partition(" ")
         path = project / name
         if not path.is_file():
             changed.append(f"{name} (gone)")
             continue
         found += 1
-        if config_digest(path) != digest:
+        if config_digest(path, overridden) != digest:
             changed.append(f"{name} (edited)")
     return list(dict.fromkeys(changed)) if found else []
 

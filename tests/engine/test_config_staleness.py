@@ -19,7 +19,7 @@ RATES = Experiment(name="rates", objective="loss")
 @hydra.main(config_path="config", config_name="task")
 @RATES.task
 def main(config: dict):
-    return {"loss": config["rate"] / config["budget"]}
+    return {"loss": config["scale"] * config["rate"] / config["budget"]}
 
 
 if __name__ == "__main__":
@@ -31,7 +31,7 @@ if __name__ == "__main__":
 def project(tmp_path):
     root = tmp_path / "rates"
     (root / "config").mkdir(parents=True)
-    (root / "config" / "task.yaml").write_text("budget: 1\nrate: 1.0\n")
+    (root / "config" / "task.yaml").write_text("budget: 1\nrate: 1.0\nscale: 1.0\n")
     settings = root / "experiment" / "settings"
     settings.mkdir(parents=True)
     (root / "experiment" / "task.yaml").write_text(
@@ -107,3 +107,11 @@ def test_a_setting_edited_since_makes_its_results_stale_to_figures(project, tmp_
     assert status == 0 and "6 jobs: 2 skipped (up to date), 4 ran, 0 failed" in output, output
     status, output = figure(project, tmp_path)
     assert status == 0 and "stale" not in output, output
+    # The plain tree's config, which the experiment tree includes: a value the jobs set
+    # themselves (the swept budget) is no change, one they read is.
+    task = project / "config" / "task.yaml"
+    task.write_text("budget: 9\nrate: 1.0\nscale: 1.0\n")
+    assert figure(project, tmp_path)[0] == 0
+    task.write_text("budget: 9\nrate: 1.0\nscale: 2.0\n")
+    status, output = figure(project, tmp_path)
+    assert status == 1 and "(config/task.yaml (edited))" in output, output

@@ -678,3 +678,13 @@ def test_a_table_column_that_would_show_nonsense_is_refused(quadratic, tmp_path,
     assert completed.returncode != 0
     assert said in completed.stderr and "Traceback" not in completed.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_table_whose_columns_share_a_name_is_refused(quadratic, tmp_path):
+    """The count's header n beside a swept key n: the key's values were overwritten."""
+    completed = optsweep(
+        "table", quadratic, "x=budget", "y=[f]", "count_header=budget", "--out", tmp_path / "o"
+    )
+    assert completed.returncode != 0
+    assert "the table would have several columns named 'budget'" in completed.stderr
+    assert not (tmp_path / "o").exists()

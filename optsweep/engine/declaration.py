@@ -49,7 +49,7 @@ def _code_problem(entry: str) -> str | None:
     if spec is not None and spec.origin is not None:
         return None
     parent = entry.rpartition(".")[0]
-    near = _modules_beside(parent)
+    near = _modules_beside(parent) + [p.name for p in project_root().glob("*.py")]  # mc.yp
     return f"code names {entry!r}, which is no module that can be imported here" + _hint(
         entry, near
     )

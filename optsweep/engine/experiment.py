@@ -167,6 +167,15 @@ class Experiment:
                 "expected 'minimize' or 'maximize'"
             )
         _refuse_unnamed_modules(self.name, self.imports)
+        for field_name in ("code", "packages"):  # a lone string would be read letter by letter
+            value = getattr(self, field_name)
+            if isinstance(value, str) or not isinstance(value, (tuple, list)):
+                raise ValueError(
+                    f"Experiment {self.name!r}: {field_name}={value!r}, expected a tuple of "
+                    f"names: {field_name}=({value!r},)"
+                    if isinstance(value, str)
+                    else f"Experiment {self.name!r}: {field_name}={value!r}, expected a tuple"
+                )
         object.__setattr__(self, "_task_files", ())
 
     # --- what the defaults resolve to -------------------------------------------------------

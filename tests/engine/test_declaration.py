@@ -70,6 +70,7 @@ def run(root, *arguments):
             "code names 'solvr', which is no module that can be imported here; "
             "did you mean 'solver'?",
         ),
+        (("solver.yp",), (), "did you mean 'solver.py'?"),
         ((), ("nunpy",), "packages names 'nunpy', which is no installed distribution"),
         ((), ("nunpy",), "did you mean 'numpy'?"),
     ],
@@ -91,3 +92,11 @@ def test_a_right_declaration_runs(tmp_path):
     status, output = run(root, "x=1.0,2.0", "-m")
     assert status == 0, output
     assert "2 jobs: 0 skipped (up to date), 2 ran, 0 failed" in output
+
+
+def test_a_lone_string_is_refused_when_the_experiment_is_made():
+    from optsweep import Experiment
+
+    for field in ("code", "packages"):
+        with pytest.raises(ValueError, match=rf"{field}='mc.py', expected a tuple of names"):
+            Experiment(name="lone", **{field: "mc.py"})

@@ -30,11 +30,12 @@ def check_no_failed_jobs(
     swept: frozenset,
     belongs: Callable[[dict[str, str], str | None], bool],
     allow: bool,
-) -> None:
+) -> list[tuple[dict[str, str], str | None]]:
     """Refuse (``UnusableResults``) if a job of the sweep in ``results_dir`` failed and has no
     result: one of ``experiment`` (None: any), carrying the ``extra`` overrides and sweeping
     exactly the keys ``swept``, for which ``belongs(its overrides {key: value}, its
-    setting)`` (a drawn line and point); with ``allow``, warn instead."""
+    setting)`` (a drawn line and point); with ``allow``, warn instead, and return them (their
+    overrides and setting), which the figure then leaves out."""
     from optsweep.report.sweepdata import UnusableResults
 
     failed = [
@@ -44,7 +45,7 @@ def check_no_failed_jobs(
         and not Path(record["result"]).exists()
     ]
     if not failed:
-        return
+        return []
     listed = "; ".join(
         f"[{' '.join(identifying_overrides(record['overrides']))}] {record.get('error', '')}"
         for record in failed[:_LISTED]
@@ -55,8 +56,10 @@ def check_no_failed_jobs(
         f"which it would leave out: {listed}{more}"
     )
     if allow:
-        warnings.warn(f"{said}; made anyway (allow_failed=true)", FailedJobsLeftOut, stacklevel=2)
-        return
+        warnings.warn(
+            f"{said}; made without them (allow_failed=true)", FailedJobsLeftOut, stacklevel=2
+        )
+        return [(_values(record, extra), record.get("setting")) for record in failed]
     raise UnusableResults(
         f"{said}; rerun the sweep, which reruns them, or make it without them: allow_failed=true "
         f"(each failure is recorded beside its result's place, as {Path(failed[0]['record'])}: "
@@ -76,6 +79,12 @@ def _of_the_sweep(
     ids = identifying_overrides([str(o) for o in record["overrides"]])
     if not set(extra) <= set(ids):
         return False
-    rest = [o for o in ids if o not in extra]
-    values = {key: value for key, _, value in (o.partition("=") for o in rest)}
+    values = _values(record, extra)
     return frozenset(values) == swept and belongs(values, record.get("setting"))
+
+
+def _values(record: dict[str, Any], extra: list[str]) -> dict[str, str]:
+    """{key: value} of a failed job's overrides beyond the sweep's ``extra`` ones."""
+    ids = identifying_overrides([str(o) for o in record["overrides"]])
+    rest = [o for o in ids if o not in extra]
+    return {key: value for key, _, value in (o.partition("=") for o in rest)}

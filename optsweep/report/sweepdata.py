@@ -334,7 +334,7 @@ def sweep_results(
         )
         return line in set(order) and (asked is None or point in asked) and kept
 
-    check_no_failed_jobs(
+    left_out = check_no_failed_jobs(
         Path(results_dir),
         experiments[0] if experiments else None,
         extra,
@@ -342,7 +342,15 @@ def sweep_results(
         drawn,
         allow_failed,
     )
-    check_complete(sweep, values, extra)
+    excused = {  # the points of failed jobs that allow_failed leaves out
+        (
+            (setting or NO_SETTING) if hue == "setting" else _number(found_values.get(hue, "")),
+            _number(found_values.get(along, "")),
+            *(_hashable(_number(found_values.get(key, ""))) for key in over),
+        )
+        for found_values, setting in left_out
+    }
+    check_complete(sweep, values, extra, excused)
     check_consistent(sweep, config_columns)
     check_one_code_version(sweep)
     check_current_code(sweep.frame, Path(results_dir), allow_stale)
@@ -360,9 +368,12 @@ def _experiment_files(frame: pd.DataFrame, name: str) -> str:
     return f"{len(paths)} of {name!r}: {', '.join(paths[:2])}{more}"
 
 
-def check_complete(sweep: Sweep, values: list, extra: list[str]) -> None:
+def check_complete(
+    sweep: Sweep, values: list, extra: list[str], excused: set[tuple] | None = None
+) -> None:
     """Every line has one result for every point and every combination of the aggregated
-    keys' values found."""
+    keys' values found, but those ``excused`` (failed jobs that ``allow_failed`` leaves
+    out: (line, point, aggregated keys' values))."""
     frame = sweep.frame
     levels = [sorted(_hashed(frame[key]).unique(), key=_sortable) for key in sweep.over]
     have = set(
@@ -379,6 +390,7 @@ def check_complete(sweep: Sweep, values: list, extra: list[str]) -> None:
         for value in values
         for combination in itertools.product(*levels)
         if (line, value, *combination) not in have
+        and (line, value, *combination) not in (excused or set())
     ]
     if not missing:
         return

@@ -17,7 +17,7 @@ DIVERGING = Experiment(name="diverging", objective="loss")
 @hydra.main(config_path="config", config_name="task")
 @DIVERGING.task
 def main(config: dict):
-    if config["budget"] >= LIMIT:
+    if config["budget"] >= LIMIT and (config["rate"] > 0.15 or ALL):
         raise RuntimeError(f"diverged at budget {config['budget']}")
     return {"loss": 1.0 / config["budget"] + config["rate"]}
 
@@ -44,8 +44,14 @@ def project(tmp_path, limit):
     for name, rate in (("slow", 0.1), ("fast", 0.2)):
         settings = root / "config" / "settings" / f"{name}.yaml"
         settings.write_text(f"# @package _global_\nrate: {rate}\n")
-    (root / "task.py").write_text(TASK.replace("LIMIT", str(limit)))
+    (root / "task.py").write_text(task(limit))
     return root
+
+
+def task(limit, every_setting=True):
+    """The task: jobs at budget ``limit`` and above fail (of the fast setting only, unless
+    ``every_setting``)."""
+    return TASK.replace("LIMIT", str(limit)).replace("ALL", str(every_setting))
 
 
 def run(root, *arguments):
@@ -83,11 +89,27 @@ def test_a_point_whose_jobs_all_failed_is_not_left_out_silently(tmp_path):
     status, output = optsweep(root, *figure, "x_values=[1,2]")
     assert status == 0, output
     status, output = optsweep(root, *figure, "allow_failed=true")
-    assert status == 0 and "made anyway (allow_failed=true)" in output, output
+    assert status == 0 and "made without them (allow_failed=true)" in output, output
     # Once the jobs succeed, their records are gone, and the figure has every point.
-    (root / "task.py").write_text(TASK.replace("LIMIT", "4"))
+    (root / "task.py").write_text(task(4))
     status, output = run(root, *sweep)
     assert status == 0, output
     assert not list(results.rglob(".*.failed")) and not list(results.rglob("*.stale"))
     status, output = optsweep(root, *figure)
     assert status == 0 and "failed" not in output, output
+
+
+def test_allow_failed_draws_the_sweep_without_a_failed_job(tmp_path):
+    """One setting failed at a point the other has: allow_failed=true draws that line without
+    it, where the refusal of an incomplete grid would contradict its warning."""
+    root = project(tmp_path, limit=3)
+    (root / "task.py").write_text(task(3, every_setting=False))
+    status, output = run(root, root / "task.py", "settings=slow,fast", "budget=1,2,3", "-m")
+    assert status == 1 and "6 jobs: 0 skipped (up to date), 5 ran, 1 failed" in output, output
+    figure = ("plot", root / "results", "x=budget", "y=loss", "--out", tmp_path / "out")
+    status, output = optsweep(root, *figure)
+    assert status == 1 and "1 job(s) of this sweep failed" in output, output
+    status, output = optsweep(root, *figure, "allow_failed=true")
+    assert status == 0, output
+    assert "made without them (allow_failed=true)" in output
+    assert (tmp_path / "out" / "loss-budget.pdf").is_file()

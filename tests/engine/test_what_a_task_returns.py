@@ -147,3 +147,22 @@ def test_a_misnamed_objective_stops_the_sweep_after_the_first_job(project, launc
     assert f"0 ran, {ran} failed, {8 - ran} not started" in summary, summary
     assert "which every later job would hit too" in summary
     assert not (project / "results").exists() or not list((project / "results").rglob("*.pkl"))
+
+
+def test_a_search_whose_objective_is_misnamed_stops_after_its_first_batch(project):
+    task = project / "task.py"
+    task.write_text(
+        task.read_text()
+        .replace("@RETURNS.task", "@MISNAMED.task")
+        .replace('"misnamed": {"f_value": 1.0, "nfev": 3}', '"misnamed": {"f_value": config["x"]}')
+    )
+    config = project / "config" / "task.yaml"
+    config.write_text(config.read_text().replace("seed: 0", "seed: 0\nx: 0.5"))
+    code, output = run(
+        project, "hydra/sweeper=checked_nevergrad", "kind=misnamed", "x=interval(0, 1)",
+        "hydra.sweeper.optim.budget=12", "hydra.sweeper.optim.num_workers=2", "-m",
+    )  # fmt: skip
+    assert code == 1, output
+    assert "no evaluation returned the objective the experiment declares" in output, output
+    assert "did you mean objective='f_value'?" in output
+    assert output.count("\t#") == 1, output  # one evaluation computed, not the budget

@@ -83,6 +83,18 @@ def raise_if_too_many_failed(
     """``SearchFailed`` once more than ``max_failure_rate`` of ``budget`` evaluations failed
     (``resumed``: by the runs before this one, which then evaluates nothing)."""
     failed = [e for e in state.evaluations if not e.ok]
+    misnamed = [e for e in failed if (e.error or "").startswith("ObjectiveNotReturned:")]
+    if misnamed and not any(e.ok for e in state.evaluations):
+        # No evaluation returned the declared objective: misnamed, most likely; every later
+        # one would compute in vain (a grid sweep stops at its first such job likewise).
+        raise SearchFailed(
+            failures_text(
+                misnamed[:1],
+                "no evaluation returned the objective the experiment declares: the search "
+                "stops (fix Experiment(objective=...); the message names the closest key)",
+                state.logs,
+            )
+        )
     if len(failed) > max_failure_rate * budget:
         again = (
             "; this run evaluated nothing more: fix the failures (the search's files are then "

@@ -5,6 +5,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -212,3 +213,33 @@ def project_copy(tmp_path):
             (copy / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, copy / name)
     return copy
+
+
+def small_project(
+    root: Path, task: str, config: str = "", files: dict[str, str] | None = None
+) -> Path:
+    """A small experiment project in ``root``: ``task.py`` (``task``), ``config/task.yaml``
+    choosing the engine's sweeper, then ``config``'s keys, and ``files`` ({path relative to
+    the project: text})."""
+    (root / "config").mkdir(parents=True)
+    defaults = "defaults:\n  - override hydra/sweeper: checked_experiment\n  - _self_\n"
+    (root / "config" / "task.yaml").write_text(defaults + textwrap.dedent(config))
+    (root / "task.py").write_text(task)
+    for name, text in (files or {}).items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def run_in(root: Path, *arguments) -> tuple[int, str]:
+    """``python ARGUMENTS`` in ``root``: its exit status and its output (stdout, then
+    stderr)."""
+    completed = subprocess.run(
+        [sys.executable, *map(str, arguments)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return completed.returncode, completed.stdout + completed.stderr

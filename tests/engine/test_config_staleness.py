@@ -2,11 +2,11 @@
 computed (a setting's value edited), as they refuse results of edited code; a comment, or the
 sweep's own lists, change no result and are no reason."""
 
-import subprocess
-import sys
 import textwrap
 
 import pytest
+
+from conftest import run_in
 
 TASK = """
 import hydra
@@ -58,11 +58,7 @@ def project(tmp_path):
     return root
 
 
-def run(root, *arguments):
-    completed = subprocess.run(
-        [sys.executable, *map(str, arguments)], cwd=root, capture_output=True, text=True
-    )
-    return completed.returncode, completed.stdout + completed.stderr
+run = run_in
 
 
 def figure(root, tmp_path, *extra):

@@ -2,11 +2,9 @@
 a misspelt file, module or distribution is refused, naming the closest one, where it used to
 fail after the job computed (a traceback) or be recorded as version None."""
 
-import subprocess
-import sys
-import textwrap
-
 import pytest
+
+from conftest import run_in, small_project
 
 TASK = """
 import hydra
@@ -30,33 +28,17 @@ if __name__ == "__main__":
 
 
 def project(tmp_path, code, packages):
-    root = tmp_path / "declared"
-    (root / "config").mkdir(parents=True)
-    (root / "config" / "task.yaml").write_text(
-        textwrap.dedent(
-            """
-            defaults:
-              - override hydra/sweeper: checked_experiment
-              - _self_
-            x: 1.0
-            """
-        )
-    )
-    (root / "solver.py").write_text("def solve(x):\n    return x * x\n")
     source = TASK.replace("CODE", repr(code)).replace("PACKAGES", repr(packages))
-    (root / "task.py").write_text(source)
-    return root
+    return small_project(
+        tmp_path / "declared",
+        source,
+        "x: 1.0\n",
+        {"solver.py": "def solve(x):\n    return x * x\n"},
+    )
 
 
 def run(root, *arguments):
-    completed = subprocess.run(
-        [sys.executable, str(root / "task.py"), *arguments],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return completed.returncode, completed.stdout + completed.stderr
+    return run_in(root, root / "task.py", *arguments)
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,7 @@
 setting failed would otherwise vanish from it without a word. The failure records go when
 the jobs succeed."""
 
-import subprocess
-import sys
-import textwrap
+from conftest import run_in, small_project
 
 TASK = """
 import hydra
@@ -28,23 +26,16 @@ if __name__ == "__main__":
 
 
 def project(tmp_path, limit):
-    root = tmp_path / "diverging"
-    (root / "config" / "settings").mkdir(parents=True)
-    (root / "config" / "task.yaml").write_text(
-        textwrap.dedent(
-            """
-            defaults:
-              - settings: slow
-              - override hydra/sweeper: checked_experiment
-              - _self_
-            budget: 1
-            """
-        )
+    settings = {
+        f"config/settings/{name}.yaml": f"# @package _global_\nrate: {rate}\n"
+        for name, rate in (("slow", 0.1), ("fast", 0.2))
+    }
+    config = "budget: 1\n"
+    root = small_project(tmp_path / "diverging", task(limit), config, settings)
+    task_yaml = root / "config" / "task.yaml"  # settings: a group of the plain tree
+    task_yaml.write_text(
+        task_yaml.read_text().replace("defaults:\n", "defaults:\n  - settings: slow\n")
     )
-    for name, rate in (("slow", 0.1), ("fast", 0.2)):
-        settings = root / "config" / "settings" / f"{name}.yaml"
-        settings.write_text(f"# @package _global_\nrate: {rate}\n")
-    (root / "task.py").write_text(task(limit))
     return root
 
 
@@ -54,15 +45,11 @@ def task(limit, every_setting=True):
     return TASK.replace("LIMIT", str(limit)).replace("ALL", str(every_setting))
 
 
-def run(root, *arguments):
-    completed = subprocess.run(
-        [sys.executable, *map(str, arguments)], cwd=root, capture_output=True, text=True
-    )
-    return completed.returncode, completed.stdout + completed.stderr
+run = run_in
 
 
 def optsweep(root, *arguments):
-    return run(root, "-m", "optsweep.cli", *arguments)
+    return run_in(root, "-m", "optsweep.cli", *arguments)
 
 
 def test_a_point_whose_jobs_all_failed_is_not_left_out_silently(tmp_path):

@@ -1,9 +1,7 @@
 """A relative output.dir is the working directory's when the sweep starts: a task that changes
 its directory does not move its results elsewhere (nor leave a lock file behind)."""
 
-import subprocess
-import sys
-import textwrap
+from conftest import run_in, small_project
 
 TASK = """
 import os
@@ -28,28 +26,13 @@ if __name__ == "__main__":
 
 
 def test_a_task_changing_its_directory_keeps_its_results_in_place(tmp_path):
-    root = tmp_path / "wandering"
-    (root / "config").mkdir(parents=True)
-    (root / "config" / "task.yaml").write_text(
-        textwrap.dedent(
-            """
-            defaults:
-              - override hydra/sweeper: checked_experiment
-              - _self_
-            x: 1
-            """
-        )
-    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    (root / "task.py").write_text(TASK.replace("ELSEWHERE", repr(str(elsewhere))))
-    completed = subprocess.run(
-        [sys.executable, str(root / "task.py"), "x=1,2,3", "output.dir=res", "-m"],
-        cwd=root,
-        capture_output=True,
-        text=True,
+    root = small_project(
+        tmp_path / "wandering", TASK.replace("ELSEWHERE", repr(str(elsewhere))), "x: 1\n"
     )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+    status, output = run_in(root, root / "task.py", "x=1,2,3", "output.dir=res", "-m")
+    assert status == 0, output
     assert sorted(p.name for p in (root / "res").rglob("*") if p.is_file()) == [
         "x=1.pkl",
         "x=2.pkl",

@@ -28,6 +28,8 @@ from optsweep.engine.paths import project_root
 # (config name, choices) -> the job's config files; (file, mtime, size, keys) -> digest.
 _files: dict[tuple, tuple[Path, ...]] = {}
 _digests: dict[tuple, str | None] = {}
+# (choices, overridden keys) -> what a job with them records.
+_recorded: dict[tuple, tuple[str, ...]] = {}
 
 
 def overridden_keys(overrides: Iterable[str]) -> frozenset[str]:
@@ -58,20 +60,28 @@ def config_digest(path: Path, overridden: frozenset[str] = frozenset()) -> str |
     return _digests[key]
 
 
-def job_config_digests(hydra: Any, overridden: frozenset[str] = frozenset()) -> list[str]:
+def job_config_digests(
+    hydra: Any, overridden: frozenset[str] = frozenset(), choices: dict | None = None
+) -> list[str]:
     """``"<digest> <path>"`` of each config file of the project that the job whose Hydra node
-    is ``hydra`` is made of, its overrides setting the keys ``overridden``."""
-    choices = tuple((str(k), str(v)) for k, v in hydra.runtime.choices.items())
-    key = (str(hydra.job.config_name), choices)
-    if key not in _files:
-        _files[key] = _with_included(hydra, job_config_files(hydra))
-    root = project_root()
-    recorded = []
-    for file in _files[key]:
-        digest = config_digest(file, overridden)
-        if digest is not None and file.is_relative_to(root):
-            recorded.append(f"{digest} {file.relative_to(root).as_posix()}")
-    return recorded
+    is ``hydra`` is made of, its overrides setting the keys ``overridden``; ``choices``: its
+    config-group choices if known (the node's, else). Worked out once per template and set
+    of keys in a process: the files as the sweep composed its jobs."""
+    if choices is None:
+        choices = {str(k): str(v) for k, v in hydra.runtime.choices.items()}
+    key = (tuple(sorted(choices.items())), overridden)
+    if key not in _recorded:
+        name = (str(hydra.job.config_name), key[0])
+        if name not in _files:
+            _files[name] = _with_included(hydra, job_config_files(hydra))
+        root = project_root()
+        recorded = []
+        for file in _files[name]:
+            digest = config_digest(file, overridden)
+            if digest is not None and file.is_relative_to(root):
+                recorded.append(f"{digest} {file.relative_to(root).as_posix()}")
+        _recorded[key] = tuple(recorded)
+    return list(_recorded[key])
 
 
 def _with_included(hydra: Any, named: list[tuple[str, Path]]) -> tuple[Path, ...]:

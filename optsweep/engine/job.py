@@ -104,7 +104,9 @@ def run_job(task: "ExperimentTask", cfg: DictConfig | None, plan: JobPlan | None
         # by them.
         meta["choices"] = dict(facts.choices)
         # Reports: has its config changed since? (``config_digests``)
-        meta["config_files"] = job_config_digests(hydra_cfg, overridden_keys(overrides))
+        meta["config_files"] = job_config_digests(
+            hydra_cfg, overridden_keys(overrides), facts.choices
+        )
         meta["setting"] = setting_of(overrides, result_groups(experiment))
         record = {
             "config": plan.config,

@@ -102,12 +102,14 @@ def export(results: Path, out: Path) -> int:
 
 def _say_what_is_mixed(frame: pd.DataFrame, results: Path) -> None:
     """An export is every row, but says (a warning) what a figure would refuse: rows of
-    several experiments, several code versions, or results whose code has changed since
-    (``staleness.changed_files``); the columns that tell them apart are named."""
+    several experiments, several code versions, results whose code or config has changed since
+    (``staleness``), or jobs that failed and have no row (``failures``); the columns that tell
+    them apart are named."""
     import warnings
 
+    from optsweep.engine.failures import read_failures
     from optsweep.engine.paths import find_project
-    from optsweep.report.staleness import changed_files
+    from optsweep.report.staleness import changed_config_files, changed_files
 
     for column, what in (("meta.experiment", "experiments"), ("meta.code", "code versions")):
         if column in frame.columns:
@@ -126,6 +128,23 @@ def _say_what_is_mixed(frame: pd.DataFrame, results: Path) -> None:
                 f"the results are stale: their code has changed since ({', '.join(changed[:5])})",
                 stacklevel=2,
             )
+    for project in dict.fromkeys((find_project(results), Path(results).absolute().parent)):
+        if config := changed_config_files(frame, project):
+            warnings.warn(
+                f"the results are stale: their config has changed since ({', '.join(config[:5])})",
+                stacklevel=2,
+            )
+            break
+    failed = [r for r in read_failures(Path(results)) if not Path(r["result"]).exists()]
+    if failed:
+        named = "; ".join(
+            f"[{' '.join(map(str, r['overrides']))}] {r.get('error', '')}" for r in failed[:3]
+        )
+        more = f"; and {len(failed) - 3} more" if len(failed) > 3 else ""
+        warnings.warn(
+            f"{len(failed)} job(s) failed in their last run and have no row: {named}{more}",
+            stacklevel=2,
+        )
 
 
 def _blocked(path: Path) -> str | None:

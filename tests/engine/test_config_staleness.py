@@ -96,6 +96,10 @@ def test_a_setting_edited_since_makes_its_results_stale_to_figures(project, tmp_
         in output
     )
     assert "allow_stale=true" in output and "Traceback" not in output
+    status, output = run(
+        project, "-m", "optsweep.cli", "export", project / "results", "--out", tmp_path / "r.csv"
+    )
+    assert status == 0 and "their config has changed since (experiment/settings/slow.yaml" in output
     status, output = figure(project, tmp_path, "allow_stale=true")
     assert status == 0 and "drawn anyway (allow_stale=true)" in output, output
     # The sweep reruns them (and budget 3): the figure is current again.

@@ -72,6 +72,9 @@ def test_a_point_whose_jobs_all_failed_is_not_left_out_silently(tmp_path):
     assert not (tmp_path / "out").exists()
     status, output = optsweep(root, "table", results, "x=budget", "y=[loss]", "--out", tmp_path)
     assert status == 1 and "2 job(s) of this sweep failed" in output
+    # An export has every row, and says which jobs have none.
+    status, output = optsweep(root, "export", results, "--out", tmp_path / "rows.csv")
+    assert status == 0 and "2 job(s) failed in their last run and have no row" in output, output
     # A figure of the points that did not fail is fine; so is one made anyway.
     status, output = optsweep(root, *figure, "x_values=[1,2]")
     assert status == 0, output
